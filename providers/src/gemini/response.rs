@@ -1,0 +1,171 @@
+//! Decodes a `GenerateContentResponse` (whole, or one stream frame).
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::NAME;
+use crate::error::Result;
+use crate::ids::IdNormalizer;
+use crate::response::{FinishReason, Response, ToolCall, Usage};
+use crate::wire::parse_json;
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct GenerateResponse {
+    #[serde(default)]
+    pub(super) candidates: Vec<Candidate>,
+    #[serde(default)]
+    pub(super) prompt_feedback: Option<PromptFeedback>,
+    #[serde(default)]
+    pub(super) usage_metadata: Option<UsageMetadata>,
+    #[serde(default)]
+    pub(super) model_version: Option<String>,
+    #[serde(default)]
+    pub(super) response_id: Option<String>,
+    #[serde(default)]
+    pub(super) error: Option<Value>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct Candidate {
+    #[serde(default)]
+    pub(super) content: Option<Content>,
+    #[serde(default)]
+    pub(super) finish_reason: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+pub(super) struct Content {
+    #[serde(default)]
+    pub(super) parts: Vec<Part>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct Part {
+    #[serde(default)]
+    pub(super) text: Option<String>,
+    #[serde(default)]
+    pub(super) thought: bool,
+    #[serde(default)]
+    pub(super) function_call: Option<FunctionCall>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct FunctionCall {
+    #[serde(default)]
+    pub(super) id: Option<String>,
+    #[serde(default)]
+    pub(super) name: String,
+    #[serde(default)]
+    pub(super) args: Value,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct PromptFeedback {
+    #[serde(default)]
+    pub(super) block_reason: Option<String>,
+}
+
+#[derive(Deserialize, Default, Clone, Copy)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct UsageMetadata {
+    #[serde(default)]
+    prompt_token_count: Option<u64>,
+    #[serde(default)]
+    candidates_token_count: Option<u64>,
+    #[serde(default)]
+    thoughts_token_count: Option<u64>,
+    #[serde(default)]
+    cached_content_token_count: Option<u64>,
+}
+
+impl UsageMetadata {
+    /// B2: output counts thoughts too; `promptTokenCount` already includes cached content.
+    pub(super) fn normalise(&self) -> Usage {
+        let output = match (self.candidates_token_count, self.thoughts_token_count) {
+            (None, None) => None,
+            (c, t) => Some(c.unwrap_or(0) + t.unwrap_or(0)),
+        };
+        let mut usage = Usage::new(self.prompt_token_count, output);
+        usage.reasoning_tokens = self.thoughts_token_count;
+        usage.cache_read_tokens = self.cached_content_token_count;
+        usage
+    }
+}
+
+/// B1 for `finishReason` (before the tool-call rule).
+pub(super) fn finish_reason(raw: Option<&str>) -> FinishReason {
+    match raw {
+        Some("STOP") => FinishReason::Stop,
+        Some("MAX_TOKENS") => FinishReason::Length,
+        Some(
+            "SAFETY" | "RECITATION" | "BLOCKLIST" | "PROHIBITED_CONTENT" | "SPII" | "IMAGE_SAFETY",
+        ) => FinishReason::ContentFilter,
+        Some("MALFORMED_FUNCTION_CALL" | "UNEXPECTED_TOOL_CALL") => FinishReason::Error,
+        _ => FinishReason::Other,
+    }
+}
+
+/// A function call's `args` as arguments: an object, or `{}` when absent.
+pub(super) fn args_object(args: Value) -> Result<Value> {
+    match args {
+        Value::Null => Ok(Value::Object(Default::default())),
+        v @ Value::Object(_) => Ok(v),
+        other => Err(crate::Error::malformed(
+            NAME,
+            format!("functionCall args is not a JSON object: {other}"),
+        )),
+    }
+}
+
+/// Mints the tool call for a `functionCall` part. Gemini usually gives no id; newer models
+/// may, and it is kept as `provider_id`.
+pub(super) fn tool_call(ids: &mut IdNormalizer, call: FunctionCall) -> Result<ToolCall> {
+    Ok(ToolCall {
+        id: ids.next(call.id.as_deref()),
+        provider_id: call.id,
+        name: call.name,
+        arguments: args_object(call.args)?,
+    })
+}
+
+pub(super) fn decode(body: &[u8]) -> Result<Response> {
+    let response: GenerateResponse = parse_json(NAME, "the response", body)?;
+    if let Some(err) = &response.error {
+        return Err(super::error::from_object(None, err));
+    }
+    let mut text = String::new();
+    let mut reasoning: Option<String> = None;
+    let mut tool_calls = Vec::new();
+    let mut ids = IdNormalizer::default();
+    let candidate = response.candidates.into_iter().next().unwrap_or_default();
+    for part in candidate.content.unwrap_or_default().parts {
+        if let Some(call) = part.function_call {
+            tool_calls.push(tool_call(&mut ids, call)?);
+        } else if let Some(t) = part.text {
+            if part.thought {
+                reasoning.get_or_insert_with(String::new).push_str(&t);
+            } else {
+                text.push_str(&t);
+            }
+        }
+    }
+    // A blocked prompt has no candidate; its block reason is the finish.
+    let raw_finish = candidate
+        .finish_reason
+        .or_else(|| response.prompt_feedback.and_then(|f| f.block_reason));
+    let finish = finish_reason(raw_finish.as_deref());
+    Ok(Response {
+        id: response.response_id.unwrap_or_default(),
+        model: response.model_version.unwrap_or_default(),
+        text,
+        reasoning,
+        finish_reason: finish.with_tool_calls(!tool_calls.is_empty()),
+        raw_finish_reason: raw_finish,
+        tool_calls,
+        usage: response.usage_metadata.unwrap_or_default().normalise(),
+    })
+}

@@ -1,0 +1,57 @@
+//! concord: one stateless contract over many LLM vendors.
+//!
+//! Every call takes a [`Request`] and a call-scoped [`RuntimeContext`] (model, credential, base
+//! URL, settings, HTTP client, tenant). Providers keep no state, fail fast with
+//! `missing_runtime_context` when the context lacks something, and normalise each vendor's
+//! answers to the same [`Response`], [`StreamEvent`]s and [`Error`] kinds.
+//!
+//! ```no_run
+//! # async fn demo() -> concord::Result<()> {
+//! use concord::{Provider, Request, RuntimeContext};
+//! let client = reqwest::Client::new(); // one pool, shared by every call
+//! let ctx = RuntimeContext::new()
+//!     .model("claude-sonnet-4-5")
+//!     .credential("…")
+//!     .base_url("https://api.anthropic.com")
+//!     .client(client);
+//! let reply = concord::anthropic::Anthropic::new()
+//!     .generate(&Request::user("Hello"), &ctx)
+//!     .await?;
+//! println!("{}", reply.text);
+//! # Ok(()) }
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod capabilities;
+pub mod context;
+pub mod env;
+pub mod error;
+pub mod event;
+pub mod ids;
+pub mod kinds;
+pub mod provider;
+pub mod request;
+pub mod response;
+pub mod retry;
+pub mod wire;
+
+#[cfg(feature = "anthropic")]
+pub mod anthropic;
+#[cfg(feature = "gemini")]
+pub mod gemini;
+#[cfg(feature = "openai")]
+pub mod openai;
+
+pub use capabilities::Capabilities;
+pub use context::{Credential, ResolvedCall, RuntimeContext};
+pub use error::{Error, ErrorKind, Result};
+pub use event::{assemble, Assembler, EventStream, StreamEvent};
+pub use kinds::ProviderKind;
+pub use provider::Provider;
+pub use request::{
+    ContentPart, ImageSource, Message, Parameters, ReasoningOptions, Request, ResponseFormat, Tool,
+    ToolChoice,
+};
+pub use response::{FinishReason, Response, ToolCall, Usage};
+pub use retry::{Retry, RetryPolicy};

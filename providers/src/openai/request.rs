@@ -1,0 +1,155 @@
+//! Encodes a request as a Chat Completions body.
+
+use serde_json::{json, Map, Value};
+
+use super::Flavor;
+use crate::context::ResolvedCall;
+use crate::error::Result;
+use crate::ids::wire_id;
+use crate::request::{ContentPart, ImageSource, Message, Request, ToolChoice};
+use crate::wire::WireRequest;
+
+pub(super) fn encode(
+    flavor: Flavor,
+    call: &ResolvedCall<'_>,
+    request: &Request,
+    stream: bool,
+) -> Result<WireRequest> {
+    let mut body = Map::new();
+    body.insert("model".into(), call.model.into());
+    body.insert(
+        "messages".into(),
+        request.messages.iter().map(message).collect(),
+    );
+    if !request.tools.is_empty() {
+        let tools = request.tools.iter().map(|t| {
+            json!({"type": "function", "function": {
+                "name": t.name, "description": t.description, "parameters": t.parameters}})
+        });
+        body.insert("tools".into(), tools.collect());
+    }
+    if let Some(choice) = &request.tool_choice {
+        body.insert("tool_choice".into(), tool_choice(choice));
+    }
+    let p = &call.params;
+    if let Some(t) = p.temperature {
+        body.insert("temperature".into(), t.into());
+    }
+    if let Some(t) = p.top_p {
+        body.insert("top_p".into(), t.into());
+    }
+    if let Some(max) = p.max_output_tokens {
+        // Reasoning models on api.openai.com reject the legacy `max_tokens`; many compatible
+        // servers only know it.
+        let name = match flavor {
+            Flavor::OpenAi => "max_completion_tokens",
+            Flavor::OpenRouter | Flavor::Compatible => "max_tokens",
+        };
+        body.insert(name.into(), max.into());
+    }
+    if !p.stop.is_empty() {
+        body.insert("stop".into(), p.stop.clone().into());
+    }
+    if let Some(format) = &request.response_format {
+        body.insert(
+            "response_format".into(),
+            json!({"type": "json_schema", "json_schema": {
+                "name": format.name, "schema": format.schema, "strict": format.strict}}),
+        );
+    }
+    if let Some(reasoning) = &request.reasoning {
+        match flavor {
+            Flavor::OpenRouter => {
+                let mut r = Map::new();
+                if let Some(effort) = &reasoning.effort {
+                    r.insert("effort".into(), effort.clone().into());
+                } else if let Some(budget) = reasoning.budget_tokens {
+                    r.insert("max_tokens".into(), budget.into());
+                }
+                body.insert("reasoning".into(), Value::Object(r));
+            }
+            Flavor::OpenAi | Flavor::Compatible => {
+                let effort = reasoning.effort.clone().unwrap_or_else(|| "medium".into());
+                body.insert("reasoning_effort".into(), effort.into());
+            }
+        }
+    }
+    if stream {
+        body.insert("stream".into(), true.into());
+        // Without this a stream carries no usage at all (A1).
+        body.insert("stream_options".into(), json!({"include_usage": true}));
+    }
+    Ok(WireRequest {
+        url: format!("{}/chat/completions", call.base_url),
+        headers: Vec::new(),
+        auth: (
+            "authorization",
+            format!("Bearer {}", call.credential.expose()),
+        ),
+        body: serde_json::to_vec(&Value::Object(body)).expect("a JSON value always serialises"),
+    })
+}
+
+fn message(m: &Message) -> Value {
+    match m {
+        Message::System { content } => json!({"role": "system", "content": content}),
+        Message::User { content } => {
+            let content = match content.as_slice() {
+                [ContentPart::Text { text }] => Value::String(text.clone()),
+                parts => parts.iter().map(part).collect(),
+            };
+            json!({"role": "user", "content": content})
+        }
+        Message::Assistant {
+            content,
+            tool_calls,
+        } => {
+            let mut m = Map::new();
+            m.insert("role".into(), "assistant".into());
+            m.insert(
+                "content".into(),
+                if content.is_empty() && !tool_calls.is_empty() {
+                    Value::Null
+                } else {
+                    content.clone().into()
+                },
+            );
+            if !tool_calls.is_empty() {
+                let calls = tool_calls.iter().map(|c| {
+                    json!({"id": wire_id(&c.id), "type": "function", "function": {
+                        "name": c.name, "arguments": c.arguments.to_string()}})
+                });
+                m.insert("tool_calls".into(), calls.collect());
+            }
+            Value::Object(m)
+        }
+        // Chat Completions has no error flag for tool results; the text carries it.
+        Message::Tool {
+            call_id, content, ..
+        } => json!({"role": "tool", "tool_call_id": wire_id(call_id), "content": content}),
+    }
+}
+
+fn part(p: &ContentPart) -> Value {
+    match p {
+        ContentPart::Text { text } => json!({"type": "text", "text": text}),
+        ContentPart::Image { source } => {
+            let url = match source {
+                ImageSource::Url { url } => url.clone(),
+                ImageSource::Base64 { media_type, data } => {
+                    format!("data:{media_type};base64,{data}")
+                }
+            };
+            json!({"type": "image_url", "image_url": {"url": url}})
+        }
+    }
+}
+
+fn tool_choice(choice: &ToolChoice) -> Value {
+    match choice {
+        ToolChoice::Auto => "auto".into(),
+        ToolChoice::None => "none".into(),
+        ToolChoice::Required => "required".into(),
+        ToolChoice::Named(name) => json!({"type": "function", "function": {"name": name}}),
+    }
+}

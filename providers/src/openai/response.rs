@@ -1,0 +1,178 @@
+//! Decodes a Chat Completions answer (and the pieces the stream decoder shares with it).
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::error::Result;
+use crate::ids::IdNormalizer;
+use crate::response::{parse_arguments, FinishReason, Response, ToolCall, Usage};
+use crate::wire::parse_json;
+
+#[derive(Deserialize)]
+struct Completion {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    choices: Vec<Choice>,
+    #[serde(default)]
+    usage: Option<WireUsage>,
+    #[serde(default)]
+    error: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct Choice {
+    #[serde(default)]
+    message: Option<ChoiceMessage>,
+    #[serde(default)]
+    finish_reason: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct ChoiceMessage {
+    #[serde(default)]
+    content: Option<Content>,
+    #[serde(default)]
+    reasoning_content: Option<String>,
+    #[serde(default)]
+    reasoning: Option<String>,
+    #[serde(default)]
+    tool_calls: Vec<WireToolCall>,
+}
+
+/// `content` as a string or, on some compatible servers, a list of parts.
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub(super) enum Content {
+    Text(String),
+    Parts(Vec<ContentPart>),
+    Other(serde::de::IgnoredAny),
+}
+
+#[derive(Deserialize)]
+pub(super) struct ContentPart {
+    #[serde(default)]
+    text: Option<String>,
+}
+
+impl Content {
+    pub(super) fn text(&self) -> String {
+        match self {
+            Self::Text(t) => t.clone(),
+            Self::Parts(parts) => parts.iter().filter_map(|p| p.text.as_deref()).collect(),
+            Self::Other(_) => String::new(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct WireToolCall {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    function: Option<WireFunction>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct WireFunction {
+    #[serde(default)]
+    pub(super) name: Option<String>,
+    #[serde(default)]
+    pub(super) arguments: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+pub(super) struct WireUsage {
+    #[serde(default)]
+    prompt_tokens: Option<u64>,
+    #[serde(default)]
+    completion_tokens: Option<u64>,
+    #[serde(default)]
+    prompt_tokens_details: Option<PromptDetails>,
+    #[serde(default)]
+    completion_tokens_details: Option<CompletionDetails>,
+}
+
+#[derive(Deserialize, Default)]
+struct PromptDetails {
+    #[serde(default)]
+    cached_tokens: Option<u64>,
+}
+
+#[derive(Deserialize, Default)]
+struct CompletionDetails {
+    #[serde(default)]
+    reasoning_tokens: Option<u64>,
+}
+
+impl WireUsage {
+    /// B2: `prompt_tokens` already includes cached tokens, `completion_tokens` reasoning ones.
+    pub(super) fn normalise(&self) -> Usage {
+        let mut usage = Usage::new(self.prompt_tokens, self.completion_tokens);
+        usage.cache_read_tokens = self
+            .prompt_tokens_details
+            .as_ref()
+            .and_then(|d| d.cached_tokens);
+        usage.reasoning_tokens = self
+            .completion_tokens_details
+            .as_ref()
+            .and_then(|d| d.reasoning_tokens);
+        usage
+    }
+}
+
+/// B1 for Chat Completions values.
+pub(super) fn finish_reason(raw: Option<&str>) -> FinishReason {
+    match raw {
+        Some("stop") => FinishReason::Stop,
+        Some("length") => FinishReason::Length,
+        Some("tool_calls" | "function_call") => FinishReason::ToolCalls,
+        Some("content_filter") => FinishReason::ContentFilter,
+        _ => FinishReason::Other,
+    }
+}
+
+pub(super) fn decode(provider: &str, body: &[u8]) -> Result<Response> {
+    let completion: Completion = parse_json(provider, "the completion", body)?;
+    if let Some(err) = &completion.error {
+        // OpenRouter can answer 200 with an error object.
+        return Err(super::error::from_object(provider, None, err));
+    }
+    let choice = completion.choices.into_iter().next();
+    let raw_finish = choice.as_ref().and_then(|c| c.finish_reason.clone());
+    let message = choice.and_then(|c| c.message).unwrap_or_default();
+    let mut ids = IdNormalizer::default();
+    let tool_calls = message
+        .tool_calls
+        .iter()
+        .map(|tc| {
+            let function = tc.function.as_ref();
+            let name = function.and_then(|f| f.name.clone()).unwrap_or_default();
+            let args = function
+                .and_then(|f| f.arguments.as_deref())
+                .unwrap_or_default();
+            Ok(ToolCall {
+                id: ids.next(tc.id.as_deref()),
+                provider_id: tc.id.clone(),
+                arguments: parse_arguments(provider, &name, args)?,
+                name,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let reasoning = message
+        .reasoning_content
+        .or(message.reasoning)
+        .filter(|r| !r.is_empty());
+    Ok(Response {
+        id: completion.id.unwrap_or_default(),
+        model: completion.model.unwrap_or_default(),
+        text: message.content.map(|c| c.text()).unwrap_or_default(),
+        reasoning,
+        finish_reason: finish_reason(raw_finish.as_deref()).with_tool_calls(!tool_calls.is_empty()),
+        raw_finish_reason: raw_finish,
+        tool_calls,
+        usage: completion.usage.unwrap_or_default().normalise(),
+    })
+}

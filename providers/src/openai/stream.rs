@@ -1,0 +1,228 @@
+//! Decodes Chat Completions `data:` chunks into normalised events.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::response::{finish_reason, Content, WireFunction, WireUsage};
+use crate::error::{Error, ErrorKind, Result};
+use crate::event::StreamEvent;
+use crate::ids::IdNormalizer;
+use crate::response::{parse_arguments, Usage};
+use crate::wire::StreamDecoder;
+
+#[derive(Deserialize)]
+struct Chunk {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    choices: Vec<ChunkChoice>,
+    #[serde(default)]
+    usage: Option<WireUsage>,
+    #[serde(default)]
+    error: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct ChunkChoice {
+    #[serde(default)]
+    delta: Option<Delta>,
+    #[serde(default)]
+    finish_reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Delta {
+    #[serde(default)]
+    content: Option<Content>,
+    #[serde(default)]
+    reasoning_content: Option<String>,
+    #[serde(default)]
+    reasoning: Option<String>,
+    #[serde(default)]
+    tool_calls: Vec<DeltaToolCall>,
+}
+
+#[derive(Deserialize)]
+struct DeltaToolCall {
+    #[serde(default)]
+    index: Option<usize>,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    function: Option<WireFunction>,
+}
+
+/// One tool call being assembled.
+struct OpenCall {
+    vendor_index: Option<usize>,
+    vendor_id: Option<String>,
+    name: String,
+    arguments: String,
+}
+
+pub(super) struct Decoder {
+    provider: String,
+    started: bool,
+    calls: Vec<OpenCall>,
+    calls_closed: bool,
+    ids: IdNormalizer,
+    raw_finish: Option<String>,
+    usage: Option<Usage>,
+    done: bool,
+}
+
+impl Decoder {
+    pub(super) fn new(provider: &str) -> Self {
+        Self {
+            provider: provider.to_owned(),
+            started: false,
+            calls: Vec::new(),
+            calls_closed: false,
+            ids: IdNormalizer::default(),
+            raw_finish: None,
+            usage: None,
+            done: false,
+        }
+    }
+
+    fn start(&mut self, id: Option<String>, model: Option<String>, out: &mut Vec<StreamEvent>) {
+        if !self.started {
+            self.started = true;
+            out.push(StreamEvent::Start {
+                id: id.unwrap_or_default(),
+                model: model.unwrap_or_default(),
+            });
+        }
+    }
+
+    /// Finds (or opens) the call a delta belongs to. The `index` keys calls; a delta without
+    /// one continues the last call unless it brings a new id, and a reused index with a new id
+    /// opens a new call (both seen on compatible servers).
+    fn call_for(&mut self, tc: &DeltaToolCall, out: &mut Vec<StreamEvent>) -> usize {
+        let existing = match tc.index {
+            Some(i) => self.calls.iter().rposition(|c| c.vendor_index == Some(i)),
+            None if tc.id.is_none() => self.calls.len().checked_sub(1),
+            None => None,
+        };
+        let reused = existing.filter(|&at| match (&tc.id, &self.calls[at].vendor_id) {
+            (Some(new), Some(old)) => new != old,
+            _ => false,
+        });
+        if let (Some(at), None) = (existing, reused) {
+            return at;
+        }
+        let function = tc.function.as_ref();
+        let name = function.and_then(|f| f.name.clone()).unwrap_or_default();
+        let index = self.calls.len();
+        let id = self.ids.next(tc.id.as_deref());
+        out.push(StreamEvent::ToolCallStart {
+            index,
+            id,
+            provider_id: tc.id.clone(),
+            name: name.clone(),
+        });
+        self.calls.push(OpenCall {
+            vendor_index: tc.index,
+            vendor_id: tc.id.clone(),
+            name,
+            arguments: String::new(),
+        });
+        index
+    }
+
+    fn close_calls(&mut self, out: &mut Vec<StreamEvent>) -> Result<()> {
+        if self.calls_closed {
+            return Ok(());
+        }
+        self.calls_closed = true;
+        for (index, call) in self.calls.iter().enumerate() {
+            let arguments = parse_arguments(&self.provider, &call.name, &call.arguments)?;
+            out.push(StreamEvent::ToolCallEnd { index, arguments });
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, out: &mut Vec<StreamEvent>) -> Result<()> {
+        self.start(None, None, out);
+        self.close_calls(out)?;
+        let reason =
+            finish_reason(self.raw_finish.as_deref()).with_tool_calls(!self.calls.is_empty());
+        out.push(StreamEvent::Finish {
+            finish_reason: reason,
+            raw_finish_reason: self.raw_finish.clone(),
+            usage: self.usage.unwrap_or_default(),
+        });
+        self.done = true;
+        Ok(())
+    }
+}
+
+impl StreamDecoder for Decoder {
+    fn on_event(&mut self, _event: &str, data: &str, out: &mut Vec<StreamEvent>) -> Result<()> {
+        let data = data.trim();
+        if data == "[DONE]" {
+            return self.finish(out);
+        }
+        if data.is_empty() {
+            return Ok(());
+        }
+        let chunk: Chunk = serde_json::from_str(data).map_err(|e| {
+            Error::malformed(&self.provider, format!("stream chunk does not parse: {e}"))
+        })?;
+        if let Some(err) = &chunk.error {
+            return Err(super::error::from_object(&self.provider, None, err));
+        }
+        self.start(chunk.id, chunk.model, out);
+        if let Some(usage) = &chunk.usage {
+            self.usage = Some(usage.normalise());
+        }
+        let Some(choice) = chunk.choices.into_iter().next() else {
+            return Ok(());
+        };
+        if let Some(delta) = choice.delta {
+            if let Some(reasoning) = delta
+                .reasoning_content
+                .or(delta.reasoning)
+                .filter(|r| !r.is_empty())
+            {
+                out.push(StreamEvent::ReasoningDelta { text: reasoning });
+            }
+            if let Some(text) = delta.content.map(|c| c.text()).filter(|t| !t.is_empty()) {
+                out.push(StreamEvent::TextDelta { text });
+            }
+            for tc in &delta.tool_calls {
+                let index = self.call_for(tc, out);
+                let fragment = tc.function.as_ref().and_then(|f| f.arguments.as_deref());
+                if let Some(fragment) = fragment.filter(|f| !f.is_empty()) {
+                    self.calls[index].arguments.push_str(fragment);
+                    out.push(StreamEvent::ToolCallDelta {
+                        index,
+                        arguments: fragment.to_owned(),
+                    });
+                }
+            }
+        }
+        if let Some(raw) = choice.finish_reason {
+            self.raw_finish = Some(raw);
+            self.close_calls(out)?;
+        }
+        Ok(())
+    }
+
+    fn is_done(&self) -> bool {
+        self.done
+    }
+
+    fn on_end(&mut self, _out: &mut Vec<StreamEvent>) -> Result<()> {
+        if self.done {
+            return Ok(());
+        }
+        Err(Error::new(
+            ErrorKind::StreamInterrupted,
+            &self.provider,
+            "the stream ended without `data: [DONE]`",
+        ))
+    }
+}

@@ -1,0 +1,125 @@
+//! What a call returns, the same shape from every provider (contract B1–B3).
+
+use serde::{Deserialize, Serialize};
+
+pub use crate::request::ToolCall;
+
+/// A finished, non-streamed answer (or an assembled stream).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Response {
+    /// The vendor's response id (empty when the vendor gives none).
+    pub id: String,
+    /// The model that answered, as the vendor names it.
+    pub model: String,
+    /// The answer text (reasoning excluded).
+    pub text: String,
+    /// Reasoning ("thinking") text, when the vendor returned any.
+    pub reasoning: Option<String>,
+    /// Tools the model called, in order.
+    pub tool_calls: Vec<ToolCall>,
+    /// Why generation ended, normalised.
+    pub finish_reason: FinishReason,
+    /// The vendor's own finish value.
+    pub raw_finish_reason: Option<String>,
+    /// Token counts (contract B2).
+    pub usage: Usage,
+}
+
+/// Why generation ended (contract B1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FinishReason {
+    /// A natural end or a stop sequence.
+    Stop,
+    /// The output token limit.
+    Length,
+    /// The turn ended to call tools.
+    ToolCalls,
+    /// A safety or policy filter.
+    ContentFilter,
+    /// The vendor reported a generation error (Gemini `MALFORMED_FUNCTION_CALL`).
+    Error,
+    /// Anything else, including values this version does not know.
+    Other,
+}
+
+impl FinishReason {
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Stop => "stop",
+            Self::Length => "length",
+            Self::ToolCalls => "tool_calls",
+            Self::ContentFilter => "content_filter",
+            Self::Error => "error",
+            Self::Other => "other",
+        }
+    }
+}
+
+/// Token counts. `None` means the vendor did not say.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    /// Every prompt token, cached ones included.
+    pub input_tokens: Option<u64>,
+    /// Every generated token, reasoning included.
+    pub output_tokens: Option<u64>,
+    /// `input_tokens + output_tokens`.
+    pub total_tokens: Option<u64>,
+    /// Prompt tokens read from the vendor's cache.
+    pub cache_read_tokens: Option<u64>,
+    /// Prompt tokens written to the vendor's cache.
+    pub cache_write_tokens: Option<u64>,
+    /// Output tokens spent on reasoning.
+    pub reasoning_tokens: Option<u64>,
+}
+
+impl Usage {
+    /// Usage from input and output counts, with the total derived (B2).
+    pub fn new(input: Option<u64>, output: Option<u64>) -> Self {
+        Self {
+            input_tokens: input,
+            output_tokens: output,
+            total_tokens: match (input, output) {
+                (Some(i), Some(o)) => Some(i + o),
+                _ => None,
+            },
+            ..Self::default()
+        }
+    }
+}
+
+impl FinishReason {
+    /// B1: a turn that ended to call tools is `tool_calls`, whatever the vendor said
+    /// (Gemini says `STOP`; some compatible servers say `stop`).
+    pub(crate) fn with_tool_calls(self, has_tool_calls: bool) -> Self {
+        match self {
+            Self::Stop | Self::Other if has_tool_calls => Self::ToolCalls,
+            other => other,
+        }
+    }
+}
+
+/// Parses a tool call's argument text: empty means `{}`; anything but a JSON object is
+/// `malformed_response` (B3), never a silent string.
+pub(crate) fn parse_arguments(
+    provider: &str,
+    name: &str,
+    text: &str,
+) -> crate::Result<serde_json::Value> {
+    if text.trim().is_empty() {
+        return Ok(serde_json::Value::Object(Default::default()));
+    }
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(v @ serde_json::Value::Object(_)) => Ok(v),
+        Ok(serde_json::Value::Null) => Ok(serde_json::Value::Object(Default::default())),
+        Ok(other) => Err(crate::Error::malformed(
+            provider,
+            format!("arguments of tool call `{name}` are not a JSON object: {other}"),
+        )),
+        Err(e) => Err(crate::Error::malformed(
+            provider,
+            format!("arguments of tool call `{name}` are not valid JSON: {e}"),
+        )),
+    }
+}
