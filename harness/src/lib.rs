@@ -1,1 +1,13 @@
-//! placeholder
+//! concord-harness: mock LLM vendors that speak the real wire protocols, with fault injection,
+//! request observation, and redacted record/replay cassettes.
+//!
+//! Invariant: this crate knows nothing of `concord`'s types. It speaks bytes on the wire, so it
+//! can test any client: concord's adapters, an official SDK, someone else's library.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod scenario;
+
+pub use error::{Error, Result};
+pub use scenario::{ErrorCase, Fixtures, Protocol, Scenario, ScenarioFile, StreamEnd};

@@ -121,16 +121,22 @@ impl ErrorKind {
                 }
                 "overloaded_error" | "UNAVAILABLE" => Self::Overloaded,
                 "api_error" | "INTERNAL" | "server_error" => Self::ServerError,
-                "DEADLINE_EXCEEDED" => Self::Timeout,
                 _ => return None,
             })
         });
         let too_long = lower.contains("prompt is too long")
             || lower.contains("maximum context length")
-            || lower.contains("context length");
+            || lower.contains("context length")
+            || lower.contains("exceeds the maximum number of tokens");
         match (by_code, status) {
             (Some(Self::QuotaExceeded), _) => Self::QuotaExceeded,
             (Some(Self::InvalidRequest) | None, _) if too_long => Self::ContextLengthExceeded,
+            // OpenAI labels 401/403/404 `invalid_request_error` too: the status is more precise.
+            (Some(Self::InvalidRequest), Some(s)) if !matches!(s, 400 | 422) => {
+                Self::from_status(s)
+            }
+            // Likewise `server_error` on a 503 means overloaded.
+            (Some(Self::ServerError), Some(s)) if s >= 500 => Self::from_status(s),
             (Some(kind), _) => kind,
             (None, Some(s)) if s >= 400 => Self::from_status(s),
             (None, _) => fallback,
