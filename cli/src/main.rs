@@ -1,1 +1,70 @@
-fn main() {}
+//! `concord`: chat with any provider from the command line, or run a mock vendor.
+//!
+//! This binary is the only place in the workspace that prints to the terminal or reads the
+//! environment (through `concord::env`).
+#![forbid(unsafe_code)]
+
+mod chat;
+mod mock;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// One contract over many LLM vendors, and mock vendors to test against.
+#[derive(Parser)]
+#[command(name = "concord", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Send one prompt to a provider and print the answer.
+    Chat(chat::ChatArgs),
+    /// Run a mock vendor on loopback that speaks a real wire protocol.
+    Mock(mock::MockArgs),
+}
+
+/// Exit codes: 0 success, 1 provider or network error, 2 usage or configuration error.
+pub(crate) const EXIT_PROVIDER: u8 = 1;
+pub(crate) const EXIT_USAGE: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_PROVIDER);
+        }
+    };
+    let code = runtime.block_on(async {
+        match cli.command {
+            Command::Chat(args) => chat::run(args).await,
+            Command::Mock(args) => mock::run(args).await,
+        }
+    });
+    ExitCode::from(code)
+}
+
+/// Logs go to stderr, filtered by `CONCORD_LOG` (default `warn`).
+fn init_logging() {
+    let filter = concord::env::CONCORD_LOG
+        .get_or_default()
+        .unwrap_or_else(|| "warn".into());
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}

@@ -1,0 +1,259 @@
+//! `concord chat`: one prompt, one answer, from any provider.
+
+use std::io::{IsTerminal, Read, Write};
+use std::time::{Duration, Instant};
+
+use clap::{Args, ValueEnum};
+use concord::{
+    Error, ErrorKind, Message, Provider, ProviderKind, Request, Response, Retry, RetryPolicy,
+    RuntimeContext, StreamEvent,
+};
+use futures_util::StreamExt;
+
+use crate::output::{error_json, ChatJson};
+use crate::{EXIT_PROVIDER, EXIT_USAGE};
+
+/// Anthropic requires `max_tokens`; the CLI supplies this when `--max-tokens` is not given.
+const ANTHROPIC_DEFAULT_MAX_TOKENS: u32 = 4096;
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum ProviderArg {
+    /// OpenAI Chat Completions (key: OPENAI_API_KEY).
+    Openai,
+    /// OpenRouter (key: OPENROUTER_API_KEY).
+    Openrouter,
+    /// Any OpenAI-compatible server; needs --base-url or OPENAI_COMPATIBLE_BASE_URL.
+    OpenaiCompatible,
+    /// Anthropic Messages (key: ANTHROPIC_API_KEY).
+    Anthropic,
+    /// Google Gemini (key: GEMINI_API_KEY).
+    Gemini,
+}
+
+impl ProviderArg {
+    fn kind(self) -> ProviderKind {
+        match self {
+            Self::Openai => ProviderKind::OpenAi,
+            Self::Openrouter => ProviderKind::OpenRouter,
+            Self::OpenaiCompatible => ProviderKind::OpenAiCompatible,
+            Self::Anthropic => ProviderKind::Anthropic,
+            Self::Gemini => ProviderKind::Gemini,
+        }
+    }
+}
+
+/// Send one prompt and print the answer.
+///
+/// Text is printed as it arrives (with --stream), then a one-line summary goes to stderr.
+/// With --json, exactly one JSON object is printed on stdout when the call ends, success or not.
+/// Exit codes: 0 success, 1 provider or network error, 2 usage or configuration error.
+#[derive(Args)]
+#[command(after_help = "Examples:\n  concord chat --provider anthropic --model claude-sonnet-4-5 \"Hello\"\n  echo \"Hello\" | concord chat --provider gemini --model gemini-2.5-flash --stream\n  concord chat --provider openai --model gpt-4o-mini --base-url http://127.0.0.1:8080/v1 --json hi")]
+pub struct ChatArgs {
+    /// The prompt; read from stdin when omitted.
+    prompt: Option<String>,
+    /// Which provider to call.
+    #[arg(long, value_enum)]
+    provider: ProviderArg,
+    /// The model name, as the vendor spells it.
+    #[arg(long)]
+    model: String,
+    /// The vendor base URL: with /v1 for OpenAI-style providers, the host root for Anthropic and
+    /// Gemini. Defaults to the provider's *_BASE_URL variable, then the vendor's public URL.
+    #[arg(long)]
+    base_url: Option<String>,
+    /// The API key; defaults to the provider's key variable (OPENAI_API_KEY, ANTHROPIC_API_KEY, …).
+    #[arg(long)]
+    api_key: Option<String>,
+    /// A system prompt.
+    #[arg(long)]
+    system: Option<String>,
+    /// The most tokens to generate (Anthropic requires one; 4096 is used when omitted).
+    #[arg(long)]
+    max_tokens: Option<u32>,
+    /// Sampling temperature.
+    #[arg(long)]
+    temperature: Option<f64>,
+    /// Stream the answer as it is generated.
+    #[arg(long)]
+    stream: bool,
+    /// Seconds to wait for the vendor (for streams: for the first byte and between chunks).
+    /// Defaults to CONCORD_TIMEOUT_SECS, then 60.
+    #[arg(long)]
+    timeout_secs: Option<u64>,
+    /// Retries after a retryable failure. Defaults to CONCORD_MAX_RETRIES, then 2.
+    #[arg(long)]
+    max_retries: Option<u32>,
+    /// Print one JSON object on stdout instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// A configuration problem found before anything is sent.
+fn usage_error(args: &ChatArgs, provider: &str, message: String) -> u8 {
+    let err = Error::new(ErrorKind::MissingRuntimeContext, provider, message);
+    report_error(args.json, &err);
+    EXIT_USAGE
+}
+
+fn report_error(json: bool, err: &Error) {
+    if json {
+        println!("{}", error_json(err));
+    } else {
+        eprintln!("error: {err}");
+    }
+}
+
+fn env_number<T: std::str::FromStr>(var: concord::env::EnvVar) -> Result<Option<T>, String> {
+    match var.get_or_default() {
+        None => Ok(None),
+        Some(v) => v
+            .parse()
+            .map(Some)
+            .map_err(|_| format!("{} must be a whole number, got {v:?}", var.name)),
+    }
+}
+
+pub async fn run(args: ChatArgs) -> u8 {
+    let kind = args.provider.kind();
+    let name = kind.name();
+    let Some(provider) = kind.build() else {
+        return usage_error(&args, name, format!("this build of concord has no {name} adapter"));
+    };
+    let Some(key) = args.api_key.clone().or_else(|| kind.key_var().get()) else {
+        let var = kind.key_var().name;
+        return usage_error(
+            &args,
+            name,
+            format!("no credential for {name}: pass --api-key or set {var}"),
+        );
+    };
+    let Some(base_url) = args
+        .base_url
+        .clone()
+        .or_else(|| kind.base_url_var().get_or_default())
+    else {
+        let var = kind.base_url_var().name;
+        return usage_error(&args, name, format!("no base URL for {name}: pass --base-url or set {var}"));
+    };
+    let prompt = match read_prompt(args.prompt.clone()) {
+        Ok(p) => p,
+        Err(message) => return usage_error(&args, name, message),
+    };
+    let (timeout, retries) = match (
+        args.timeout_secs.map(Ok).unwrap_or_else(|| env_number(concord::env::CONCORD_TIMEOUT_SECS).map(|v| v.unwrap_or(60))),
+        args.max_retries.map(Ok).unwrap_or_else(|| env_number(concord::env::CONCORD_MAX_RETRIES).map(|v| v.unwrap_or(2))),
+    ) {
+        (Ok(t), Ok(r)) => (t, r),
+        (Err(m), _) | (_, Err(m)) => return usage_error(&args, name, m),
+    };
+
+    let mut request = Request::default();
+    if let Some(system) = &args.system {
+        request.messages.push(Message::system(system.clone()));
+    }
+    request.messages.push(Message::user(prompt));
+    request.params.temperature = args.temperature;
+    request.params.max_output_tokens = args.max_tokens.or(match kind {
+        ProviderKind::Anthropic => Some(ANTHROPIC_DEFAULT_MAX_TOKENS),
+        _ => None,
+    });
+    let client = match reqwest::Client::builder().build() {
+        Ok(c) => c,
+        Err(e) => {
+            report_error(args.json, &Error::new(ErrorKind::Transport, name, format!("cannot build the HTTP client: {e}")));
+            return EXIT_PROVIDER;
+        }
+    };
+    let ctx = RuntimeContext::new()
+        .model(args.model.clone())
+        .credential(key)
+        .base_url(base_url)
+        .timeout(Duration::from_secs(timeout))
+        .client(client);
+    let provider = Retry::new(provider, RetryPolicy::default().with_max_retries(retries));
+
+    let started = Instant::now();
+    let result = if args.stream {
+        stream(&provider, &request, &ctx, !args.json).await
+    } else {
+        provider.generate(&request, &ctx).await.inspect(|r| {
+            if !args.json {
+                print!("{}", r.text);
+            }
+        })
+    };
+    match result {
+        Ok(response) => {
+            if args.json {
+                println!("{}", serde_json::to_string(&ChatJson::new(name, &args.model, &response)).expect("serialisable"));
+            } else {
+                println!();
+                summary(name, &args.model, &response, started.elapsed());
+            }
+            0
+        }
+        Err(err) => {
+            report_error(args.json, &err);
+            match err.kind {
+                ErrorKind::MissingRuntimeContext | ErrorKind::Unsupported => EXIT_USAGE,
+                _ => EXIT_PROVIDER,
+            }
+        }
+    }
+}
+
+fn read_prompt(arg: Option<String>) -> Result<String, String> {
+    let prompt = match arg {
+        Some(p) => p,
+        None if std::io::stdin().is_terminal() => {
+            return Err("no prompt: pass it as an argument or pipe it on stdin".into())
+        }
+        None => {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .map_err(|e| format!("cannot read the prompt from stdin: {e}"))?;
+            text
+        }
+    };
+    if prompt.trim().is_empty() {
+        return Err("the prompt is empty".into());
+    }
+    Ok(prompt)
+}
+
+/// Streams, printing text as it arrives when `print` is set, and assembles the response.
+async fn stream(provider: &dyn Provider, request: &Request, ctx: &RuntimeContext, print: bool) -> concord::Result<Response> {
+    let mut events = provider.stream(request, ctx).await?;
+    let mut assembler = concord::Assembler::default();
+    let mut stdout = std::io::stdout();
+    while let Some(event) = events.next().await {
+        let event = event?;
+        if print {
+            if let StreamEvent::TextDelta { text } = &event {
+                // A closed stdout (a pipe to `head`) is not worth failing the call for.
+                let _ = stdout.write_all(text.as_bytes());
+                let _ = stdout.flush();
+            }
+        }
+        assembler.push(provider.name(), event)?;
+    }
+    assembler.finish(provider.name())
+}
+
+fn summary(provider: &str, requested_model: &str, r: &Response, elapsed: Duration) {
+    for call in &r.tool_calls {
+        eprintln!("tool call {} {}({})", call.id, call.name, call.arguments);
+    }
+    let model = if r.model.is_empty() { requested_model } else { &r.model };
+    let n = |v: Option<u64>| v.map_or_else(|| "?".to_owned(), |v| v.to_string());
+    eprintln!(
+        "{provider} {model} · finish {} ({}) · {} in / {} out tokens · {:.1} s",
+        r.finish_reason.as_str(),
+        r.raw_finish_reason.as_deref().unwrap_or("-"),
+        n(r.usage.input_tokens),
+        n(r.usage.output_tokens),
+        elapsed.as_secs_f64()
+    );
+}

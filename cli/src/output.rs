@@ -1,0 +1,65 @@
+//! The JSON shapes `concord chat --json` prints: one object on success, one `{"error": …}` on
+//! failure. Field names are a public interface; change them only with a changelog entry.
+
+use concord::{Error, ErrorKind, Response, ToolCall, Usage};
+use serde::Serialize;
+
+/// The success object.
+#[derive(Serialize)]
+pub struct ChatJson<'a> {
+    pub provider: &'a str,
+    pub model: &'a str,
+    pub id: &'a str,
+    pub text: &'a str,
+    pub reasoning: Option<&'a str>,
+    pub tool_calls: &'a [ToolCall],
+    pub finish_reason: &'a str,
+    pub raw_finish_reason: Option<&'a str>,
+    pub usage: &'a Usage,
+}
+
+impl<'a> ChatJson<'a> {
+    pub fn new(provider: &'a str, requested_model: &'a str, r: &'a Response) -> Self {
+        Self {
+            provider,
+            model: if r.model.is_empty() { requested_model } else { &r.model },
+            id: &r.id,
+            text: &r.text,
+            reasoning: r.reasoning.as_deref(),
+            tool_calls: &r.tool_calls,
+            finish_reason: r.finish_reason.as_str(),
+            raw_finish_reason: r.raw_finish_reason.as_deref(),
+            usage: &r.usage,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    kind: ErrorKind,
+    provider: &'a str,
+    status: Option<u16>,
+    message: &'a str,
+    retryable: bool,
+    retry_after_ms: Option<u64>,
+    request_id: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct ErrorJson<'a> {
+    error: ErrorBody<'a>,
+}
+
+/// `{"error": {...}}` for `err`, fields in the documented order.
+pub fn error_json(err: &Error) -> String {
+    let error = ErrorBody {
+        kind: err.kind,
+        provider: &err.provider,
+        status: err.status,
+        message: &err.message,
+        retryable: err.retryable,
+        retry_after_ms: err.retry_after.map(|d| d.as_millis() as u64),
+        request_id: err.request_id.as_deref(),
+    };
+    serde_json::to_string(&ErrorJson { error }).expect("serialisable")
+}
