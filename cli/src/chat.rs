@@ -48,7 +48,9 @@ impl ProviderArg {
 /// With --json, exactly one JSON object is printed on stdout when the call ends, success or not.
 /// Exit codes: 0 success, 1 provider or network error, 2 usage or configuration error.
 #[derive(Args)]
-#[command(after_help = "Examples:\n  concord chat --provider anthropic --model claude-sonnet-4-5 \"Hello\"\n  echo \"Hello\" | concord chat --provider gemini --model gemini-2.5-flash --stream\n  concord chat --provider openai --model gpt-4o-mini --base-url http://127.0.0.1:8080/v1 --json hi")]
+#[command(
+    after_help = "Examples:\n  concord chat --provider anthropic --model claude-sonnet-4-5 \"Hello\"\n  echo \"Hello\" | concord chat --provider gemini --model gemini-2.5-flash --stream\n  concord chat --provider openai --model gpt-4o-mini --base-url http://127.0.0.1:8080/v1 --json hi"
+)]
 pub struct ChatArgs {
     /// The prompt; read from stdin when omitted.
     prompt: Option<String>,
@@ -118,7 +120,11 @@ pub async fn run(args: ChatArgs) -> u8 {
     let kind = args.provider.kind();
     let name = kind.name();
     let Some(provider) = kind.build() else {
-        return usage_error(&args, name, format!("this build of concord has no {name} adapter"));
+        return usage_error(
+            &args,
+            name,
+            format!("this build of concord has no {name} adapter"),
+        );
     };
     let Some(key) = args.api_key.clone().or_else(|| kind.key_var().get()) else {
         let var = kind.key_var().name;
@@ -134,15 +140,23 @@ pub async fn run(args: ChatArgs) -> u8 {
         .or_else(|| kind.base_url_var().get_or_default())
     else {
         let var = kind.base_url_var().name;
-        return usage_error(&args, name, format!("no base URL for {name}: pass --base-url or set {var}"));
+        return usage_error(
+            &args,
+            name,
+            format!("no base URL for {name}: pass --base-url or set {var}"),
+        );
     };
     let prompt = match read_prompt(args.prompt.clone()) {
         Ok(p) => p,
         Err(message) => return usage_error(&args, name, message),
     };
     let (timeout, retries) = match (
-        args.timeout_secs.map(Ok).unwrap_or_else(|| env_number(concord::env::CONCORD_TIMEOUT_SECS).map(|v| v.unwrap_or(60))),
-        args.max_retries.map(Ok).unwrap_or_else(|| env_number(concord::env::CONCORD_MAX_RETRIES).map(|v| v.unwrap_or(2))),
+        args.timeout_secs.map(Ok).unwrap_or_else(|| {
+            env_number(concord::env::CONCORD_TIMEOUT_SECS).map(|v| v.unwrap_or(60))
+        }),
+        args.max_retries.map(Ok).unwrap_or_else(|| {
+            env_number(concord::env::CONCORD_MAX_RETRIES).map(|v| v.unwrap_or(2))
+        }),
     ) {
         (Ok(t), Ok(r)) => (t, r),
         (Err(m), _) | (_, Err(m)) => return usage_error(&args, name, m),
@@ -161,7 +175,14 @@ pub async fn run(args: ChatArgs) -> u8 {
     let client = match reqwest::Client::builder().build() {
         Ok(c) => c,
         Err(e) => {
-            report_error(args.json, &Error::new(ErrorKind::Transport, name, format!("cannot build the HTTP client: {e}")));
+            report_error(
+                args.json,
+                &Error::new(
+                    ErrorKind::Transport,
+                    name,
+                    format!("cannot build the HTTP client: {e}"),
+                ),
+            );
             return EXIT_PROVIDER;
         }
     };
@@ -186,7 +207,11 @@ pub async fn run(args: ChatArgs) -> u8 {
     match result {
         Ok(response) => {
             if args.json {
-                println!("{}", serde_json::to_string(&ChatJson::new(name, &args.model, &response)).expect("serialisable"));
+                println!(
+                    "{}",
+                    serde_json::to_string(&ChatJson::new(name, &args.model, &response))
+                        .expect("serialisable")
+                );
             } else {
                 println!();
                 summary(name, &args.model, &response, started.elapsed());
@@ -224,7 +249,12 @@ fn read_prompt(arg: Option<String>) -> Result<String, String> {
 }
 
 /// Streams, printing text as it arrives when `print` is set, and assembles the response.
-async fn stream(provider: &dyn Provider, request: &Request, ctx: &RuntimeContext, print: bool) -> concord::Result<Response> {
+async fn stream(
+    provider: &dyn Provider,
+    request: &Request,
+    ctx: &RuntimeContext,
+    print: bool,
+) -> concord::Result<Response> {
     let mut events = provider.stream(request, ctx).await?;
     let mut assembler = concord::Assembler::default();
     let mut stdout = std::io::stdout();
@@ -246,7 +276,11 @@ fn summary(provider: &str, requested_model: &str, r: &Response, elapsed: Duratio
     for call in &r.tool_calls {
         eprintln!("tool call {} {}({})", call.id, call.name, call.arguments);
     }
-    let model = if r.model.is_empty() { requested_model } else { &r.model };
+    let model = if r.model.is_empty() {
+        requested_model
+    } else {
+        &r.model
+    };
     let n = |v: Option<u64>| v.map_or_else(|| "?".to_owned(), |v| v.to_string());
     eprintln!(
         "{provider} {model} · finish {} ({}) · {} in / {} out tokens · {:.1} s",

@@ -22,7 +22,11 @@ impl<'a> ChatJson<'a> {
     pub fn new(provider: &'a str, requested_model: &'a str, r: &'a Response) -> Self {
         Self {
             provider,
-            model: if r.model.is_empty() { requested_model } else { &r.model },
+            model: if r.model.is_empty() {
+                requested_model
+            } else {
+                &r.model
+            },
             id: &r.id,
             text: &r.text,
             reasoning: r.reasoning.as_deref(),

@@ -11,3 +11,8 @@ pub mod scenario;
 
 pub use error::{Error, Result};
 pub use scenario::{ErrorCase, Fixtures, Protocol, Scenario, ScenarioFile, StreamEnd};
+pub mod mock;
+pub mod observe;
+
+pub use mock::{MockConfig, MockVendor};
+pub use observe::{Observations, RecordedRequest};

@@ -429,7 +429,12 @@ mod tests {
     fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
         pairs
             .iter()
-            .map(|(n, v)| (HeaderName::from_bytes(n.as_bytes()).unwrap(), HeaderValue::from_str(v).unwrap()))
+            .map(|(n, v)| {
+                (
+                    HeaderName::from_bytes(n.as_bytes()).unwrap(),
+                    HeaderValue::from_str(v).unwrap(),
+                )
+            })
             .collect()
     }
 
@@ -438,13 +443,25 @@ mod tests {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         let date = httpdate::fmt_http_date(now + Duration::from_secs(42));
         let cases: &[(&[(&str, &str)], Option<Duration>)] = &[
-            (&[("retry-after-ms", "1500")], Some(Duration::from_millis(1500))),
-            (&[("x-ms-retry-after-ms", "250.5")], Some(Duration::from_micros(250_500))),
+            (
+                &[("retry-after-ms", "1500")],
+                Some(Duration::from_millis(1500)),
+            ),
+            (
+                &[("x-ms-retry-after-ms", "250.5")],
+                Some(Duration::from_micros(250_500)),
+            ),
             (&[("retry-after", "20")], Some(Duration::from_secs(20))),
             (&[("retry-after", "0.5")], Some(Duration::from_millis(500))),
             (&[("retry-after", &date)], Some(Duration::from_secs(42))),
-            (&[("retry-after", "Thu, 01 Jan 1970 00:00:00 GMT")], Some(Duration::ZERO)),
-            (&[("retry-after-ms", "900"), ("retry-after", "20")], Some(Duration::from_millis(900))),
+            (
+                &[("retry-after", "Thu, 01 Jan 1970 00:00:00 GMT")],
+                Some(Duration::ZERO),
+            ),
+            (
+                &[("retry-after-ms", "900"), ("retry-after", "20")],
+                Some(Duration::from_millis(900)),
+            ),
             (&[("retry-after", "soon")], None),
             (&[("retry-after", "-3")], None),
             (&[], None),
@@ -456,7 +473,10 @@ mod tests {
 
     #[test]
     fn proto_durations_parse() {
-        assert_eq!(parse_proto_duration("34.4s"), Some(Duration::from_millis(34_400)));
+        assert_eq!(
+            parse_proto_duration("34.4s"),
+            Some(Duration::from_millis(34_400))
+        );
         assert_eq!(parse_proto_duration("2s"), Some(Duration::from_secs(2)));
         assert_eq!(parse_proto_duration("2"), None);
         assert_eq!(parse_proto_duration("-1s"), None);
@@ -465,10 +485,16 @@ mod tests {
     #[test]
     fn x_should_retry_overrides_and_request_ids_are_read() {
         let base = Error::new(ErrorKind::ServerError, "p", "m");
-        let e = with_headers(base.clone(), &headers(&[("x-should-retry", "false"), ("x-request-id", "req_1")]));
+        let e = with_headers(
+            base.clone(),
+            &headers(&[("x-should-retry", "false"), ("x-request-id", "req_1")]),
+        );
         assert!(!e.retryable);
         assert_eq!(e.request_id.as_deref(), Some("req_1"));
-        let e = with_headers(Error::new(ErrorKind::InvalidRequest, "p", "m"), &headers(&[("x-should-retry", "true")]));
+        let e = with_headers(
+            Error::new(ErrorKind::InvalidRequest, "p", "m"),
+            &headers(&[("x-should-retry", "true")]),
+        );
         assert!(e.retryable);
     }
 
@@ -489,6 +515,9 @@ mod tests {
             body: vec![],
         };
         let text = format!("{w:?}");
-        assert!(!text.contains("SECRET") && !text.contains("secret-header-value"), "{text}");
+        assert!(
+            !text.contains("SECRET") && !text.contains("secret-header-value"),
+            "{text}"
+        );
     }
 }

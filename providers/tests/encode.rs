@@ -26,20 +26,45 @@ fn rich_request() -> Request {
             Message::system("You are terse."),
             Message::User {
                 content: vec![
-                    ContentPart::Text { text: "What is in these images, and the weather in Paris?".into() },
-                    ContentPart::Image { source: ImageSource::Base64 { media_type: "image/png".into(), data: "iVBORw0KGgo=".into() } },
-                    ContentPart::Image { source: ImageSource::Url { url: "https://example.com/cat.webp".into() } },
+                    ContentPart::Text {
+                        text: "What is in these images, and the weather in Paris?".into(),
+                    },
+                    ContentPart::Image {
+                        source: ImageSource::Base64 {
+                            media_type: "image/png".into(),
+                            data: "iVBORw0KGgo=".into(),
+                        },
+                    },
+                    ContentPart::Image {
+                        source: ImageSource::Url {
+                            url: "https://example.com/cat.webp".into(),
+                        },
+                    },
                 ],
             },
             Message::Assistant {
                 content: "Checking.".into(),
                 tool_calls: vec![
-                    ToolCall { id: "call|1".into(), provider_id: None, name: "get_weather".into(), arguments: json!({"location": "Paris"}) },
-                    ToolCall { id: "call_2".into(), provider_id: None, name: "get_time".into(), arguments: json!({}) },
+                    ToolCall {
+                        id: "call|1".into(),
+                        provider_id: None,
+                        name: "get_weather".into(),
+                        arguments: json!({"location": "Paris"}),
+                    },
+                    ToolCall {
+                        id: "call_2".into(),
+                        provider_id: None,
+                        name: "get_time".into(),
+                        arguments: json!({}),
+                    },
                 ],
             },
             Message::tool_result("call|1", "18C and sunny"),
-            Message::Tool { call_id: "call_2".into(), content: "clock unavailable".into(), is_error: true },
+            Message::Tool {
+                call_id: "call_2".into(),
+                content: "clock unavailable".into(),
+                is_error: true,
+            },
             Message::user("Thanks. And tomorrow?"),
         ],
         tools: vec![Tool {
@@ -48,9 +73,21 @@ fn rich_request() -> Request {
             parameters: json!({"type": "object", "properties": {"location": {"type": "string"}}, "required": ["location"]}),
         }],
         tool_choice: Some(ToolChoice::Named("get_weather".into())),
-        params: Parameters { temperature: Some(0.2), top_p: Some(0.9), max_output_tokens: Some(256), stop: vec!["END".into()] },
-        response_format: Some(ResponseFormat { name: "weather".into(), schema: json!({"type": "object"}), strict: true }),
-        reasoning: Some(ReasoningOptions { budget_tokens: Some(2048), effort: None }),
+        params: Parameters {
+            temperature: Some(0.2),
+            top_p: Some(0.9),
+            max_output_tokens: Some(256),
+            stop: vec!["END".into()],
+        },
+        response_format: Some(ResponseFormat {
+            name: "weather".into(),
+            schema: json!({"type": "object"}),
+            strict: true,
+        }),
+        reasoning: Some(ReasoningOptions {
+            budget_tokens: Some(2048),
+            effort: None,
+        }),
     }
 }
 
@@ -58,7 +95,14 @@ macro_rules! wire {
     ($adapter:expr, $base:expr, $req:expr, $stream:expr) => {{
         let adapter = $adapter;
         let ctx = ctx($base);
-        let call = resolve(adapter.name(), &adapter.capabilities(), &$req, &ctx, $stream).unwrap();
+        let call = resolve(
+            adapter.name(),
+            &adapter.capabilities(),
+            &$req,
+            &ctx,
+            $stream,
+        )
+        .unwrap();
         adapter.encode(&call, &$req, $stream).unwrap()
     }};
 }
@@ -76,14 +120,19 @@ fn anthropic_rich_request() {
     let wire = wire!(Anthropic::new(), "http://h", rich_request(), true);
     assert_eq!(wire.url, "http://h/v1/messages");
     assert_eq!(wire.auth, ("x-api-key", KEY.to_owned()));
-    assert!(wire.headers.contains(&("anthropic-version".into(), "2023-06-01".into())));
+    assert!(wire
+        .headers
+        .contains(&("anthropic-version".into(), "2023-06-01".into())));
     insta::assert_json_snapshot!(wire.json());
 }
 
 #[test]
 fn gemini_rich_request() {
     let wire = wire!(Gemini::new(), "http://h", rich_request(), true);
-    assert_eq!(wire.url, "http://h/v1beta/models/test-model:streamGenerateContent?alt=sse");
+    assert_eq!(
+        wire.url,
+        "http://h/v1beta/models/test-model:streamGenerateContent?alt=sse"
+    );
     assert_eq!(wire.auth, ("x-goog-api-key", KEY.to_owned()));
     assert!(!wire.url.contains(KEY));
     insta::assert_json_snapshot!(wire.json());
@@ -93,7 +142,10 @@ fn gemini_rich_request() {
 fn openrouter_and_compatible_use_their_field_names() {
     let mut req = Request::user("hi");
     req.params.max_output_tokens = Some(10);
-    req.reasoning = Some(ReasoningOptions { budget_tokens: None, effort: Some("high".into()) });
+    req.reasoning = Some(ReasoningOptions {
+        budget_tokens: None,
+        effort: Some("high".into()),
+    });
     let or = wire!(OpenAi::openrouter(), "http://h/api/v1", req, false).json();
     assert_eq!(or["max_tokens"], 10);
     assert_eq!(or["reasoning"], json!({"effort": "high"}));
@@ -115,8 +167,22 @@ fn unset_parameters_are_absent() {
         wire!(Gemini::new(), "http://h", req, false).json(),
     ];
     let text = bodies.iter().map(Value::to_string).collect::<String>();
-    for absent in ["temperature", "top_p", "topP", "stop", "tools", "tool_choice", "toolConfig", "response_format", "thinking", "null"] {
-        assert!(!text.contains(&format!("\"{absent}\"")) && !text.contains(":null"), "{absent} in {text}");
+    for absent in [
+        "temperature",
+        "top_p",
+        "topP",
+        "stop",
+        "tools",
+        "tool_choice",
+        "toolConfig",
+        "response_format",
+        "thinking",
+        "null",
+    ] {
+        assert!(
+            !text.contains(&format!("\"{absent}\"")) && !text.contains(":null"),
+            "{absent} in {text}"
+        );
     }
 }
 
@@ -125,19 +191,34 @@ fn unset_parameters_are_absent() {
 fn request_parameters_override_context_settings() {
     let mut req = Request::user("hi");
     req.params.temperature = Some(0.5);
-    let ctx = ctx("http://h/v1").settings(Parameters { temperature: Some(1.5), max_output_tokens: Some(99), ..Default::default() });
+    let ctx = ctx("http://h/v1").settings(Parameters {
+        temperature: Some(1.5),
+        max_output_tokens: Some(99),
+        ..Default::default()
+    });
     let a = OpenAi::openai();
     let call = resolve(a.name(), &a.capabilities(), &req, &ctx, false).unwrap();
     let body = a.encode(&call, &req, false).unwrap().json();
-    assert_eq!((body["temperature"].as_f64(), body["max_completion_tokens"].as_u64()), (Some(0.5), Some(99)));
+    assert_eq!(
+        (
+            body["temperature"].as_f64(),
+            body["max_completion_tokens"].as_u64()
+        ),
+        (Some(0.5), Some(99))
+    );
 }
 
 /// B3: history ids are sent normalised, and a call and its result still match.
 #[test]
 fn history_tool_ids_are_normalised_consistently() {
     let a = wire!(Anthropic::new(), "http://h", rich_request(), false).json();
-    let use_id = a["messages"][1]["content"][1]["id"].as_str().unwrap().to_owned();
-    let result_id = a["messages"][2]["content"][0]["tool_use_id"].as_str().unwrap();
+    let use_id = a["messages"][1]["content"][1]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let result_id = a["messages"][2]["content"][0]["tool_use_id"]
+        .as_str()
+        .unwrap();
     assert_eq!(use_id, result_id);
     assert!(concord::ids::is_valid(&use_id) && use_id != "call|1");
 }
@@ -155,7 +236,10 @@ fn anthropic_needs_max_tokens_before_sending() {
 
 #[test]
 fn gemini_tool_result_without_a_call_is_rejected() {
-    let req = Request { messages: vec![Message::user("hi"), Message::tool_result("nope", "x")], ..Default::default() };
+    let req = Request {
+        messages: vec![Message::user("hi"), Message::tool_result("nope", "x")],
+        ..Default::default()
+    };
     let g = Gemini::new();
     let ctx = ctx("http://h");
     let call = resolve(g.name(), &g.capabilities(), &req, &ctx, false).unwrap();

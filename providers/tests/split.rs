@@ -13,7 +13,15 @@ use concord_harness::{Fixtures, Protocol};
 use futures_util::StreamExt;
 use proptest::prelude::*;
 
-const SCENARIOS: &[&str] = &["text", "utf8", "tool_call", "parallel_tool_calls", "reasoning", "crlf_comments", "unknown_fields"];
+const SCENARIOS: &[&str] = &[
+    "text",
+    "utf8",
+    "tool_call",
+    "parallel_tool_calls",
+    "reasoning",
+    "crlf_comments",
+    "unknown_fields",
+];
 
 fn decode(protocol: Protocol, chunks: Vec<Bytes>) -> EventStream {
     let bytes = futures_util::stream::iter(chunks.into_iter().map(Ok::<_, Infallible>));
@@ -27,8 +35,14 @@ fn decode(protocol: Protocol, chunks: Vec<Bytes>) -> EventStream {
 /// The events (errors as their kind). One frame gives the same events however it was chunked,
 /// so the fragments must match exactly, not just their concatenation.
 fn run(protocol: Protocol, chunks: Vec<Bytes>) -> Vec<Result<StreamEvent, String>> {
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
-    rt.block_on(decode(protocol, chunks).map(|r| r.map_err(|e| e.kind.to_string())).collect())
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(
+        decode(protocol, chunks)
+            .map(|r| r.map_err(|e| e.kind.to_string()))
+            .collect(),
+    )
 }
 
 fn split_at(bytes: &[u8], cuts: &[usize]) -> Vec<Bytes> {
@@ -62,7 +76,10 @@ fn a_cut_at_every_byte_offset_gives_the_same_events() {
     assert!(corpus.len() >= 18, "corpus too small: {}", corpus.len());
     for (protocol, name, bytes) in corpus {
         let whole = run(protocol, vec![Bytes::from(bytes.clone())]);
-        assert!(whole.iter().all(Result::is_ok), "{protocol}/{name}: {whole:?}");
+        assert!(
+            whole.iter().all(Result::is_ok),
+            "{protocol}/{name}: {whole:?}"
+        );
         for cut in 0..=bytes.len() {
             let got = run(protocol, split_at(&bytes, &[cut]));
             assert_eq!(got, whole, "{protocol}/{name} cut at byte {cut}");
@@ -74,7 +91,10 @@ fn a_cut_at_every_byte_offset_gives_the_same_events() {
 fn one_byte_chunks_give_the_same_events() {
     for (protocol, name, bytes) in corpus() {
         let whole = run(protocol, vec![Bytes::from(bytes.clone())]);
-        let bytewise = bytes.iter().map(|b| Bytes::copy_from_slice(&[*b])).collect();
+        let bytewise = bytes
+            .iter()
+            .map(|b| Bytes::copy_from_slice(&[*b]))
+            .collect();
         assert_eq!(run(protocol, bytewise), whole, "{protocol}/{name}");
     }
 }

@@ -1,0 +1,344 @@
+//! Mock vendors over real HTTP on `127.0.0.1` with an ephemeral port: one line to start from a
+//! test, many in parallel, each with its own request log.
+//!
+//! `wiremock` serves buffered answers well but cannot stream chunk by chunk with timing or cut
+//! a connection mid-stream, so the mock is a small axum server instead.
+
+mod respond;
+pub mod validate;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::response::Response;
+use http::{HeaderMap, Method, Uri};
+use serde_json::Value;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+
+use crate::error::{Error, Result};
+use crate::observe::{Observations, RecordedRequest};
+use crate::scenario::{body_bytes, Fixtures, Protocol, Scenario};
+use respond::Substitutions;
+pub use validate::MISSING_MODEL;
+
+/// The request header that picks a scenario for one request, overriding the default.
+pub const SCENARIO_HEADER: &str = "x-mock-scenario";
+
+/// How to run a mock vendor.
+#[derive(Debug, Clone)]
+pub struct MockConfig {
+    /// The protocol it speaks.
+    pub protocol: Protocol,
+    /// The scenario served when a request does not name one.
+    pub scenario: String,
+    /// Where scenarios come from.
+    pub fixtures: Fixtures,
+    /// Accept only this credential (any non-empty one when `None`).
+    pub expected_key: Option<String>,
+    /// The port (0: any free port).
+    pub port: u16,
+}
+
+impl MockConfig {
+    /// A mock of `protocol` serving scenario `text`.
+    pub fn new(protocol: Protocol) -> Self {
+        Self {
+            protocol,
+            scenario: "text".into(),
+            fixtures: Fixtures::default(),
+            expected_key: None,
+            port: 0,
+        }
+    }
+
+    /// Serve `scenario` by default.
+    pub fn scenario(mut self, scenario: impl Into<String>) -> Self {
+        self.scenario = scenario.into();
+        self
+    }
+
+    /// Accept only `key`.
+    pub fn expect_key(mut self, key: impl Into<String>) -> Self {
+        self.expected_key = Some(key.into());
+        self
+    }
+
+    /// Listen on `port`.
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+}
+
+struct Shared {
+    config: MockConfig,
+    scenario: RwLock<String>,
+    obs: Arc<Observations>,
+}
+
+/// A running mock vendor. Dropping it stops the server.
+pub struct MockVendor {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl MockVendor {
+    /// Starts a mock of `protocol` serving scenario `scenario`.
+    pub async fn start(protocol: Protocol, scenario: &str) -> Result<Self> {
+        Self::start_with(MockConfig::new(protocol).scenario(scenario)).await
+    }
+
+    /// Starts a mock with `config`.
+    pub async fn start_with(config: MockConfig) -> Result<Self> {
+        // Fail at start, not at the first request, when the scenario does not exist.
+        load(&config.fixtures, config.protocol, &config.scenario)?;
+        let listener = TcpListener::bind(("127.0.0.1", config.port))
+            .await
+            .map_err(Error::Bind)?;
+        let addr = listener.local_addr().map_err(Error::Bind)?;
+        let shared = Arc::new(Shared {
+            scenario: RwLock::new(config.scenario.clone()),
+            config,
+            obs: Observations::new(),
+        });
+        let app = axum::Router::new()
+            .fallback(handle)
+            .with_state(shared.clone());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let counting = CountingListener {
+            inner: listener,
+            obs: shared.obs.clone(),
+        };
+        tokio::spawn(async move {
+            let server = axum::serve(counting, app).with_graceful_shutdown(async {
+                let _ = stopped.await;
+            });
+            if let Err(e) = server.await {
+                tracing::warn!("mock vendor stopped: {e}");
+            }
+        });
+        Ok(Self {
+            addr,
+            shared,
+            stop: Some(stop),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The base URL a client is configured with: with `/v1` for OpenAI, the host root otherwise.
+    pub fn base_url(&self) -> String {
+        match self.shared.config.protocol {
+            Protocol::Openai => format!("{}/v1", self.url()),
+            Protocol::Anthropic | Protocol::Gemini => self.url(),
+        }
+    }
+
+    /// The protocol.
+    pub fn protocol(&self) -> Protocol {
+        self.shared.config.protocol
+    }
+
+    /// Serve `scenario` from now on.
+    pub fn set_scenario(&self, scenario: &str) -> Result<()> {
+        load(
+            &self.shared.config.fixtures,
+            self.shared.config.protocol,
+            scenario,
+        )?;
+        *self.shared.scenario.write().expect("scenario lock") = scenario.to_owned();
+        Ok(())
+    }
+
+    /// What reached the wire.
+    pub fn observations(&self) -> &Observations {
+        &self.shared.obs
+    }
+
+    /// Every request received so far.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.shared.obs.requests()
+    }
+}
+
+impl Drop for MockVendor {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// A listener that counts accepted connections.
+struct CountingListener {
+    inner: TcpListener,
+    obs: Arc<Observations>,
+}
+
+impl axum::serve::Listener for CountingListener {
+    type Io = TcpStream;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            match self.inner.accept().await {
+                Ok((io, addr)) => {
+                    self.obs.connection_opened();
+                    return (io, addr);
+                }
+                // Transient accept errors (EMFILE…) are retried, as axum's own listener does.
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(5)).await,
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.inner.local_addr()
+    }
+}
+
+/// A scenario folder, or an `error_<name>` row of the error table.
+enum Loaded {
+    Scenario(Box<Scenario>),
+    Error(crate::scenario::ErrorCase),
+}
+
+fn load(fixtures: &Fixtures, protocol: Protocol, name: &str) -> Result<Loaded> {
+    if let Some(case) = name.strip_prefix("error_") {
+        if let Some(c) = fixtures
+            .error_cases(protocol)?
+            .into_iter()
+            .find(|c| c.name == case)
+        {
+            return Ok(Loaded::Error(c));
+        }
+    }
+    Ok(Loaded::Scenario(Box::new(
+        fixtures.scenario(protocol, name)?,
+    )))
+}
+
+async fn handle(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let header_pairs: Vec<(String, String)> = headers
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    shared.obs.record(RecordedRequest {
+        method: method.as_str().to_owned(),
+        path: uri.path().to_owned(),
+        query: uri.query().map(str::to_owned),
+        headers: header_pairs,
+        body: parsed.clone(),
+        body_bytes: body.len(),
+        at: shared.obs.since_start(),
+    });
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let protocol = shared.config.protocol;
+    let incoming = validate::Incoming {
+        method: method.as_str(),
+        path: uri.path(),
+        query: uri.query(),
+        header: &header,
+        body: &parsed,
+        expected_key: shared.config.expected_key.as_deref(),
+    };
+    let route = match validate::validate(protocol, &incoming) {
+        Ok(route) => route,
+        Err(rejection) => {
+            return respond::buffered(
+                rejection.status,
+                serde_json::to_vec(&rejection.body).expect("serialisable"),
+            )
+        }
+    };
+    let name = header(SCENARIO_HEADER)
+        .unwrap_or_else(|| shared.scenario.read().expect("scenario lock").clone());
+    let fixtures = &shared.config.fixtures;
+    let loaded = match load(fixtures, protocol, &name) {
+        Ok(l) => l,
+        Err(e) => return respond::buffered(500, format!("mock vendor: {e}").into_bytes()),
+    };
+    let subs = Substitutions {
+        model: route.model.clone(),
+        prompt: last_user_text(protocol, &parsed),
+    };
+    match loaded {
+        Loaded::Error(case) => {
+            let spec = case.response();
+            let body = body_bytes(&spec, fixtures.root()).unwrap_or_default();
+            respond::with_headers(respond::buffered(spec.status, body), &spec.headers)
+        }
+        Loaded::Scenario(sc) => match (route.stream, &sc.file.stream, &sc.stream_bytes) {
+            (true, Some(spec), Some(bytes)) => {
+                respond::streamed(spec, subs.apply(bytes), shared.obs.clone())
+            }
+            _ => match (&sc.file.generate, &sc.generate_body) {
+                (Some(spec), Some(body)) => respond::with_headers(
+                    respond::buffered(spec.status, subs.apply(body)),
+                    &spec.headers,
+                ),
+                _ => respond::buffered(
+                    500,
+                    format!(
+                        "mock vendor: scenario {name} has no {} answer",
+                        if route.stream {
+                            "streamed"
+                        } else {
+                            "non-streamed"
+                        }
+                    )
+                    .into_bytes(),
+                ),
+            },
+        },
+    }
+}
+
+/// The text of the last user turn, for `{{prompt}}`.
+fn last_user_text(protocol: Protocol, body: &Value) -> String {
+    let (list, role) = match protocol {
+        Protocol::Openai | Protocol::Anthropic => ("messages", "user"),
+        Protocol::Gemini => ("contents", "user"),
+    };
+    let Some(last) = body.get(list).and_then(Value::as_array).and_then(|m| {
+        m.iter()
+            .rev()
+            .find(|m| m.get("role").and_then(Value::as_str) == Some(role))
+    }) else {
+        return String::new();
+    };
+    let content = last.get("content").or_else(|| last.get("parts"));
+    match content {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(parts)) => parts
+            .iter()
+            .filter_map(|p| p.get("text").and_then(Value::as_str))
+            .collect::<Vec<_>>()
+            .join(""),
+        _ => String::new(),
+    }
+}

@@ -1,0 +1,220 @@
+//! Builds the answer for a scenario: buffered JSON, or SSE bytes delivered chunk by chunk with
+//! delays and an ending (clean, reset, stall).
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use axum::body::Body;
+use axum::response::Response;
+use bytes::Bytes;
+use futures_util::Stream;
+use http::{HeaderName, HeaderValue, StatusCode};
+
+use crate::observe::Observations;
+use crate::scenario::{header_value, StreamEnd, StreamSpec};
+
+/// Values substituted into scenario bodies: `{{model}}` and `{{prompt}}`, so an echo scenario
+/// gives every caller its own answer.
+#[derive(Debug, Default, Clone)]
+pub struct Substitutions {
+    pub model: String,
+    pub prompt: String,
+}
+
+impl Substitutions {
+    pub fn apply(&self, bytes: &[u8]) -> Vec<u8> {
+        if !bytes.windows(2).any(|w| w == b"{{") {
+            return bytes.to_vec();
+        }
+        // JSON-escaped without the quotes, since the placeholders sit inside JSON strings.
+        let esc = |s: &str| {
+            let quoted = serde_json::to_string(s).expect("a string serialises");
+            quoted[1..quoted.len() - 1].to_owned()
+        };
+        String::from_utf8_lossy(bytes)
+            .replace("{{model}}", &esc(&self.model))
+            .replace("{{prompt}}", &esc(&self.prompt))
+            .into_bytes()
+    }
+}
+
+pub fn with_headers(
+    mut response: Response,
+    headers: &std::collections::BTreeMap<String, String>,
+) -> Response {
+    let now = SystemTime::now();
+    for (name, value) in headers {
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(&header_value(value, now)),
+        ) {
+            response.headers_mut().insert(n, v);
+        }
+    }
+    response
+}
+
+pub fn buffered(status: u16, body: Vec<u8>) -> Response {
+    let content_type = if body.first() == Some(&b'{') || body.first() == Some(&b'[') {
+        "application/json"
+    } else {
+        "text/plain; charset=utf-8"
+    };
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() =
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    response
+        .headers_mut()
+        .insert("content-type", HeaderValue::from_static(content_type));
+    response
+}
+
+/// Splits SSE bytes after each frame delimiter (`\n\n`, `\r\r`, `\r\n\r\n`), so by default
+/// every frame is its own network chunk.
+pub fn frames(bytes: &[u8]) -> Vec<Bytes> {
+    let mut out = Vec::new();
+    let mut from = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let rest = &bytes[i..];
+        let delimiter = if rest.starts_with(b"\r\n\r\n") {
+            4
+        } else if rest.starts_with(b"\n\n") || rest.starts_with(b"\r\r") {
+            2
+        } else {
+            0
+        };
+        if delimiter > 0 {
+            i += delimiter;
+            out.push(Bytes::copy_from_slice(&bytes[from..i]));
+            from = i;
+        } else {
+            i += 1;
+        }
+    }
+    if from < bytes.len() {
+        out.push(Bytes::copy_from_slice(&bytes[from..]));
+    }
+    out
+}
+
+/// Counts the stream as completed or abandoned when hyper drops it.
+struct DropGuard {
+    obs: Arc<Observations>,
+    completed: bool,
+}
+
+impl DropGuard {
+    fn completed(mut self) {
+        self.completed = true;
+    }
+}
+
+impl Drop for DropGuard {
+    fn drop(&mut self) {
+        self.obs.stream_dropped(self.completed);
+    }
+}
+
+pub fn streamed(spec: &StreamSpec, bytes: Vec<u8>, obs: Arc<Observations>) -> Response {
+    let bytes = match spec.cut_at {
+        Some(n) => bytes[..n.min(bytes.len())].to_vec(),
+        None => bytes,
+    };
+    let chunks: Vec<Bytes> = match spec.chunk_size {
+        Some(n) if n > 0 => bytes.chunks(n).map(Bytes::copy_from_slice).collect(),
+        _ => frames(&bytes),
+    };
+    let body = Body::from_stream(chunk_stream(
+        chunks,
+        Duration::from_millis(spec.delay_ms),
+        spec.end,
+        obs,
+    ));
+    let mut response = Response::new(body);
+    *response.status_mut() = StatusCode::from_u16(spec.status).unwrap_or(StatusCode::OK);
+    let headers = response.headers_mut();
+    headers.insert(
+        "content-type",
+        HeaderValue::from_static("text/event-stream; charset=utf-8"),
+    );
+    headers.insert("cache-control", HeaderValue::from_static("no-cache"));
+    with_headers(response, &spec.headers)
+}
+
+fn chunk_stream(
+    chunks: Vec<Bytes>,
+    delay: Duration,
+    end: StreamEnd,
+    obs: Arc<Observations>,
+) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
+    let guard = DropGuard {
+        obs,
+        completed: false,
+    };
+    futures_util::stream::unfold(
+        (chunks.into_iter(), guard, true),
+        move |(mut it, guard, first)| async move {
+            if let Some(chunk) = it.next() {
+                if !first && !delay.is_zero() {
+                    tokio::time::sleep(delay).await;
+                }
+                return Some((Ok(chunk), (it, guard, false)));
+            }
+            if end == StreamEnd::Reset {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            match end {
+                StreamEnd::Close => {
+                    guard.completed();
+                    None
+                }
+                // An error item makes hyper abort the connection without the final chunk. The pause
+                // first lets hyper flush what was already sent, so the cut lands after it.
+                StreamEnd::Reset => Some((
+                    Err(std::io::Error::new(
+                        std::io::ErrorKind::ConnectionReset,
+                        "mock: connection reset",
+                    )),
+                    (it, guard, false),
+                )),
+                StreamEnd::Stall => {
+                    std::future::pending::<()>().await;
+                    None
+                }
+            }
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_split_after_each_delimiter() {
+        let got = frames(b"data: a\n\ndata: b\r\n\r\ndata: c\r\rtail");
+        let got: Vec<&[u8]> = got.iter().map(|b| b.as_ref()).collect();
+        assert_eq!(
+            got,
+            vec![
+                &b"data: a\n\n"[..],
+                b"data: b\r\n\r\n",
+                b"data: c\r\r",
+                b"tail"
+            ]
+        );
+    }
+
+    #[test]
+    fn substitutions_are_json_escaped() {
+        let s = Substitutions {
+            model: "m\"1".into(),
+            prompt: "line\nbreak".into(),
+        };
+        assert_eq!(
+            s.apply(br#"{"t":"{{model}}/{{prompt}}"}"#),
+            br#"{"t":"m\"1/line\nbreak"}"#.to_vec()
+        );
+    }
+}

@@ -1,0 +1,124 @@
+//! What reached the wire: every request a mock vendor received, and its connection counts.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde_json::Value;
+
+/// One request as the mock vendor saw it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecordedRequest {
+    /// HTTP method.
+    pub method: String,
+    /// Path, without the query.
+    pub path: String,
+    /// The raw query string, if any.
+    pub query: Option<String>,
+    /// Headers, names lower-case, in arrival order.
+    pub headers: Vec<(String, String)>,
+    /// The body parsed as JSON (`Null` when it is not JSON).
+    pub body: Value,
+    /// The raw body size.
+    pub body_bytes: usize,
+    /// When it arrived, since the server started.
+    pub at: Duration,
+}
+
+impl RecordedRequest {
+    /// The first header called `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The credential, from whichever auth header the protocol uses (`Bearer` stripped).
+    pub fn credential(&self) -> Option<&str> {
+        if let Some(v) = self.header("authorization") {
+            return Some(v.strip_prefix("Bearer ").unwrap_or(v));
+        }
+        self.header("x-api-key")
+            .or_else(|| self.header("x-goog-api-key"))
+            .or_else(|| self.header("api-key"))
+    }
+
+    /// The model: the body's `model`, or Gemini's `models/{model}:…` path segment.
+    pub fn model(&self) -> Option<String> {
+        if let Some(m) = self.body.get("model").and_then(Value::as_str) {
+            return Some(m.to_owned());
+        }
+        let rest = self.path.split("/models/").nth(1)?;
+        Some(rest.split(':').next()?.to_owned())
+    }
+}
+
+/// The shared log of one mock vendor.
+#[derive(Debug, Default)]
+pub struct Observations {
+    started: Option<Instant>,
+    requests: Mutex<Vec<RecordedRequest>>,
+    connections: AtomicUsize,
+    disconnects: AtomicUsize,
+    completed_streams: AtomicUsize,
+}
+
+impl Observations {
+    pub(crate) fn new() -> Arc<Self> {
+        Arc::new(Self {
+            started: Some(Instant::now()),
+            ..Self::default()
+        })
+    }
+
+    pub(crate) fn since_start(&self) -> Duration {
+        self.started.map(|s| s.elapsed()).unwrap_or_default()
+    }
+
+    pub(crate) fn record(&self, request: RecordedRequest) {
+        self.requests.lock().expect("log lock").push(request);
+    }
+
+    pub(crate) fn connection_opened(&self) {
+        self.connections.fetch_add(1, Ordering::SeqCst);
+    }
+
+    pub(crate) fn stream_dropped(&self, completed: bool) {
+        let counter = if completed {
+            &self.completed_streams
+        } else {
+            &self.disconnects
+        };
+        counter.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Every request so far, in arrival order.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.requests.lock().expect("log lock").clone()
+    }
+
+    /// TCP connections accepted so far.
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
+    }
+
+    /// Streamed answers the client abandoned before their end.
+    pub fn disconnects(&self) -> usize {
+        self.disconnects.load(Ordering::SeqCst)
+    }
+
+    /// Streamed answers delivered to their end.
+    pub fn completed_streams(&self) -> usize {
+        self.completed_streams.load(Ordering::SeqCst)
+    }
+
+    /// Forgets every request and count.
+    pub fn clear(&self) {
+        self.requests.lock().expect("log lock").clear();
+        self.connections.store(0, Ordering::SeqCst);
+        self.disconnects.store(0, Ordering::SeqCst);
+        self.completed_streams.store(0, Ordering::SeqCst);
+    }
+}
