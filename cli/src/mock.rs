@@ -1,12 +1,117 @@
-//! `concord mock`: a mock vendor from the command line (filled in with the harness).
+//! `concord mock`: a mock vendor (or a cassette replay server) from the command line.
 
 use clap::Args;
+use concord_harness::{Fixtures, MockConfig, MockVendor, Protocol};
 
-/// Run a mock vendor.
+use crate::{EXIT_PROVIDER, EXIT_USAGE};
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum ProtocolArg {
+    /// OpenAI Chat Completions (base URL ends in /v1).
+    Openai,
+    /// Anthropic Messages.
+    Anthropic,
+    /// Google Gemini.
+    Gemini,
+}
+
+impl From<ProtocolArg> for Protocol {
+    fn from(p: ProtocolArg) -> Self {
+        match p {
+            ProtocolArg::Openai => Protocol::Openai,
+            ProtocolArg::Anthropic => Protocol::Anthropic,
+            ProtocolArg::Gemini => Protocol::Gemini,
+        }
+    }
+}
+
+/// Run a mock vendor on 127.0.0.1 until interrupted.
+///
+/// The first line of stdout is the base URL, in the form `concord chat --base-url` takes.
+/// Point any client at it: an official SDK, curl, another language. A request header
+/// `x-mock-scenario: NAME` picks another scenario for that one request.
 #[derive(Args)]
-pub struct MockArgs {}
+#[command(
+    after_help = "Examples:\n  concord mock --protocol anthropic --scenario tool_call\n  concord mock --protocol openai --list\n  concord mock --protocol gemini --cassette fixtures/cassettes/gemini-text.json"
+)]
+pub struct MockArgs {
+    /// The wire protocol to speak.
+    #[arg(long, value_enum)]
+    protocol: ProtocolArg,
+    /// The scenario to serve (see --list).
+    #[arg(long, default_value = "text")]
+    scenario: String,
+    /// The port to listen on (default: any free port).
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// Answer from a recorded cassette instead of a scenario.
+    #[arg(long)]
+    cassette: Option<std::path::PathBuf>,
+    /// Print the scenario names, one per line, and exit.
+    #[arg(long)]
+    list: bool,
+}
 
-pub async fn run(_args: MockArgs) -> u8 {
-    eprintln!("error: `concord mock` is not built yet");
-    crate::EXIT_USAGE
+pub async fn run(args: MockArgs) -> u8 {
+    let protocol = Protocol::from(args.protocol);
+    if args.list {
+        return match Fixtures::default().list(protocol) {
+            Ok(names) => {
+                for n in names {
+                    println!("{n}");
+                }
+                0
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                EXIT_USAGE
+            }
+        };
+    }
+    if let Some(path) = &args.cassette {
+        return replay(protocol, path, args.port).await;
+    }
+    let config = MockConfig::new(protocol)
+        .scenario(args.scenario.clone())
+        .port(args.port);
+    let mock = match MockVendor::start_with(config).await {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    println!("{}", mock.base_url());
+    eprintln!(
+        "mock {protocol} vendor serving scenario `{}`; Ctrl-C to stop",
+        args.scenario
+    );
+    wait_for_interrupt().await
+}
+
+async fn replay(protocol: Protocol, path: &std::path::Path, port: u16) -> u8 {
+    let server = match concord_harness::cassette::ReplayServer::start(path, port).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    println!("{}", server.base_url(protocol));
+    eprintln!(
+        "replaying {} ({} exchanges); Ctrl-C to stop",
+        path.display(),
+        server.len()
+    );
+    wait_for_interrupt().await
+}
+
+async fn wait_for_interrupt() -> u8 {
+    match tokio::signal::ctrl_c().await {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: cannot wait for Ctrl-C: {e}");
+            EXIT_PROVIDER
+        }
+    }
 }

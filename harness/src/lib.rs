@@ -16,3 +16,4 @@ pub mod observe;
 
 pub use mock::{MockConfig, MockVendor};
 pub use observe::{Observations, RecordedRequest};
+pub mod cassette;
