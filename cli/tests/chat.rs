@@ -1,0 +1,339 @@
+//! `concord chat` end to end against the harness's mock vendors on loopback.
+
+use std::process::Output;
+
+use concord_harness::{Fixtures, MockVendor, Protocol};
+use serde_json::Value;
+
+const KEY: &str = "sk-test-cli-0123456789abcdefSECRET";
+
+fn provider_name(p: Protocol) -> &'static str {
+    p.name()
+}
+
+async fn concord(args: Vec<String>, env: Vec<(&'static str, &'static str)>) -> Output {
+    tokio::task::spawn_blocking(move || {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin!("concord"));
+        for var in concord::env::ALL {
+            cmd.env_remove(var.name);
+        }
+        cmd.args(args).envs(env).stdin(std::process::Stdio::null());
+        cmd.output().expect("concord runs")
+    })
+    .await
+    .unwrap()
+}
+
+fn chat_args(mock: &MockVendor, extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "chat",
+        "--provider",
+        provider_name(mock.protocol()),
+        "--model",
+        "test-model",
+        "--base-url",
+        &mock.base_url(),
+        "--api-key",
+        KEY,
+        "--timeout-secs",
+        "5",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args
+}
+
+fn stdout_json(out: &Output) -> Value {
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        text.lines().count(),
+        1,
+        "exactly one JSON line on stdout, got:\n{text}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(&text).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_output_follows_the_contract_for_every_protocol_streamed_and_not() {
+    let fixtures = Fixtures::default();
+    for protocol in Protocol::ALL {
+        for scenario in [
+            "text",
+            "reasoning",
+            "tool_call",
+            "parallel_tool_calls",
+            "cached_usage",
+        ] {
+            let expect = fixtures
+                .scenario(protocol, scenario)
+                .unwrap()
+                .file
+                .expect
+                .unwrap();
+            let mock = MockVendor::start(protocol, scenario).await.unwrap();
+            for stream in [false, true] {
+                let label = format!("{protocol}/{scenario} stream={stream}");
+                let mut extra = vec!["--json", "hello"];
+                if stream {
+                    extra.insert(0, "--stream");
+                }
+                let out = concord(chat_args(&mock, &extra), vec![]).await;
+                assert!(
+                    out.status.success(),
+                    "{label}: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                let got = stdout_json(&out);
+                assert_eq!(got["provider"], provider_name(protocol), "{label}");
+                for field in [
+                    "id",
+                    "model",
+                    "text",
+                    "reasoning",
+                    "tool_calls",
+                    "finish_reason",
+                    "raw_finish_reason",
+                    "usage",
+                ] {
+                    assert_eq!(got[field], expect[field], "{label}: {field}");
+                }
+            }
+            let sent = mock.requests();
+            assert_eq!(sent.len(), 2);
+            assert!(
+                sent.iter().all(|r| r.credential() == Some(KEY)),
+                "{protocol}: the key reaches the vendor in its header"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_mode_prints_the_answer_then_a_summary_on_stderr() {
+    let mock = MockVendor::start(Protocol::Anthropic, "text")
+        .await
+        .unwrap();
+    let out = concord(
+        chat_args(&mock, &["--stream", "--system", "be brief", "hello"]),
+        vec![],
+    )
+    .await;
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "Hello! How can I help you today?\n"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("finish stop (end_turn)") && stderr.contains("21 in / 12 out tokens"),
+        "{stderr}"
+    );
+    let body = &mock.requests()[0].body;
+    assert_eq!(body["system"], "be brief");
+    assert_eq!(
+        body["max_tokens"], 4096,
+        "the CLI supplies Anthropic's required max_tokens"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_key_exits_2_naming_the_variable_and_sends_nothing() {
+    let mock = MockVendor::start(Protocol::Anthropic, "text")
+        .await
+        .unwrap();
+    let out = concord(
+        vec![
+            "chat".into(),
+            "--provider".into(),
+            "anthropic".into(),
+            "--model".into(),
+            "m".into(),
+            "--base-url".into(),
+            mock.base_url(),
+            "hi".into(),
+        ],
+        vec![],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("ANTHROPIC_API_KEY") && stderr.contains("--api-key"),
+        "{stderr}"
+    );
+    assert!(
+        mock.requests().is_empty(),
+        "nothing may be sent without a credential"
+    );
+    assert_eq!(mock.observations().connections(), 0);
+
+    let out = concord(
+        vec![
+            "chat".into(),
+            "--provider".into(),
+            "gemini".into(),
+            "--model".into(),
+            "m".into(),
+            "--json".into(),
+            "hi".into(),
+        ],
+        vec![],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2));
+    let err = stdout_json(&out);
+    assert_eq!(err["error"]["kind"], "missing_runtime_context");
+    assert!(err["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("GEMINI_API_KEY"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_key_can_come_from_the_environment() {
+    let mock = MockVendor::start(Protocol::Openai, "text").await.unwrap();
+    let args = vec![
+        "chat".into(),
+        "--provider".into(),
+        "openai".into(),
+        "--model".into(),
+        "m".into(),
+        "--base-url".into(),
+        mock.base_url(),
+        "--json".into(),
+        "hi".into(),
+    ];
+    let out = concord(args, vec![("OPENAI_API_KEY", KEY)]).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(mock.requests()[0].credential(), Some(KEY));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_come_out_retryable_with_their_delay() {
+    for (protocol, scenario, ms) in [
+        (Protocol::Openai, "error_rate_limited_seconds", 20_000),
+        (Protocol::Anthropic, "error_rate_limited_ms", 1_500),
+        (Protocol::Gemini, "error_rate_limited_retry_info", 34_400),
+    ] {
+        let mock = MockVendor::start(protocol, scenario).await.unwrap();
+        for stream in [false, true] {
+            let mut extra = vec!["--json", "--max-retries", "0", "hi"];
+            if stream {
+                extra.insert(0, "--stream");
+            }
+            let out = concord(chat_args(&mock, &extra), vec![]).await;
+            assert_eq!(out.status.code(), Some(1), "{protocol}");
+            let err = &stdout_json(&out)["error"];
+            assert_eq!(err["kind"], "rate_limited", "{protocol}: {err}");
+            assert_eq!(err["retryable"], true);
+            assert_eq!(err["status"], 429);
+            assert_eq!(err["retry_after_ms"], ms, "{protocol}: {err}");
+            assert_eq!(err["provider"], provider_name(protocol));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_follow_the_policy_and_never_print_the_key() {
+    let mock = MockVendor::start(Protocol::Openai, "error_server_error")
+        .await
+        .unwrap();
+    let out = concord(
+        chat_args(&mock, &["--max-retries", "2", "hi"]),
+        vec![("CONCORD_LOG", "trace")],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(mock.requests().len(), 3, "one attempt and two retries");
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(all.contains("server_error"), "{all}");
+    assert!(
+        !all.contains(KEY) && !all.contains("abcdefSECRET"),
+        "the key leaked:\n{all}"
+    );
+
+    let mock = MockVendor::start(Protocol::Openai, "error_bad_request")
+        .await
+        .unwrap();
+    let out = concord(chat_args(&mock, &["--max-retries", "2", "hi"]), vec![]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(mock.requests().len(), 1, "a 400 is never retried");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mock_prints_a_base_url_that_chat_can_use() {
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("concord"))
+        .args(["mock", "--protocol", "anthropic", "--scenario", "tool_call"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let line = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
+        line
+    })
+    .await
+    .unwrap();
+    let base = line.trim().to_owned();
+    assert!(base.starts_with("http://127.0.0.1:"), "{base}");
+    let out = concord(
+        vec![
+            "chat".into(),
+            "--provider".into(),
+            "anthropic".into(),
+            "--model".into(),
+            "m".into(),
+            "--base-url".into(),
+            base,
+            "--api-key".into(),
+            "k-123456789".into(),
+            "--stream".into(),
+            "--json".into(),
+            "weather?".into(),
+        ],
+        vec![],
+    )
+    .await;
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout_json(&out)["tool_calls"][0]["name"], "get_weather");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mock_lists_its_scenarios() {
+    let out = concord(
+        vec![
+            "mock".into(),
+            "--protocol".into(),
+            "gemini".into(),
+            "--list".into(),
+        ],
+        vec![],
+    )
+    .await;
+    assert!(out.status.success());
+    let names = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        names.lines().any(|l| l == "tool_call")
+            && names.lines().any(|l| l == "error_rate_limited_retry_info"),
+        "{names}"
+    );
+}
