@@ -442,7 +442,8 @@ mod tests {
     fn retry_after_reads_every_a6_header_form() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         let date = httpdate::fmt_http_date(now + Duration::from_secs(42));
-        let cases: &[(&[(&str, &str)], Option<Duration>)] = &[
+        type Case<'a> = (&'a [(&'a str, &'a str)], Option<Duration>);
+        let cases: &[Case] = &[
             (
                 &[("retry-after-ms", "1500")],
                 Some(Duration::from_millis(1500)),

@@ -282,15 +282,23 @@ async fn handle(
         Ok(l) => l,
         Err(e) => return respond::buffered(500, format!("mock vendor: {e}").into_bytes()),
     };
+    let credential = header("x-api-key")
+        .or_else(|| header("x-goog-api-key"))
+        .or_else(|| header("authorization").map(|a| a.trim_start_matches("Bearer ").to_owned()))
+        .unwrap_or_default();
     let subs = Substitutions {
         model: route.model.clone(),
         prompt: last_user_text(protocol, &parsed),
+        credential,
     };
     match loaded {
         Loaded::Error(case) => {
             let spec = case.response();
             let body = body_bytes(&spec, fixtures.root()).unwrap_or_default();
-            respond::with_headers(respond::buffered(spec.status, body), &spec.headers)
+            respond::with_headers(
+                respond::buffered(spec.status, subs.apply(&body)),
+                &spec.headers,
+            )
         }
         Loaded::Scenario(sc) => match (route.stream, &sc.file.stream, &sc.stream_bytes) {
             (true, Some(spec), Some(bytes)) => {

@@ -14,11 +14,13 @@ use crate::observe::Observations;
 use crate::scenario::{header_value, StreamEnd, StreamSpec};
 
 /// Values substituted into scenario bodies: `{{model}}` and `{{prompt}}`, so an echo scenario
-/// gives every caller its own answer.
+/// gives every caller its own answer, and `{{credential}}`, for vendors that echo the key in
+/// an error (a client must scrub it).
 #[derive(Debug, Default, Clone)]
 pub struct Substitutions {
     pub model: String,
     pub prompt: String,
+    pub credential: String,
 }
 
 impl Substitutions {
@@ -34,6 +36,7 @@ impl Substitutions {
         String::from_utf8_lossy(bytes)
             .replace("{{model}}", &esc(&self.model))
             .replace("{{prompt}}", &esc(&self.prompt))
+            .replace("{{credential}}", &esc(&self.credential))
             .into_bytes()
     }
 }
@@ -211,6 +214,7 @@ mod tests {
         let s = Substitutions {
             model: "m\"1".into(),
             prompt: "line\nbreak".into(),
+            credential: "k".into(),
         };
         assert_eq!(
             s.apply(br#"{"t":"{{model}}/{{prompt}}"}"#),

@@ -37,6 +37,8 @@ pub struct OpenAi {
 
 impl OpenAi {
     /// OpenAI itself.
+    // Named for the flavour, beside `openrouter()` and `compatible()`.
+    #[allow(clippy::self_named_constructors)]
     pub fn openai() -> Self {
         Self::with_flavor(Flavor::OpenAi)
     }
