@@ -1,1 +1,35 @@
-//! placeholder
+//! concord-conformance: the cross-provider check suite (see `docs/conformance.md`).
+//!
+//! Every check has a stable id (`CTR-001`, `TOOL-004`, …), is one function in `checks/`, and
+//! runs against every provider under test, observing both what the caller got back and what
+//! reached the wire (the mock vendor's request log). A provider can only declare a capability
+//! it lacks; it cannot drop a check, and a missing capability is a reasoned skip.
+//!
+//! Point it at your own provider in a few lines:
+//!
+//! ```no_run
+//! # async fn demo() {
+//! use concord_conformance::{Suite, Subject, Protocol};
+//! let my_provider = concord::openai::OpenAi::compatible(); // any `impl concord::Provider`
+//! let report = Suite::new()
+//!     .subject(Subject::new("mine", Protocol::Openai, my_provider))
+//!     .run()
+//!     .await;
+//! report.assert_passed(); // panics with every failure's message
+//! # }
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod broken;
+pub mod checks;
+mod cx;
+pub mod outcome;
+mod probe;
+pub mod report;
+pub mod suite;
+
+pub use concord_harness::Protocol;
+pub use outcome::{CheckResult, Outcome};
+pub use report::Report;
+pub use suite::{Mode, Selection, Subject, Suite};

@@ -131,7 +131,7 @@ impl fmt::Debug for RuntimeContext {
 
 /// A call with every piece of its context present and its parameters merged: the output of
 /// [`resolve`], the input of an adapter's encoder.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ResolvedCall<'a> {
     /// The provider name.
     pub provider: &'a str,
@@ -151,6 +151,23 @@ pub struct ResolvedCall<'a> {
     pub client: &'a reqwest::Client,
     /// The tenant, if any.
     pub tenant: Option<&'a str>,
+}
+
+impl fmt::Debug for ResolvedCall<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Extra headers may carry secrets too: names only.
+        let header_names: Vec<&str> = self.headers.iter().map(|(n, _)| n.as_str()).collect();
+        f.debug_struct("ResolvedCall")
+            .field("provider", &self.provider)
+            .field("model", &self.model)
+            .field("credential", &self.credential)
+            .field("base_url", &self.base_url)
+            .field("headers", &header_names)
+            .field("params", &self.params)
+            .field("timeout", &self.timeout)
+            .field("tenant", &self.tenant)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Checks `request` against the provider's capabilities and `ctx` for completeness, before

@@ -73,6 +73,12 @@ vars! {
         "Seconds a call waits for the vendor (for streams: for the first byte and between chunks).";
     CONCORD_MAX_RETRIES = "CONCORD_MAX_RETRIES", "integer", Some("2"), "Runtime",
         "Retries after a retryable failure (rate limit, overload, server error, timeout).";
+    CONCORD_LIVE_OPENAI_MODEL = "CONCORD_LIVE_OPENAI_MODEL", "string", Some("gpt-4o-mini"), "Conformance",
+        "Model used by `cargo xtask conformance --live` for openai.";
+    CONCORD_LIVE_ANTHROPIC_MODEL = "CONCORD_LIVE_ANTHROPIC_MODEL", "string", Some("claude-haiku-4-5"), "Conformance",
+        "Model used by `cargo xtask conformance --live` for anthropic.";
+    CONCORD_LIVE_GEMINI_MODEL = "CONCORD_LIVE_GEMINI_MODEL", "string", Some("gemini-2.5-flash"), "Conformance",
+        "Model used by `cargo xtask conformance --live` for gemini.";
     CONCORD_LOG = "CONCORD_LOG", "string", Some("warn"), "Runtime",
         "Log filter for the CLI in `tracing` syntax (`debug`, `concord=trace`). Credentials are never logged.";
 }

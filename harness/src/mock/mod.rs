@@ -66,6 +66,12 @@ impl MockConfig {
         self
     }
 
+    /// Read scenarios from `fixtures`.
+    pub fn fixtures(mut self, fixtures: Fixtures) -> Self {
+        self.fixtures = fixtures;
+        self
+    }
+
     /// Listen on `port`.
     pub fn port(mut self, port: u16) -> Self {
         self.port = port;

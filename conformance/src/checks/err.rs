@@ -1,0 +1,174 @@
+//! ERR: errors and faults.
+
+use std::time::{Duration, Instant};
+
+use concord::{Credential, Error, ErrorKind, Request, StreamEvent};
+use serde_json::Value;
+
+use crate::cx::Cx;
+use crate::outcome::{CheckResultOf, Outcome};
+use crate::{expect_eq, fail};
+
+fn cases(cx: &Cx<'_>) -> CheckResultOf<Vec<concord_harness::ErrorCase>> {
+    cx.fixtures.error_cases(cx.protocol()).map_err(|e| Outcome::Fail(e.to_string()))
+}
+
+fn kind_is(what: &str, e: &Error, kind: &str) -> CheckResultOf {
+    expect_eq!(format!("{what}: kind (error: {e})"), e.kind.as_str(), kind);
+    Ok(())
+}
+
+/// Generate and stream against an error scenario; both must fail, each after one request.
+async fn both_fail(cx: &Cx<'_>, scenario: &str) -> CheckResultOf<Vec<(&'static str, Error)>> {
+    let mock = cx.mock(scenario).await?;
+    let ctx = cx.ctx(&mock);
+    let mut out = Vec::new();
+    match cx.generate(&Request::user("hi"), &ctx).await {
+        Ok(r) => fail!("{scenario}: generate succeeded: {:?}", r.text),
+        Err(e) => out.push(("generate", e)),
+    }
+    if cx.caps().streaming {
+        let (events, err) = cx.stream(&Request::user("hi"), &ctx).await;
+        match err {
+            Some(e) => out.push(("stream", e)),
+            None => fail!("{scenario}: the stream succeeded: {events:?}"),
+        }
+    }
+    expect_eq!(format!("{scenario}: requests at the vendor (a provider does not retry; the retry layer does)"), mock.requests().len(), out.len());
+    Ok(out)
+}
+
+pub async fn err_001(cx: &Cx<'_>) -> CheckResultOf {
+    for case in cases(cx)? {
+        let scenario = format!("error_{}", case.name);
+        for (what, e) in both_fail(cx, &scenario).await? {
+            let what = format!("{scenario} {what}");
+            kind_is(&what, &e, case.expect["kind"].as_str().unwrap_or_default())?;
+            expect_eq!(format!("{what}: status"), e.status, Some(case.status));
+            expect_eq!(format!("{what}: provider"), e.provider.as_str(), cx.subject.provider.name());
+            if let Some(r) = case.expect["retryable"].as_bool() {
+                expect_eq!(format!("{what}: retryable"), e.retryable, r);
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn err_002(cx: &Cx<'_>) -> CheckResultOf {
+    let mut checked = 0;
+    for case in cases(cx)? {
+        let has_signal = case.expect.get("retry_after_ms").is_some() || case.expect.get("retry_after_ms_between").is_some() || case.headers.contains_key("x-should-retry");
+        if !has_signal {
+            continue;
+        }
+        checked += 1;
+        let scenario = format!("error_{}", case.name);
+        for (what, e) in both_fail(cx, &scenario).await? {
+            let what = format!("{scenario} {what}");
+            let got = e.retry_after.map(|d| d.as_millis() as u64);
+            if let Some(ms) = case.expect.get("retry_after_ms").and_then(Value::as_u64) {
+                expect_eq!(format!("{what}: retry_after_ms"), got, Some(ms));
+            }
+            if let Some(range) = case.expect.get("retry_after_ms_between").and_then(Value::as_array) {
+                let (lo, hi) = (range[0].as_u64().unwrap_or(0), range[1].as_u64().unwrap_or(u64::MAX));
+                if !got.is_some_and(|g| (lo..=hi).contains(&g)) {
+                    fail!("{what}: retry_after_ms: expected {lo}..={hi} (from an HTTP-date), saw {got:?}");
+                }
+            }
+            if let Some(flag) = case.headers.get("x-should-retry") {
+                expect_eq!(format!("{what}: retryable under x-should-retry: {flag}"), e.retryable, flag == "true");
+            }
+        }
+    }
+    if checked == 0 {
+        fail!("the fixtures have no retry-signal cases for {}", cx.protocol());
+    }
+    Ok(())
+}
+
+/// Streams `scenario`, expecting an error of `kind` after the expected text and no finish.
+async fn stream_fails(cx: &Cx<'_>, scenario: &str, kind: ErrorKind, timeout: Option<Duration>) -> CheckResultOf<(Vec<StreamEvent>, Error)> {
+    cx.require(cx.caps().streaming, "streaming")?;
+    let mock = cx.mock(scenario).await?;
+    let mut ctx = cx.ctx(&mock);
+    if timeout.is_some() {
+        ctx.timeout = timeout;
+    }
+    let (events, err) = cx.stream(&Request::user("hi"), &ctx).await;
+    let Some(e) = err else {
+        fail!("{scenario}: expected a {kind} error, the stream ended cleanly with {events:?}");
+    };
+    expect_eq!(format!("{scenario}: kind (error: {e})"), e.kind, kind);
+    if events.iter().any(|e| matches!(e, StreamEvent::Finish { .. })) {
+        fail!("{scenario}: the partial stream was reported finished: {events:?}");
+    }
+    Ok((events, e))
+}
+
+fn text(events: &[StreamEvent]) -> String {
+    events.iter().filter_map(|e| if let StreamEvent::TextDelta { text } = e { Some(text.as_str()) } else { None }).collect()
+}
+
+pub async fn err_003(cx: &Cx<'_>) -> CheckResultOf {
+    let sc = cx.fixtures.scenario(cx.protocol(), "stream_error").map_err(|e| Outcome::Fail(e.to_string()))?;
+    let expect = &sc.file.expect.unwrap_or_default()["error"];
+    let kind: ErrorKind = serde_json::from_value(expect["kind"].clone()).map_err(|e| Outcome::Fail(format!("bad fixture: {e}")))?;
+    let (events, e) = stream_fails(cx, "stream_error", kind, None).await?;
+    expect_eq!("text before the error", text(&events), expect["after_text"].as_str().unwrap_or_default());
+    expect_eq!("retryable", e.retryable, expect["retryable"].as_bool().unwrap_or(false));
+    Ok(())
+}
+
+pub async fn err_004(cx: &Cx<'_>) -> CheckResultOf {
+    stream_fails(cx, "malformed_frame", ErrorKind::MalformedResponse, None).await?;
+    Ok(())
+}
+
+pub async fn err_005(cx: &Cx<'_>) -> CheckResultOf {
+    for scenario in ["truncated", "reset"] {
+        stream_fails(cx, scenario, ErrorKind::StreamInterrupted, None).await?;
+    }
+    Ok(())
+}
+
+pub async fn err_006(cx: &Cx<'_>) -> CheckResultOf {
+    let limit = Duration::from_millis(300);
+    let started = Instant::now();
+    stream_fails(cx, "stall", ErrorKind::Timeout, Some(limit)).await?;
+    let took = started.elapsed();
+    if took > limit + Duration::from_millis(1500) {
+        fail!("timeout came after {took:?}, configured bound {limit:?} (+1.5 s margin)");
+    }
+    Ok(())
+}
+
+pub async fn err_007(cx: &Cx<'_>) -> CheckResultOf {
+    const BAD_KEY: &str = "sk-conformance-LEAKCHECK-9f8e7d6c5b4a";
+    let endpoint = cx.endpoint("error_key_echo").await?;
+    let mut ctx = cx.ctx_for(&endpoint);
+    ctx.credential = Some(Credential::new(BAD_KEY));
+    let mut errors = Vec::new();
+    match cx.generate(&Request::user("hi"), &ctx).await {
+        Ok(_) => fail!("a call with a bad key succeeded"),
+        Err(e) => errors.push(e),
+    }
+    if cx.caps().streaming {
+        if let (_, Some(e)) = cx.stream(&Request::user("hi"), &ctx).await {
+            errors.push(e);
+        }
+    }
+    // A transport failure must not leak it either.
+    let mut closed = ctx.clone();
+    closed.base_url = Some("http://127.0.0.1:9/v1".into());
+    if let Err(e) = cx.generate(&Request::user("hi"), &closed).await {
+        errors.push(e);
+    }
+    for e in errors {
+        for text in [e.to_string(), format!("{e:?}"), e.message.clone()] {
+            if text.contains(BAD_KEY) || text.contains("LEAKCHECK") {
+                fail!("the credential appears in an error: {text}");
+            }
+        }
+    }
+    Ok(())
+}

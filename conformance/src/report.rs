@@ -1,0 +1,186 @@
+//! The report of a run: the terminal matrix, failures, and `report.json`, `junit.xml`,
+//! `report.md`.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use crate::checks::{by_id, CHECKS};
+use crate::outcome::{CheckResult, Outcome};
+
+/// Every result of a run, in catalogue order.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// The results.
+    pub results: Vec<CheckResult>,
+}
+
+impl Report {
+    pub(crate) fn new(results: Vec<CheckResult>) -> Self {
+        Self { results }
+    }
+
+    /// Provider names in first-seen order.
+    pub fn providers(&self) -> Vec<String> {
+        let mut seen = Vec::new();
+        for r in &self.results {
+            if !seen.contains(&r.provider) {
+                seen.push(r.provider.clone());
+            }
+        }
+        seen
+    }
+
+    fn checks(&self) -> Vec<&'static str> {
+        let ran: BTreeSet<&str> = self.results.iter().map(|r| r.check).collect();
+        CHECKS.iter().map(|c| c.id).filter(|id| ran.contains(id)).collect()
+    }
+
+    /// The result for one cell.
+    pub fn get(&self, check: &str, provider: &str) -> Option<&CheckResult> {
+        self.results.iter().find(|r| r.check == check && r.provider == provider)
+    }
+
+    /// The failed results.
+    pub fn failures(&self) -> Vec<&CheckResult> {
+        self.results.iter().filter(|r| matches!(r.outcome, Outcome::Fail(_))).collect()
+    }
+
+    /// `(pass, fail, skip)` counts.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let count = |f: fn(&Outcome) -> bool| self.results.iter().filter(|r| f(&r.outcome)).count();
+        (count(|o| *o == Outcome::Pass), count(|o| matches!(o, Outcome::Fail(_))), count(|o| matches!(o, Outcome::Skip(_))))
+    }
+
+    /// Whether nothing failed.
+    pub fn passed(&self) -> bool {
+        self.failures().is_empty()
+    }
+
+    /// Panics with every failure's message (for use inside a `#[test]`).
+    pub fn assert_passed(&self) {
+        if !self.passed() {
+            panic!("conformance failures:\n{}", self.failures_text());
+        }
+    }
+
+    /// The checks × providers matrix for a terminal.
+    pub fn matrix(&self) -> String {
+        let providers = self.providers();
+        let width = providers.iter().map(|p| p.len().max(4)).collect::<Vec<_>>();
+        let mut out = format!("{:<10}", "check");
+        for (p, w) in providers.iter().zip(&width) {
+            out.push_str(&format!("  {p:<w$}"));
+        }
+        out.push('\n');
+        for check in self.checks() {
+            out.push_str(&format!("{check:<10}"));
+            for (p, w) in providers.iter().zip(&width) {
+                let label = self.get(check, p).map_or("-", |r| r.outcome.label());
+                out.push_str(&format!("  {label:<w$}"));
+            }
+            out.push('\n');
+        }
+        let (pass, fail, skip) = self.counts();
+        out.push_str(&format!("\n{pass} passed, {fail} failed, {skip} skipped\n"));
+        out
+    }
+
+    /// Every failure with its message, and every skip reason.
+    pub fn failures_text(&self) -> String {
+        let mut out = String::new();
+        for r in &self.results {
+            match &r.outcome {
+                Outcome::Fail(m) => out.push_str(&format!("FAIL {} [{}]: {m}\n", r.check, r.provider)),
+                Outcome::Skip(m) => out.push_str(&format!("skip {} [{}]: {m}\n", r.check, r.provider)),
+                Outcome::Pass => {}
+            }
+        }
+        out
+    }
+
+    /// `report.json`.
+    pub fn to_json(&self) -> String {
+        let (pass, fail, skip) = self.counts();
+        serde_json::to_string_pretty(&serde_json::json!({
+            "summary": {"passed": pass, "failed": fail, "skipped": skip},
+            "results": self.results,
+        }))
+        .expect("serialisable")
+    }
+
+    /// `junit.xml`: one suite per provider, one case per check.
+    pub fn to_junit(&self) -> String {
+        use quick_junit::{NonSuccessKind, Report as Junit, TestCase, TestCaseStatus, TestSuite};
+        let mut junit = Junit::new("concord-conformance");
+        for provider in self.providers() {
+            let mut suite = TestSuite::new(format!("conformance::{provider}"));
+            for r in self.results.iter().filter(|r| r.provider == provider) {
+                let status = match &r.outcome {
+                    Outcome::Pass => TestCaseStatus::success(),
+                    Outcome::Fail(m) => {
+                        let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                        s.set_message(m.clone());
+                        s
+                    }
+                    Outcome::Skip(m) => {
+                        let mut s = TestCaseStatus::skipped();
+                        s.set_message(m.clone());
+                        s
+                    }
+                };
+                let mut case = TestCase::new(format!("conformance::{provider}::{}", r.check), status);
+                case.set_classname(format!("conformance::{provider}"));
+                case.set_time(r.duration);
+                suite.add_test_case(case);
+            }
+            junit.add_test_suite(suite);
+        }
+        junit.to_string().expect("junit serialises")
+    }
+
+    /// `report.md` (and `docs/conformance.md`): deterministic, no timings.
+    pub fn to_markdown(&self, title: &str, preamble: &str) -> String {
+        let providers = self.providers();
+        let mut out = format!("# {title}\n\n{preamble}\n\n| check | what it verifies |");
+        for p in &providers {
+            out.push_str(&format!(" {p} |"));
+        }
+        out.push_str("\n|---|---|");
+        out.push_str(&"---|".repeat(providers.len()));
+        out.push('\n');
+        for check in self.checks() {
+            let title = by_id(check).map_or("", |c| c.title);
+            out.push_str(&format!("| {check} | {} |", title.replace('|', "\\|")));
+            for p in &providers {
+                let cell = match self.get(check, p).map(|r| &r.outcome) {
+                    Some(Outcome::Pass) => "pass".to_owned(),
+                    Some(Outcome::Fail(_)) => "**FAIL**".to_owned(),
+                    Some(Outcome::Skip(why)) => format!("skip: {why}"),
+                    None => "-".to_owned(),
+                };
+                out.push_str(&format!(" {cell} |"));
+            }
+            out.push('\n');
+        }
+        let (pass, fail, skip) = self.counts();
+        out.push_str(&format!("\n{pass} passed, {fail} failed, {skip} skipped.\n"));
+        let failures: Vec<_> = self.failures();
+        if !failures.is_empty() {
+            out.push_str("\n## Failures\n\n");
+            for r in failures {
+                if let Outcome::Fail(m) = &r.outcome {
+                    out.push_str(&format!("- **{}** [{}]: {}\n", r.check, r.provider, m.replace('\n', " ")));
+                }
+            }
+        }
+        out
+    }
+
+    /// Writes `report.json`, `junit.xml` and `report.md` into `dir`.
+    pub fn write_dir(&self, dir: &Path) -> std::io::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        std::fs::write(dir.join("report.json"), self.to_json() + "\n")?;
+        std::fs::write(dir.join("junit.xml"), self.to_junit())?;
+        std::fs::write(dir.join("report.md"), self.to_markdown("Conformance report", "Produced by `cargo xtask conformance`."))
+    }
+}

@@ -1,0 +1,271 @@
+//! The suite: which providers, which checks, which mode; running them and collecting a report.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use concord::{Provider, ProviderKind};
+use concord_harness::Fixtures;
+use futures_util::StreamExt;
+
+use crate::checks::{Check, CHECKS};
+use crate::cx::Cx;
+use crate::outcome::{CheckResult, Outcome};
+use crate::report::Report;
+use crate::Protocol;
+
+/// A provider under test.
+#[derive(Clone)]
+pub struct Subject {
+    /// The name in reports.
+    pub name: String,
+    /// The wire protocol it speaks (which mock vendor it is run against).
+    pub protocol: Protocol,
+    /// The provider value.
+    pub provider: Arc<dyn Provider>,
+    /// The model named in calls against mocks.
+    pub model: String,
+    /// For live runs: the variable with its key, its base URL and its live model.
+    pub live: Option<Live>,
+}
+
+/// How to reach the real vendor.
+#[derive(Clone, Debug)]
+pub struct Live {
+    /// The key variable.
+    pub key_var: concord::env::EnvVar,
+    /// The base URL variable (with its default).
+    pub base_url_var: concord::env::EnvVar,
+    /// The model variable (with its default).
+    pub model_var: concord::env::EnvVar,
+}
+
+impl Subject {
+    /// A provider of yours, tested against the mock vendor of `protocol`.
+    pub fn new(name: impl Into<String>, protocol: Protocol, provider: impl Provider + 'static) -> Self {
+        Self { name: name.into(), protocol, provider: Arc::new(provider), model: "conformance-model".into(), live: None }
+    }
+
+    /// The same provider under another name, model or live endpoint.
+    pub fn with_live(mut self, live: Live) -> Self {
+        self.live = Some(live);
+        self
+    }
+
+    /// One of concord's own providers.
+    pub fn builtin(kind: ProviderKind) -> Option<Self> {
+        let protocol = match kind {
+            ProviderKind::OpenAi | ProviderKind::OpenRouter | ProviderKind::OpenAiCompatible => Protocol::Openai,
+            ProviderKind::Anthropic => Protocol::Anthropic,
+            ProviderKind::Gemini => Protocol::Gemini,
+        };
+        let model_var = match kind {
+            ProviderKind::Anthropic => concord::env::CONCORD_LIVE_ANTHROPIC_MODEL,
+            ProviderKind::Gemini => concord::env::CONCORD_LIVE_GEMINI_MODEL,
+            _ => concord::env::CONCORD_LIVE_OPENAI_MODEL,
+        };
+        let provider = kind.build()?;
+        Some(Self {
+            name: kind.name().into(),
+            protocol,
+            provider: Arc::from(provider),
+            model: "conformance-model".into(),
+            live: Some(Live { key_var: kind.key_var(), base_url_var: kind.base_url_var(), model_var }),
+        })
+    }
+
+    /// The three reference providers: openai, anthropic, gemini.
+    pub fn defaults() -> Vec<Self> {
+        [ProviderKind::OpenAi, ProviderKind::Anthropic, ProviderKind::Gemini].into_iter().filter_map(Self::builtin).collect()
+    }
+}
+
+/// Where the vendors come from.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// Mock vendors from the harness: no keys, loopback only.
+    #[default]
+    Mock,
+    /// The real vendors, keys from the environment.
+    Live,
+    /// Live, writing redacted cassettes under the folder.
+    Record(PathBuf),
+    /// Answers from the cassettes under the folder.
+    Replay(PathBuf),
+}
+
+impl Mode {
+    /// Whether the vendor is a mock from the harness.
+    pub fn is_mock(&self) -> bool {
+        matches!(self, Self::Mock)
+    }
+}
+
+/// Which providers and checks to run. Empty lists select everything.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    /// Provider names.
+    pub providers: Vec<String>,
+    /// Check id patterns with `*` wildcards (`TOOL-*`).
+    pub checks: Vec<String>,
+    /// Families (`SL`).
+    pub families: Vec<String>,
+}
+
+fn glob(pattern: &str, id: &str) -> bool {
+    globset::Glob::new(&pattern.to_ascii_uppercase())
+        .map(|g| g.compile_matcher().is_match(id))
+        .unwrap_or(false)
+}
+
+impl Selection {
+    fn wants_provider(&self, name: &str) -> bool {
+        self.providers.is_empty() || self.providers.iter().any(|p| p == name)
+    }
+
+    fn wants_check(&self, check: &Check) -> bool {
+        (self.checks.is_empty() || self.checks.iter().any(|p| glob(p, check.id)))
+            && (self.families.is_empty() || self.families.iter().any(|f| f.eq_ignore_ascii_case(check.family)))
+    }
+}
+
+/// A configured run.
+pub struct Suite {
+    subjects: Vec<Subject>,
+    selection: Selection,
+    mode: Mode,
+    fixtures: Fixtures,
+    client: reqwest::Client,
+    parallel: usize,
+}
+
+impl Default for Suite {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Suite {
+    /// An empty suite in mock mode.
+    pub fn new() -> Self {
+        Self {
+            subjects: Vec::new(),
+            selection: Selection::default(),
+            mode: Mode::Mock,
+            fixtures: Fixtures::default(),
+            client: reqwest::Client::new(),
+            parallel: 4,
+        }
+    }
+
+    /// Adds a provider under test.
+    pub fn subject(mut self, subject: Subject) -> Self {
+        self.subjects.push(subject);
+        self
+    }
+
+    /// Adds several.
+    pub fn subjects(mut self, subjects: impl IntoIterator<Item = Subject>) -> Self {
+        self.subjects.extend(subjects);
+        self
+    }
+
+    /// Restricts the run.
+    pub fn select(mut self, selection: Selection) -> Self {
+        self.selection = selection;
+        self
+    }
+
+    /// Sets the mode.
+    pub fn mode(mut self, mode: Mode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Reads scenarios from elsewhere.
+    pub fn fixtures(mut self, fixtures: Fixtures) -> Self {
+        self.fixtures = fixtures;
+        self
+    }
+
+    /// The HTTP client every call shares (needs a TLS backend for live runs).
+    pub fn client(mut self, client: reqwest::Client) -> Self {
+        self.client = client;
+        self
+    }
+
+    /// How many checks run at once.
+    pub fn parallel(mut self, n: usize) -> Self {
+        self.parallel = n.max(1);
+        self
+    }
+
+    /// The (check, subject) pairs this run will execute, in report order.
+    pub fn plan(&self) -> Vec<(&'static Check, &Subject)> {
+        CHECKS
+            .iter()
+            .filter(|c| self.selection.wants_check(c))
+            .flat_map(|c| self.subjects.iter().filter(|s| self.selection.wants_provider(&s.name)).map(move |s| (c, s)))
+            .collect()
+    }
+
+    /// Runs everything selected.
+    pub async fn run(&self) -> Report {
+        self.run_with(|_| {}).await
+    }
+
+    /// Runs everything selected, calling `progress` as each result arrives.
+    pub async fn run_with(&self, mut progress: impl FnMut(&CheckResult)) -> Report {
+        let plan = self.plan();
+        let mut results: Vec<(usize, CheckResult)> = Vec::with_capacity(plan.len());
+        let mut running = futures_util::stream::iter(plan.iter().enumerate().map(|(i, (check, subject))| async move {
+            (i, self.run_one(check, subject).await)
+        }))
+        .buffer_unordered(self.parallel);
+        while let Some((i, result)) = running.next().await {
+            progress(&result);
+            results.push((i, result));
+        }
+        results.sort_by_key(|(i, _)| *i);
+        Report::new(results.into_iter().map(|(_, r)| r).collect())
+    }
+
+    /// Runs one check against one subject.
+    pub async fn run_one(&self, check: &'static Check, subject: &Subject) -> CheckResult {
+        let started = Instant::now();
+        let outcome = match self.gate(check, subject) {
+            Some(skip) => skip,
+            None => {
+                let cx = Cx::new(subject, &self.mode, &self.fixtures, &self.client, check.id);
+                // A panicking check is a failure of that check, not of the whole run.
+                let run = std::panic::AssertUnwindSafe((check.run)(&cx));
+                match futures_util::FutureExt::catch_unwind(run).await {
+                    Ok(Ok(())) => cx.finish().await.err().unwrap_or(Outcome::Pass),
+                    Ok(Err(outcome)) => outcome,
+                    Err(panic) => Outcome::Fail(format!(
+                        "the check panicked: {}",
+                        panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default()
+                    )),
+                }
+            }
+        };
+        CheckResult { check: check.id, provider: subject.name.clone(), outcome, duration: started.elapsed() }
+    }
+
+    /// A skip decided before running: mode and keys.
+    fn gate(&self, check: &Check, subject: &Subject) -> Option<Outcome> {
+        if self.mode.is_mock() {
+            return None;
+        }
+        if !check.live {
+            return Some(Outcome::Skip("needs the mock vendor (observes the wire or injects faults)".into()));
+        }
+        let Some(live) = &subject.live else {
+            return Some(Outcome::Skip("no live endpoint configured for this provider".into()));
+        };
+        if matches!(self.mode, Mode::Live | Mode::Record(_)) && live.key_var.get().is_none() {
+            return Some(Outcome::Skip(format!("{} not set", live.key_var.name)));
+        }
+        None
+    }
+}
