@@ -4,7 +4,10 @@
 
 use std::sync::Mutex;
 
-use concord::{Capabilities, Credential, Error, ErrorKind, EventStream, FinishReason, Provider, Request, Response, RuntimeContext, StreamEvent};
+use concord::{
+    Capabilities, Credential, Error, ErrorKind, EventStream, FinishReason, Provider, Request,
+    Response, RuntimeContext, StreamEvent,
+};
 use futures_util::future::BoxFuture;
 use futures_util::StreamExt;
 
@@ -27,7 +30,14 @@ pub enum Flaw {
 
 impl Flaw {
     /// Every flaw.
-    pub const ALL: [Flaw; 6] = [Self::KeepsFirstCredential, Self::DropsStreamUsage, Self::StopWithToolCallsIsStop, Self::KeyInErrors, Self::TruncatedIsFinished, Self::RetriesEverything];
+    pub const ALL: [Flaw; 6] = [
+        Self::KeepsFirstCredential,
+        Self::DropsStreamUsage,
+        Self::StopWithToolCallsIsStop,
+        Self::KeyInErrors,
+        Self::TruncatedIsFinished,
+        Self::RetriesEverything,
+    ];
 }
 
 /// A working provider with one flaw.
@@ -40,7 +50,11 @@ pub struct Broken<P> {
 impl<P: Provider> Broken<P> {
     /// `inner` with `flaw`.
     pub fn new(inner: P, flaw: Flaw) -> Self {
-        Self { inner, flaw, kept: Mutex::new(None) }
+        Self {
+            inner,
+            flaw,
+            kept: Mutex::new(None),
+        }
     }
 
     fn ctx(&self, ctx: &RuntimeContext) -> RuntimeContext {
@@ -58,13 +72,18 @@ impl<P: Provider> Broken<P> {
 
     fn error(&self, e: Error, ctx: &RuntimeContext) -> Error {
         match (self.flaw, &ctx.credential) {
-            (Flaw::KeyInErrors, Some(c)) => Error { message: format!("{} (key {})", e.message, c.expose()), ..e },
+            (Flaw::KeyInErrors, Some(c)) => Error {
+                message: format!("{} (key {})", e.message, c.expose()),
+                ..e
+            },
             _ => e,
         }
     }
 
     fn response(&self, mut r: Response) -> Response {
-        if self.flaw == Flaw::StopWithToolCallsIsStop && r.raw_finish_reason.as_deref() == Some("STOP") {
+        if self.flaw == Flaw::StopWithToolCallsIsStop
+            && r.raw_finish_reason.as_deref() == Some("STOP")
+        {
             r.finish_reason = FinishReason::Stop;
         }
         r
@@ -80,7 +99,11 @@ impl<P: Provider> Provider for Broken<P> {
         self.inner.capabilities()
     }
 
-    fn generate<'a>(&'a self, request: &'a Request, ctx: &'a RuntimeContext) -> BoxFuture<'a, concord::Result<Response>> {
+    fn generate<'a>(
+        &'a self,
+        request: &'a Request,
+        ctx: &'a RuntimeContext,
+    ) -> BoxFuture<'a, concord::Result<Response>> {
         Box::pin(async move {
             let ctx = self.ctx(ctx);
             let mut result = self.inner.generate(request, &ctx).await;
@@ -92,11 +115,17 @@ impl<P: Provider> Provider for Broken<P> {
                     result = self.inner.generate(request, &ctx).await;
                 }
             }
-            result.map(|r| self.response(r)).map_err(|e| self.error(e, &ctx))
+            result
+                .map(|r| self.response(r))
+                .map_err(|e| self.error(e, &ctx))
         })
     }
 
-    fn stream<'a>(&'a self, request: &'a Request, ctx: &'a RuntimeContext) -> BoxFuture<'a, concord::Result<EventStream>> {
+    fn stream<'a>(
+        &'a self,
+        request: &'a Request,
+        ctx: &'a RuntimeContext,
+    ) -> BoxFuture<'a, concord::Result<EventStream>> {
         Box::pin(async move {
             let ctx = self.ctx(ctx);
             let mut started = self.inner.stream(request, &ctx).await;
@@ -107,16 +136,41 @@ impl<P: Provider> Provider for Broken<P> {
             let flaw = self.flaw;
             let key = ctx.credential.as_ref().map(|c| c.expose().to_owned());
             let events = events.map(move |item| match (flaw, item) {
-                (Flaw::DropsStreamUsage, Ok(StreamEvent::Finish { finish_reason, raw_finish_reason, .. })) => {
-                    Ok(StreamEvent::Finish { finish_reason, raw_finish_reason, usage: Default::default() })
-                }
-                (Flaw::StopWithToolCallsIsStop, Ok(StreamEvent::Finish { raw_finish_reason, usage, .. })) if raw_finish_reason.as_deref() == Some("STOP") => {
-                    Ok(StreamEvent::Finish { finish_reason: FinishReason::Stop, raw_finish_reason, usage })
-                }
+                (
+                    Flaw::DropsStreamUsage,
+                    Ok(StreamEvent::Finish {
+                        finish_reason,
+                        raw_finish_reason,
+                        ..
+                    }),
+                ) => Ok(StreamEvent::Finish {
+                    finish_reason,
+                    raw_finish_reason,
+                    usage: Default::default(),
+                }),
+                (
+                    Flaw::StopWithToolCallsIsStop,
+                    Ok(StreamEvent::Finish {
+                        raw_finish_reason,
+                        usage,
+                        ..
+                    }),
+                ) if raw_finish_reason.as_deref() == Some("STOP") => Ok(StreamEvent::Finish {
+                    finish_reason: FinishReason::Stop,
+                    raw_finish_reason,
+                    usage,
+                }),
                 (Flaw::TruncatedIsFinished, Err(e)) if e.kind == ErrorKind::StreamInterrupted => {
-                    Ok(StreamEvent::Finish { finish_reason: FinishReason::Stop, raw_finish_reason: None, usage: Default::default() })
+                    Ok(StreamEvent::Finish {
+                        finish_reason: FinishReason::Stop,
+                        raw_finish_reason: None,
+                        usage: Default::default(),
+                    })
                 }
-                (Flaw::KeyInErrors, Err(e)) => Err(Error { message: format!("{} (key {})", e.message, key.clone().unwrap_or_default()), ..e }),
+                (Flaw::KeyInErrors, Err(e)) => Err(Error {
+                    message: format!("{} (key {})", e.message, key.clone().unwrap_or_default()),
+                    ..e
+                }),
                 (_, item) => item,
             });
             Ok(Box::pin(events) as EventStream)

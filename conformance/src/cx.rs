@@ -44,8 +44,22 @@ pub struct Cx<'a> {
 }
 
 impl<'a> Cx<'a> {
-    pub fn new(subject: &'a Subject, mode: &'a Mode, fixtures: &'a Fixtures, client: &'a reqwest::Client, check: &'static str) -> Self {
-        Self { subject, mode, fixtures, client, check, recorders: Mutex::new(Vec::new()), replays: Mutex::new(Vec::new()) }
+    pub fn new(
+        subject: &'a Subject,
+        mode: &'a Mode,
+        fixtures: &'a Fixtures,
+        client: &'a reqwest::Client,
+        check: &'static str,
+    ) -> Self {
+        Self {
+            subject,
+            mode,
+            fixtures,
+            client,
+            check,
+            recorders: Mutex::new(Vec::new()),
+            replays: Mutex::new(Vec::new()),
+        }
     }
 
     pub fn caps(&self) -> Capabilities {
@@ -67,14 +81,21 @@ impl<'a> Cx<'a> {
 
     /// A mock vendor of the subject's protocol serving `scenario`.
     pub async fn mock(&self, scenario: &str) -> CheckResultOf<MockVendor> {
-        MockVendor::start_with(MockConfig::new(self.protocol()).scenario(scenario).fixtures(self.fixtures.clone()))
-            .await
-            .map_err(|e| Outcome::Fail(format!("cannot start the mock vendor: {e}")))
+        MockVendor::start_with(
+            MockConfig::new(self.protocol())
+                .scenario(scenario)
+                .fixtures(self.fixtures.clone()),
+        )
+        .await
+        .map_err(|e| Outcome::Fail(format!("cannot start the mock vendor: {e}")))
     }
 
     fn cassette_path(&self) -> Option<std::path::PathBuf> {
         match self.mode {
-            Mode::Record(dir) | Mode::Replay(dir) => Some(dir.join(&self.subject.name).join(format!("{}.json", self.check))),
+            Mode::Record(dir) | Mode::Replay(dir) => Some(
+                dir.join(&self.subject.name)
+                    .join(format!("{}.json", self.check)),
+            ),
             _ => None,
         }
     }
@@ -82,34 +103,65 @@ impl<'a> Cx<'a> {
     /// The endpoint for live-capable checks: a mock serving `scenario`, or the real vendor.
     pub async fn endpoint(&self, scenario: &str) -> CheckResultOf<Endpoint> {
         let live = self.subject.live.as_ref();
-        let model = || live.and_then(|l| l.model_var.get_or_default()).unwrap_or_else(|| self.subject.model.clone());
+        let model = || {
+            live.and_then(|l| l.model_var.get_or_default())
+                .unwrap_or_else(|| self.subject.model.clone())
+        };
         match self.mode {
             Mode::Mock => Ok(Endpoint::Mock(self.mock(scenario).await?)),
             Mode::Live | Mode::Record(_) => {
-                let live = live.ok_or_else(|| Outcome::Skip("no live endpoint configured".into()))?;
-                let key = live.key_var.get().ok_or_else(|| Outcome::Skip(format!("{} not set", live.key_var.name)))?;
-                let base = live.base_url_var.get_or_default().ok_or_else(|| Outcome::Skip(format!("{} not set", live.base_url_var.name)))?;
+                let live =
+                    live.ok_or_else(|| Outcome::Skip("no live endpoint configured".into()))?;
+                let key = live
+                    .key_var
+                    .get()
+                    .ok_or_else(|| Outcome::Skip(format!("{} not set", live.key_var.name)))?;
+                let base = live
+                    .base_url_var
+                    .get_or_default()
+                    .ok_or_else(|| Outcome::Skip(format!("{} not set", live.base_url_var.name)))?;
                 if !matches!(self.mode, Mode::Record(_)) {
-                    return Ok(Endpoint::Remote { base_url: base, key, model: model() });
+                    return Ok(Endpoint::Remote {
+                        base_url: base,
+                        key,
+                        model: model(),
+                    });
                 }
                 // The proxy sees origin-relative paths; keep the base's own path (`/v1`) on our side.
                 let (origin, path) = split_origin(&base);
-                let proxy = RecordingProxy::start(RecordConfig { upstream: origin, secrets: vec![key.clone()], client: self.client.clone() })
-                    .await
-                    .map_err(|e| Outcome::Fail(format!("cannot start the recording proxy: {e}")))?;
+                let proxy = RecordingProxy::start(RecordConfig {
+                    upstream: origin,
+                    secrets: vec![key.clone()],
+                    client: self.client.clone(),
+                })
+                .await
+                .map_err(|e| Outcome::Fail(format!("cannot start the recording proxy: {e}")))?;
                 let base_url = format!("{}{path}", proxy.url());
                 self.recorders.lock().expect("lock").push(proxy);
-                Ok(Endpoint::Remote { base_url, key, model: model() })
+                Ok(Endpoint::Remote {
+                    base_url,
+                    key,
+                    model: model(),
+                })
             }
             Mode::Replay(_) => {
                 let path = self.cassette_path().expect("replay mode has a folder");
                 if !path.is_file() {
-                    return Err(Outcome::Skip(format!("no cassette at {} (record one with --record)", path.display())));
+                    return Err(Outcome::Skip(format!(
+                        "no cassette at {} (record one with --record)",
+                        path.display()
+                    )));
                 }
-                let server = ReplayServer::start(&path, 0).await.map_err(|e| Outcome::Fail(format!("cannot replay {}: {e}", path.display())))?;
+                let server = ReplayServer::start(&path, 0)
+                    .await
+                    .map_err(|e| Outcome::Fail(format!("cannot replay {}: {e}", path.display())))?;
                 let base_url = server.base_url(self.protocol());
                 self.replays.lock().expect("lock").push(server);
-                Ok(Endpoint::Remote { base_url, key: "replayed-key-000000".into(), model: model() })
+                Ok(Endpoint::Remote {
+                    base_url,
+                    key: "replayed-key-000000".into(),
+                    model: model(),
+                })
             }
         }
     }
@@ -118,7 +170,15 @@ impl<'a> Cx<'a> {
     pub fn ctx_for(&self, endpoint: &Endpoint) -> RuntimeContext {
         match endpoint {
             Endpoint::Mock(m) => self.ctx(m),
-            Endpoint::Remote { base_url, key, model } => self.base_ctx().model(model.clone()).credential(key.clone()).base_url(base_url.clone()),
+            Endpoint::Remote {
+                base_url,
+                key,
+                model,
+            } => self
+                .base_ctx()
+                .model(model.clone())
+                .credential(key.clone())
+                .base_url(base_url.clone()),
         }
     }
 
@@ -127,21 +187,35 @@ impl<'a> Cx<'a> {
             .client(self.client.clone())
             .timeout(CALL_TIMEOUT)
             // Anthropic requires max_tokens; a default in the context keeps requests minimal.
-            .settings(Parameters { max_output_tokens: Some(256), ..Parameters::default() })
+            .settings(Parameters {
+                max_output_tokens: Some(256),
+                ..Parameters::default()
+            })
             .tenant(format!("conformance/{}", self.check))
     }
 
     /// A complete context for `mock`.
     pub fn ctx(&self, mock: &MockVendor) -> RuntimeContext {
-        self.base_ctx().model(self.subject.model.clone()).credential(MOCK_KEY).base_url(mock.base_url())
+        self.base_ctx()
+            .model(self.subject.model.clone())
+            .credential(MOCK_KEY)
+            .base_url(mock.base_url())
     }
 
-    pub async fn generate(&self, request: &Request, ctx: &RuntimeContext) -> Result<Response, Error> {
+    pub async fn generate(
+        &self,
+        request: &Request,
+        ctx: &RuntimeContext,
+    ) -> Result<Response, Error> {
         self.subject.provider.generate(request, ctx).await
     }
 
     /// Every event and the error that ended the stream, if any (including a failed start).
-    pub async fn stream(&self, request: &Request, ctx: &RuntimeContext) -> (Vec<StreamEvent>, Option<Error>) {
+    pub async fn stream(
+        &self,
+        request: &Request,
+        ctx: &RuntimeContext,
+    ) -> (Vec<StreamEvent>, Option<Error>) {
         let mut stream = match self.subject.provider.stream(request, ctx).await {
             Ok(s) => s,
             Err(e) => return (Vec::new(), Some(e)),
@@ -157,7 +231,11 @@ impl<'a> Cx<'a> {
     }
 
     /// The stream assembled, failing the check on a stream error.
-    pub async fn stream_ok(&self, request: &Request, ctx: &RuntimeContext) -> CheckResultOf<(Vec<StreamEvent>, Response)> {
+    pub async fn stream_ok(
+        &self,
+        request: &Request,
+        ctx: &RuntimeContext,
+    ) -> CheckResultOf<(Vec<StreamEvent>, Response)> {
         let (events, err) = self.stream(request, ctx).await;
         if let Some(e) = err {
             crate::fail!("the stream failed: {e}");
@@ -174,20 +252,36 @@ impl<'a> Cx<'a> {
         }
     }
 
-    pub async fn generate_ok(&self, request: &Request, ctx: &RuntimeContext) -> CheckResultOf<Response> {
-        self.generate(request, ctx).await.map_err(|e| Outcome::Fail(format!("generate failed: {e}")))
+    pub async fn generate_ok(
+        &self,
+        request: &Request,
+        ctx: &RuntimeContext,
+    ) -> CheckResultOf<Response> {
+        self.generate(request, ctx)
+            .await
+            .map_err(|e| Outcome::Fail(format!("generate failed: {e}")))
     }
 
     /// The scenario's hand-written expected response.
     pub fn expected(&self, scenario: &str) -> CheckResultOf<Response> {
-        let sc = self.fixtures.scenario(self.protocol(), scenario).map_err(|e| Outcome::Fail(e.to_string()))?;
-        let expect = sc.file.expect.ok_or_else(|| Outcome::Fail(format!("scenario {scenario} has no expect block")))?;
-        serde_json::from_value(expect).map_err(|e| Outcome::Fail(format!("scenario {scenario}: bad expect block: {e}")))
+        let sc = self
+            .fixtures
+            .scenario(self.protocol(), scenario)
+            .map_err(|e| Outcome::Fail(e.to_string()))?;
+        let expect = sc
+            .file
+            .expect
+            .ok_or_else(|| Outcome::Fail(format!("scenario {scenario} has no expect block")))?;
+        serde_json::from_value(expect)
+            .map_err(|e| Outcome::Fail(format!("scenario {scenario}: bad expect block: {e}")))
     }
 
     /// Saves recorded cassettes (record mode).
     pub async fn finish(&self) -> CheckResultOf {
-        let Some(path) = self.cassette_path().filter(|_| matches!(self.mode, Mode::Record(_))) else {
+        let Some(path) = self
+            .cassette_path()
+            .filter(|_| matches!(self.mode, Mode::Record(_)))
+        else {
             return Ok(());
         };
         let recorders = std::mem::take(&mut *self.recorders.lock().expect("lock"));
@@ -198,29 +292,46 @@ impl<'a> Cx<'a> {
         if exchanges.is_empty() {
             return Ok(());
         }
-        let model = self.subject.live.as_ref().and_then(|l| l.model_var.get_or_default());
+        let model = self
+            .subject
+            .live
+            .as_ref()
+            .and_then(|l| l.model_var.get_or_default());
         let cassette = concord_harness::cassette::Cassette {
             version: concord_harness::cassette::VERSION,
-            provenance: Provenance::Recorded { vendor: self.subject.name.clone(), model, date: today() },
+            provenance: Provenance::Recorded {
+                vendor: self.subject.name.clone(),
+                model,
+                date: today(),
+            },
             exchanges,
         };
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| Outcome::Fail(format!("cannot create {}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Outcome::Fail(format!("cannot create {}: {e}", dir.display())))?;
         }
-        cassette.save(&path).map_err(|e| Outcome::Fail(e.to_string()))
+        cassette
+            .save(&path)
+            .map_err(|e| Outcome::Fail(e.to_string()))
     }
 }
 
 fn split_origin(base: &str) -> (String, String) {
     let after_scheme = base.find("://").map_or(0, |i| i + 3);
     match base[after_scheme..].find('/') {
-        Some(i) => (base[..after_scheme + i].to_owned(), base[after_scheme + i..].trim_end_matches('/').to_owned()),
+        Some(i) => (
+            base[..after_scheme + i].to_owned(),
+            base[after_scheme + i..].trim_end_matches('/').to_owned(),
+        ),
         None => (base.to_owned(), String::new()),
     }
 }
 
 fn today() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     iso_date(secs)
 }
 
@@ -244,8 +355,15 @@ mod tests {
     #[test]
     fn dates_and_origins() {
         assert_eq!(super::iso_date(0), "1970-01-01");
-        assert_eq!(super::iso_date(1_795_392_000), "2026-11-22");
-        assert_eq!(super::split_origin("https://api.openai.com/v1/"), ("https://api.openai.com".into(), "/v1".into()));
-        assert_eq!(super::split_origin("https://x.com"), ("https://x.com".into(), "".into()));
+        assert_eq!(super::iso_date(1_795_305_600), "2026-11-22");
+        assert_eq!(super::iso_date(951_782_400 + 86_399), "2000-02-29");
+        assert_eq!(
+            super::split_origin("https://api.openai.com/v1/"),
+            ("https://api.openai.com".into(), "/v1".into())
+        );
+        assert_eq!(
+            super::split_origin("https://x.com"),
+            ("https://x.com".into(), "".into())
+        );
     }
 }

@@ -32,23 +32,36 @@ impl Report {
 
     fn checks(&self) -> Vec<&'static str> {
         let ran: BTreeSet<&str> = self.results.iter().map(|r| r.check).collect();
-        CHECKS.iter().map(|c| c.id).filter(|id| ran.contains(id)).collect()
+        CHECKS
+            .iter()
+            .map(|c| c.id)
+            .filter(|id| ran.contains(id))
+            .collect()
     }
 
     /// The result for one cell.
     pub fn get(&self, check: &str, provider: &str) -> Option<&CheckResult> {
-        self.results.iter().find(|r| r.check == check && r.provider == provider)
+        self.results
+            .iter()
+            .find(|r| r.check == check && r.provider == provider)
     }
 
     /// The failed results.
     pub fn failures(&self) -> Vec<&CheckResult> {
-        self.results.iter().filter(|r| matches!(r.outcome, Outcome::Fail(_))).collect()
+        self.results
+            .iter()
+            .filter(|r| matches!(r.outcome, Outcome::Fail(_)))
+            .collect()
     }
 
     /// `(pass, fail, skip)` counts.
     pub fn counts(&self) -> (usize, usize, usize) {
         let count = |f: fn(&Outcome) -> bool| self.results.iter().filter(|r| f(&r.outcome)).count();
-        (count(|o| *o == Outcome::Pass), count(|o| matches!(o, Outcome::Fail(_))), count(|o| matches!(o, Outcome::Skip(_))))
+        (
+            count(|o| *o == Outcome::Pass),
+            count(|o| matches!(o, Outcome::Fail(_))),
+            count(|o| matches!(o, Outcome::Skip(_))),
+        )
     }
 
     /// Whether nothing failed.
@@ -90,8 +103,12 @@ impl Report {
         let mut out = String::new();
         for r in &self.results {
             match &r.outcome {
-                Outcome::Fail(m) => out.push_str(&format!("FAIL {} [{}]: {m}\n", r.check, r.provider)),
-                Outcome::Skip(m) => out.push_str(&format!("skip {} [{}]: {m}\n", r.check, r.provider)),
+                Outcome::Fail(m) => {
+                    out.push_str(&format!("FAIL {} [{}]: {m}\n", r.check, r.provider))
+                }
+                Outcome::Skip(m) => {
+                    out.push_str(&format!("skip {} [{}]: {m}\n", r.check, r.provider))
+                }
                 Outcome::Pass => {}
             }
         }
@@ -128,7 +145,8 @@ impl Report {
                         s
                     }
                 };
-                let mut case = TestCase::new(format!("conformance::{provider}::{}", r.check), status);
+                let mut case =
+                    TestCase::new(format!("conformance::{provider}::{}", r.check), status);
                 case.set_classname(format!("conformance::{provider}"));
                 case.set_time(r.duration);
                 suite.add_test_case(case);
@@ -163,13 +181,20 @@ impl Report {
             out.push('\n');
         }
         let (pass, fail, skip) = self.counts();
-        out.push_str(&format!("\n{pass} passed, {fail} failed, {skip} skipped.\n"));
+        out.push_str(&format!(
+            "\n{pass} passed, {fail} failed, {skip} skipped.\n"
+        ));
         let failures: Vec<_> = self.failures();
         if !failures.is_empty() {
             out.push_str("\n## Failures\n\n");
             for r in failures {
                 if let Outcome::Fail(m) = &r.outcome {
-                    out.push_str(&format!("- **{}** [{}]: {}\n", r.check, r.provider, m.replace('\n', " ")));
+                    out.push_str(&format!(
+                        "- **{}** [{}]: {}\n",
+                        r.check,
+                        r.provider,
+                        m.replace('\n', " ")
+                    ));
                 }
             }
         }
@@ -181,6 +206,12 @@ impl Report {
         std::fs::create_dir_all(dir)?;
         std::fs::write(dir.join("report.json"), self.to_json() + "\n")?;
         std::fs::write(dir.join("junit.xml"), self.to_junit())?;
-        std::fs::write(dir.join("report.md"), self.to_markdown("Conformance report", "Produced by `cargo xtask conformance`."))
+        std::fs::write(
+            dir.join("report.md"),
+            self.to_markdown(
+                "Conformance report",
+                "Produced by `cargo xtask conformance`.",
+            ),
+        )
     }
 }

@@ -42,8 +42,18 @@ pub struct Live {
 
 impl Subject {
     /// A provider of yours, tested against the mock vendor of `protocol`.
-    pub fn new(name: impl Into<String>, protocol: Protocol, provider: impl Provider + 'static) -> Self {
-        Self { name: name.into(), protocol, provider: Arc::new(provider), model: "conformance-model".into(), live: None }
+    pub fn new(
+        name: impl Into<String>,
+        protocol: Protocol,
+        provider: impl Provider + 'static,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            protocol,
+            provider: Arc::new(provider),
+            model: "conformance-model".into(),
+            live: None,
+        }
     }
 
     /// The same provider under another name, model or live endpoint.
@@ -55,7 +65,9 @@ impl Subject {
     /// One of concord's own providers.
     pub fn builtin(kind: ProviderKind) -> Option<Self> {
         let protocol = match kind {
-            ProviderKind::OpenAi | ProviderKind::OpenRouter | ProviderKind::OpenAiCompatible => Protocol::Openai,
+            ProviderKind::OpenAi | ProviderKind::OpenRouter | ProviderKind::OpenAiCompatible => {
+                Protocol::Openai
+            }
             ProviderKind::Anthropic => Protocol::Anthropic,
             ProviderKind::Gemini => Protocol::Gemini,
         };
@@ -70,13 +82,24 @@ impl Subject {
             protocol,
             provider: Arc::from(provider),
             model: "conformance-model".into(),
-            live: Some(Live { key_var: kind.key_var(), base_url_var: kind.base_url_var(), model_var }),
+            live: Some(Live {
+                key_var: kind.key_var(),
+                base_url_var: kind.base_url_var(),
+                model_var,
+            }),
         })
     }
 
     /// The three reference providers: openai, anthropic, gemini.
     pub fn defaults() -> Vec<Self> {
-        [ProviderKind::OpenAi, ProviderKind::Anthropic, ProviderKind::Gemini].into_iter().filter_map(Self::builtin).collect()
+        [
+            ProviderKind::OpenAi,
+            ProviderKind::Anthropic,
+            ProviderKind::Gemini,
+        ]
+        .into_iter()
+        .filter_map(Self::builtin)
+        .collect()
     }
 }
 
@@ -125,7 +148,11 @@ impl Selection {
 
     fn wants_check(&self, check: &Check) -> bool {
         (self.checks.is_empty() || self.checks.iter().any(|p| glob(p, check.id)))
-            && (self.families.is_empty() || self.families.iter().any(|f| f.eq_ignore_ascii_case(check.family)))
+            && (self.families.is_empty()
+                || self
+                    .families
+                    .iter()
+                    .any(|f| f.eq_ignore_ascii_case(check.family)))
     }
 }
 
@@ -205,7 +232,12 @@ impl Suite {
         CHECKS
             .iter()
             .filter(|c| self.selection.wants_check(c))
-            .flat_map(|c| self.subjects.iter().filter(|s| self.selection.wants_provider(&s.name)).map(move |s| (c, s)))
+            .flat_map(|c| {
+                self.subjects
+                    .iter()
+                    .filter(|s| self.selection.wants_provider(&s.name))
+                    .map(move |s| (c, s))
+            })
             .collect()
     }
 
@@ -218,10 +250,11 @@ impl Suite {
     pub async fn run_with(&self, mut progress: impl FnMut(&CheckResult)) -> Report {
         let plan = self.plan();
         let mut results: Vec<(usize, CheckResult)> = Vec::with_capacity(plan.len());
-        let mut running = futures_util::stream::iter(plan.iter().enumerate().map(|(i, (check, subject))| async move {
-            (i, self.run_one(check, subject).await)
-        }))
-        .buffer_unordered(self.parallel);
+        let mut running =
+            futures_util::stream::iter(plan.iter().enumerate().map(
+                |(i, (check, subject))| async move { (i, self.run_one(check, subject).await) },
+            ))
+            .buffer_unordered(self.parallel);
         while let Some((i, result)) = running.next().await {
             progress(&result);
             results.push((i, result));
@@ -244,12 +277,21 @@ impl Suite {
                     Ok(Err(outcome)) => outcome,
                     Err(panic) => Outcome::Fail(format!(
                         "the check panicked: {}",
-                        panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default()
+                        panic
+                            .downcast_ref::<String>()
+                            .cloned()
+                            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                            .unwrap_or_default()
                     )),
                 }
             }
         };
-        CheckResult { check: check.id, provider: subject.name.clone(), outcome, duration: started.elapsed() }
+        CheckResult {
+            check: check.id,
+            provider: subject.name.clone(),
+            outcome,
+            duration: started.elapsed(),
+        }
     }
 
     /// A skip decided before running: mode and keys.
@@ -258,10 +300,14 @@ impl Suite {
             return None;
         }
         if !check.live {
-            return Some(Outcome::Skip("needs the mock vendor (observes the wire or injects faults)".into()));
+            return Some(Outcome::Skip(
+                "needs the mock vendor (observes the wire or injects faults)".into(),
+            ));
         }
         let Some(live) = &subject.live else {
-            return Some(Outcome::Skip("no live endpoint configured for this provider".into()));
+            return Some(Outcome::Skip(
+                "no live endpoint configured for this provider".into(),
+            ));
         };
         if matches!(self.mode, Mode::Live | Mode::Record(_)) && live.key_var.get().is_none() {
             return Some(Outcome::Skip(format!("{} not set", live.key_var.name)));

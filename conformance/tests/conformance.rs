@@ -7,7 +7,11 @@ use concord_conformance::checks::by_id;
 use concord_conformance::{Outcome, Subject, Suite};
 
 fn run(kind: ProviderKind, id: &str) {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     let subject = Subject::builtin(kind).expect("provider built with its feature");
     let check = by_id(id).expect("check id");
     let result = runtime.block_on(Suite::new().run_one(check, &subject));
@@ -60,6 +64,10 @@ fn every_catalogue_check_has_a_test() {
     let source = include_str!("conformance.rs");
     for check in concord_conformance::checks::CHECKS {
         let f = check.id.to_ascii_lowercase().replace('-', "_");
-        assert!(source.contains(&format!("{f} = \"{}\"", check.id)), "no test for {}", check.id);
+        assert!(
+            source.contains(&format!("{f} = \"{}\"", check.id)),
+            "no test for {}",
+            check.id
+        );
     }
 }

@@ -16,13 +16,19 @@ fn usage_is_complete(what: &str, u: &Usage) -> CheckResultOf {
 
 pub async fn ctr_001(cx: &Cx<'_>) -> CheckResultOf {
     let endpoint = cx.endpoint("text").await?;
-    let r = cx.generate_ok(&Request::user("Say hello."), &cx.ctx_for(&endpoint)).await?;
+    let r = cx
+        .generate_ok(&Request::user("Say hello."), &cx.ctx_for(&endpoint))
+        .await?;
     if r.text.trim().is_empty() {
         fail!("the text is empty");
     }
     expect_eq!("finish_reason", r.finish_reason, FinishReason::Stop);
     if r.id.is_empty() || r.model.is_empty() {
-        fail!("the response id and model must be set, saw id={:?} model={:?}", r.id, r.model);
+        fail!(
+            "the response id and model must be set, saw id={:?} model={:?}",
+            r.id,
+            r.model
+        );
     }
     usage_is_complete("generate", &r.usage)
 }
@@ -30,13 +36,22 @@ pub async fn ctr_001(cx: &Cx<'_>) -> CheckResultOf {
 pub async fn ctr_002(cx: &Cx<'_>) -> CheckResultOf {
     cx.require(cx.caps().streaming, "streaming")?;
     let endpoint = cx.endpoint("text").await?;
-    let (events, assembled) = cx.stream_ok(&Request::user("Say hello."), &cx.ctx_for(&endpoint)).await?;
+    let (events, assembled) = cx
+        .stream_ok(&Request::user("Say hello."), &cx.ctx_for(&endpoint))
+        .await?;
     if !matches!(events.first(), Some(StreamEvent::Start { .. })) {
         fail!("the first event must be start, saw {:?}", events.first());
     }
-    let finishes: Vec<_> = events.iter().filter(|e| matches!(e, StreamEvent::Finish { .. })).collect();
+    let finishes: Vec<_> = events
+        .iter()
+        .filter(|e| matches!(e, StreamEvent::Finish { .. }))
+        .collect();
     if finishes.len() != 1 || !matches!(events.last(), Some(StreamEvent::Finish { .. })) {
-        fail!("exactly one finish event, last; saw {} finish events, last {:?}", finishes.len(), events.last());
+        fail!(
+            "exactly one finish event, last; saw {} finish events, last {:?}",
+            finishes.len(),
+            events.last()
+        );
     }
     let deltas: Vec<&str> = events
         .iter()
@@ -57,17 +72,39 @@ pub async fn ctr_002(cx: &Cx<'_>) -> CheckResultOf {
 
 fn same(what: &str, g: &Response, s: &Response) -> CheckResultOf {
     expect_eq!(format!("{what}: streamed text"), s.text, g.text);
-    expect_eq!(format!("{what}: streamed reasoning"), s.reasoning, g.reasoning);
-    expect_eq!(format!("{what}: streamed tool calls"), s.tool_calls, g.tool_calls);
-    expect_eq!(format!("{what}: streamed finish"), (s.finish_reason, &s.raw_finish_reason), (g.finish_reason, &g.raw_finish_reason));
+    expect_eq!(
+        format!("{what}: streamed reasoning"),
+        s.reasoning,
+        g.reasoning
+    );
+    expect_eq!(
+        format!("{what}: streamed tool calls"),
+        s.tool_calls,
+        g.tool_calls
+    );
+    expect_eq!(
+        format!("{what}: streamed finish"),
+        (s.finish_reason, &s.raw_finish_reason),
+        (g.finish_reason, &g.raw_finish_reason)
+    );
     expect_eq!(format!("{what}: streamed usage"), s.usage, g.usage);
-    expect_eq!(format!("{what}: streamed id/model"), (&s.id, &s.model), (&g.id, &g.model));
+    expect_eq!(
+        format!("{what}: streamed id/model"),
+        (&s.id, &s.model),
+        (&g.id, &g.model)
+    );
     Ok(())
 }
 
 pub async fn ctr_003(cx: &Cx<'_>) -> CheckResultOf {
     cx.require(cx.caps().streaming, "streaming")?;
-    for scenario in ["text", "tool_call", "parallel_tool_calls", "reasoning", "cached_usage"] {
+    for scenario in [
+        "text",
+        "tool_call",
+        "parallel_tool_calls",
+        "reasoning",
+        "cached_usage",
+    ] {
         let mock = cx.mock(scenario).await?;
         let ctx = cx.ctx(&mock);
         let req = Request::user("hi");
@@ -80,13 +117,22 @@ pub async fn ctr_003(cx: &Cx<'_>) -> CheckResultOf {
 
 pub async fn ctr_004(cx: &Cx<'_>) -> CheckResultOf {
     let mock = cx.mock("text").await?;
-    let req = Request { messages: vec![Message::system("Answer in French."), Message::user("hi")], ..Request::default() };
+    let req = Request {
+        messages: vec![Message::system("Answer in French."), Message::user("hi")],
+        ..Request::default()
+    };
     cx.generate_ok(&req, &cx.ctx(&mock)).await?;
     let sent = &mock.requests()[0].body;
-    expect_eq!("system prompt on the wire", probe::system_text(cx.protocol(), sent).as_deref(), Some("Answer in French."));
+    expect_eq!(
+        "system prompt on the wire",
+        probe::system_text(cx.protocol(), sent).as_deref(),
+        Some("Answer in French.")
+    );
     // Where it must not be: Anthropic and Gemini have no system role in the turns.
     let turns = probe::turns(cx.protocol(), sent);
-    if cx.protocol() != Protocol::Openai && turns.iter().any(|(_, t)| t.contains("Answer in French.")) {
+    if cx.protocol() != Protocol::Openai
+        && turns.iter().any(|(_, t)| t.contains("Answer in French."))
+    {
         fail!("the system prompt also appears as a turn: {turns:?}");
     }
     Ok(())
@@ -95,14 +141,35 @@ pub async fn ctr_004(cx: &Cx<'_>) -> CheckResultOf {
 pub async fn ctr_005(cx: &Cx<'_>) -> CheckResultOf {
     let mock = cx.mock("text").await?;
     let mut req = Request::user("hi");
-    req.params = Parameters { temperature: Some(0.25), top_p: Some(0.75), max_output_tokens: Some(77), stop: vec!["STOP-HERE".into()] };
+    req.params = Parameters {
+        temperature: Some(0.25),
+        top_p: Some(0.75),
+        max_output_tokens: Some(77),
+        stop: vec!["STOP-HERE".into()],
+    };
     cx.generate_ok(&req, &cx.ctx(&mock)).await?;
     let p = cx.protocol();
     let sent = &mock.requests()[0].body;
-    expect_eq!("temperature", probe::param(p, sent, "temperature").and_then(Value::as_f64), Some(0.25));
-    expect_eq!("top_p", probe::param(p, sent, "top_p").and_then(Value::as_f64), Some(0.75));
-    expect_eq!("max output tokens", probe::param(p, sent, "max_output_tokens").and_then(Value::as_u64), Some(77));
-    expect_eq!("stop sequences", probe::param(p, sent, "stop").cloned(), Some(serde_json::json!(["STOP-HERE"])));
+    expect_eq!(
+        "temperature",
+        probe::param(p, sent, "temperature").and_then(Value::as_f64),
+        Some(0.25)
+    );
+    expect_eq!(
+        "top_p",
+        probe::param(p, sent, "top_p").and_then(Value::as_f64),
+        Some(0.75)
+    );
+    expect_eq!(
+        "max output tokens",
+        probe::param(p, sent, "max_output_tokens").and_then(Value::as_u64),
+        Some(77)
+    );
+    expect_eq!(
+        "stop sequences",
+        probe::param(p, sent, "stop").cloned(),
+        Some(serde_json::json!(["STOP-HERE"]))
+    );
 
     // Unset parameters are absent, not null. The context's settings carry a max output token
     // count (Anthropic requires one), so only the other three must be missing.
@@ -123,16 +190,27 @@ pub async fn ctr_005(cx: &Cx<'_>) -> CheckResultOf {
 pub async fn ctr_006(cx: &Cx<'_>) -> CheckResultOf {
     let p = cx.protocol();
     let histories = [
-        vec![Message::user("one"), Message::assistant("two"), Message::user("three")],
+        vec![
+            Message::user("one"),
+            Message::assistant("two"),
+            Message::user("three"),
+        ],
         vec![Message::user("first"), Message::user("second")],
     ];
     for history in histories {
         let mock = cx.mock("text").await?;
-        let req = Request { messages: history.clone(), ..Request::default() };
+        let req = Request {
+            messages: history.clone(),
+            ..Request::default()
+        };
         // The mock validates like the vendor: a 4xx here is an encoding the vendor would reject.
         cx.generate_ok(&req, &cx.ctx(&mock)).await?;
         let turns = probe::turns(p, &mock.requests()[0].body);
-        let texts: String = turns.iter().map(|(_, t)| t.as_str()).collect::<Vec<_>>().join("|");
+        let texts: String = turns
+            .iter()
+            .map(|(_, t)| t.as_str())
+            .collect::<Vec<_>>()
+            .join("|");
         let wanted: Vec<&str> = history
             .iter()
             .map(|m| match m {
@@ -145,10 +223,17 @@ pub async fn ctr_006(cx: &Cx<'_>) -> CheckResultOf {
             })
             .collect();
         if texts != wanted.join("|") {
-            fail!("turn texts on the wire: expected {:?} in order, saw {turns:?}", wanted);
+            fail!(
+                "turn texts on the wire: expected {:?} in order, saw {turns:?}",
+                wanted
+            );
         }
         let roles: Vec<&str> = turns.iter().map(|(r, _)| r.as_str()).collect();
-        let assistant = if p == Protocol::Gemini { "model" } else { "assistant" };
+        let assistant = if p == Protocol::Gemini {
+            "model"
+        } else {
+            "assistant"
+        };
         if roles.iter().any(|r| *r != "user" && *r != assistant) {
             fail!("roles on the wire must be user/{assistant}, saw {roles:?}");
         }
@@ -178,8 +263,16 @@ pub async fn ctr_008(cx: &Cx<'_>) -> CheckResultOf {
     let (_, s) = cx.stream_ok(&Request::user("hi"), &ctx).await?;
     for (what, r) in [("generate", g), ("stream", s)] {
         expect_eq!(format!("{what}: text"), r.text, want.text);
-        expect_eq!(format!("{what}: finish"), r.finish_reason, FinishReason::Other);
-        expect_eq!(format!("{what}: raw finish kept"), r.raw_finish_reason, want.raw_finish_reason);
+        expect_eq!(
+            format!("{what}: finish"),
+            r.finish_reason,
+            FinishReason::Other
+        );
+        expect_eq!(
+            format!("{what}: raw finish kept"),
+            r.raw_finish_reason,
+            want.raw_finish_reason
+        );
     }
     Ok(())
 }

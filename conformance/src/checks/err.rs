@@ -10,7 +10,9 @@ use crate::outcome::{CheckResultOf, Outcome};
 use crate::{expect_eq, fail};
 
 fn cases(cx: &Cx<'_>) -> CheckResultOf<Vec<concord_harness::ErrorCase>> {
-    cx.fixtures.error_cases(cx.protocol()).map_err(|e| Outcome::Fail(e.to_string()))
+    cx.fixtures
+        .error_cases(cx.protocol())
+        .map_err(|e| Outcome::Fail(e.to_string()))
 }
 
 fn kind_is(what: &str, e: &Error, kind: &str) -> CheckResultOf {
@@ -34,7 +36,13 @@ async fn both_fail(cx: &Cx<'_>, scenario: &str) -> CheckResultOf<Vec<(&'static s
             None => fail!("{scenario}: the stream succeeded: {events:?}"),
         }
     }
-    expect_eq!(format!("{scenario}: requests at the vendor (a provider does not retry; the retry layer does)"), mock.requests().len(), out.len());
+    expect_eq!(
+        format!(
+            "{scenario}: requests at the vendor (a provider does not retry; the retry layer does)"
+        ),
+        mock.requests().len(),
+        out.len()
+    );
     Ok(out)
 }
 
@@ -45,7 +53,11 @@ pub async fn err_001(cx: &Cx<'_>) -> CheckResultOf {
             let what = format!("{scenario} {what}");
             kind_is(&what, &e, case.expect["kind"].as_str().unwrap_or_default())?;
             expect_eq!(format!("{what}: status"), e.status, Some(case.status));
-            expect_eq!(format!("{what}: provider"), e.provider.as_str(), cx.subject.provider.name());
+            expect_eq!(
+                format!("{what}: provider"),
+                e.provider.as_str(),
+                cx.subject.provider.name()
+            );
             if let Some(r) = case.expect["retryable"].as_bool() {
                 expect_eq!(format!("{what}: retryable"), e.retryable, r);
             }
@@ -57,7 +69,9 @@ pub async fn err_001(cx: &Cx<'_>) -> CheckResultOf {
 pub async fn err_002(cx: &Cx<'_>) -> CheckResultOf {
     let mut checked = 0;
     for case in cases(cx)? {
-        let has_signal = case.expect.get("retry_after_ms").is_some() || case.expect.get("retry_after_ms_between").is_some() || case.headers.contains_key("x-should-retry");
+        let has_signal = case.expect.get("retry_after_ms").is_some()
+            || case.expect.get("retry_after_ms_between").is_some()
+            || case.headers.contains_key("x-should-retry");
         if !has_signal {
             continue;
         }
@@ -69,25 +83,44 @@ pub async fn err_002(cx: &Cx<'_>) -> CheckResultOf {
             if let Some(ms) = case.expect.get("retry_after_ms").and_then(Value::as_u64) {
                 expect_eq!(format!("{what}: retry_after_ms"), got, Some(ms));
             }
-            if let Some(range) = case.expect.get("retry_after_ms_between").and_then(Value::as_array) {
-                let (lo, hi) = (range[0].as_u64().unwrap_or(0), range[1].as_u64().unwrap_or(u64::MAX));
+            if let Some(range) = case
+                .expect
+                .get("retry_after_ms_between")
+                .and_then(Value::as_array)
+            {
+                let (lo, hi) = (
+                    range[0].as_u64().unwrap_or(0),
+                    range[1].as_u64().unwrap_or(u64::MAX),
+                );
                 if !got.is_some_and(|g| (lo..=hi).contains(&g)) {
                     fail!("{what}: retry_after_ms: expected {lo}..={hi} (from an HTTP-date), saw {got:?}");
                 }
             }
             if let Some(flag) = case.headers.get("x-should-retry") {
-                expect_eq!(format!("{what}: retryable under x-should-retry: {flag}"), e.retryable, flag == "true");
+                expect_eq!(
+                    format!("{what}: retryable under x-should-retry: {flag}"),
+                    e.retryable,
+                    flag == "true"
+                );
             }
         }
     }
     if checked == 0 {
-        fail!("the fixtures have no retry-signal cases for {}", cx.protocol());
+        fail!(
+            "the fixtures have no retry-signal cases for {}",
+            cx.protocol()
+        );
     }
     Ok(())
 }
 
 /// Streams `scenario`, expecting an error of `kind` after the expected text and no finish.
-async fn stream_fails(cx: &Cx<'_>, scenario: &str, kind: ErrorKind, timeout: Option<Duration>) -> CheckResultOf<(Vec<StreamEvent>, Error)> {
+async fn stream_fails(
+    cx: &Cx<'_>,
+    scenario: &str,
+    kind: ErrorKind,
+    timeout: Option<Duration>,
+) -> CheckResultOf<(Vec<StreamEvent>, Error)> {
     cx.require(cx.caps().streaming, "streaming")?;
     let mock = cx.mock(scenario).await?;
     let mut ctx = cx.ctx(&mock);
@@ -99,23 +132,47 @@ async fn stream_fails(cx: &Cx<'_>, scenario: &str, kind: ErrorKind, timeout: Opt
         fail!("{scenario}: expected a {kind} error, the stream ended cleanly with {events:?}");
     };
     expect_eq!(format!("{scenario}: kind (error: {e})"), e.kind, kind);
-    if events.iter().any(|e| matches!(e, StreamEvent::Finish { .. })) {
+    if events
+        .iter()
+        .any(|e| matches!(e, StreamEvent::Finish { .. }))
+    {
         fail!("{scenario}: the partial stream was reported finished: {events:?}");
     }
     Ok((events, e))
 }
 
 fn text(events: &[StreamEvent]) -> String {
-    events.iter().filter_map(|e| if let StreamEvent::TextDelta { text } = e { Some(text.as_str()) } else { None }).collect()
+    events
+        .iter()
+        .filter_map(|e| {
+            if let StreamEvent::TextDelta { text } = e {
+                Some(text.as_str())
+            } else {
+                None
+            }
+        })
+        .collect()
 }
 
 pub async fn err_003(cx: &Cx<'_>) -> CheckResultOf {
-    let sc = cx.fixtures.scenario(cx.protocol(), "stream_error").map_err(|e| Outcome::Fail(e.to_string()))?;
+    let sc = cx
+        .fixtures
+        .scenario(cx.protocol(), "stream_error")
+        .map_err(|e| Outcome::Fail(e.to_string()))?;
     let expect = &sc.file.expect.unwrap_or_default()["error"];
-    let kind: ErrorKind = serde_json::from_value(expect["kind"].clone()).map_err(|e| Outcome::Fail(format!("bad fixture: {e}")))?;
+    let kind: ErrorKind = serde_json::from_value(expect["kind"].clone())
+        .map_err(|e| Outcome::Fail(format!("bad fixture: {e}")))?;
     let (events, e) = stream_fails(cx, "stream_error", kind, None).await?;
-    expect_eq!("text before the error", text(&events), expect["after_text"].as_str().unwrap_or_default());
-    expect_eq!("retryable", e.retryable, expect["retryable"].as_bool().unwrap_or(false));
+    expect_eq!(
+        "text before the error",
+        text(&events),
+        expect["after_text"].as_str().unwrap_or_default()
+    );
+    expect_eq!(
+        "retryable",
+        e.retryable,
+        expect["retryable"].as_bool().unwrap_or(false)
+    );
     Ok(())
 }
 

@@ -1,6 +1,9 @@
 //! RSN, JSON, MM and USE: reasoning, structured output, images, usage.
 
-use concord::{ContentPart, ErrorKind, ImageSource, Message, ReasoningOptions, Request, ResponseFormat, StreamEvent};
+use concord::{
+    ContentPart, ErrorKind, ImageSource, Message, ReasoningOptions, Request, ResponseFormat,
+    StreamEvent,
+};
 use serde_json::{json, Value};
 
 use crate::cx::Cx;
@@ -12,12 +15,21 @@ pub async fn rsn_001(cx: &Cx<'_>) -> CheckResultOf {
     let want = cx.expected("reasoning")?;
     let mock = cx.mock("reasoning").await?;
     let ctx = cx.ctx(&mock);
-    let req = Request { reasoning: Some(ReasoningOptions { budget_tokens: Some(1024), effort: None }), ..Request::user("27 * 453?") };
+    let req = Request {
+        reasoning: Some(ReasoningOptions {
+            budget_tokens: Some(1024),
+            effort: None,
+        }),
+        ..Request::user("27 * 453?")
+    };
     let g = cx.generate_ok(&req, &ctx).await?;
     let mut results = vec![("generate", g)];
     if cx.caps().streaming {
         let (events, s) = cx.stream_ok(&req, &ctx).await?;
-        if !events.iter().any(|e| matches!(e, StreamEvent::ReasoningDelta { .. })) {
+        if !events
+            .iter()
+            .any(|e| matches!(e, StreamEvent::ReasoningDelta { .. }))
+        {
             fail!("stream: no reasoning delta in {events:?}");
         }
         results.push(("stream", s));
@@ -29,7 +41,11 @@ pub async fn rsn_001(cx: &Cx<'_>) -> CheckResultOf {
         if !reasoning.is_empty() && r.text.contains(reasoning.trim()) {
             fail!("{what}: the reasoning leaked into the text: {:?}", r.text);
         }
-        expect_eq!(format!("{what}: reasoning_tokens"), r.usage.reasoning_tokens, want.usage.reasoning_tokens);
+        expect_eq!(
+            format!("{what}: reasoning_tokens"),
+            r.usage.reasoning_tokens,
+            want.usage.reasoning_tokens
+        );
         if let (Some(rt), Some(out)) = (r.usage.reasoning_tokens, r.usage.output_tokens) {
             if rt > out {
                 fail!("{what}: reasoning_tokens {rt} must be counted inside output_tokens {out}");
@@ -43,7 +59,14 @@ pub async fn json_001(cx: &Cx<'_>) -> CheckResultOf {
     cx.require(cx.caps().json_schema, "JSON-schema output")?;
     let schema = json!({"type": "object", "properties": {"name": {"type": "string"}, "born": {"type": "integer"}}, "required": ["name", "born"], "additionalProperties": false});
     let mock = cx.mock("json_schema").await?;
-    let req = Request { response_format: Some(ResponseFormat { name: "person".into(), schema: schema.clone(), strict: true }), ..Request::user("Who was Ada?") };
+    let req = Request {
+        response_format: Some(ResponseFormat {
+            name: "person".into(),
+            schema: schema.clone(),
+            strict: true,
+        }),
+        ..Request::user("Who was Ada?")
+    };
     let r = cx.generate_ok(&req, &cx.ctx(&mock)).await?;
     if serde_json::from_str::<Value>(&r.text).is_err() {
         fail!("the answer text is not JSON: {:?}", r.text);
@@ -51,17 +74,45 @@ pub async fn json_001(cx: &Cx<'_>) -> CheckResultOf {
     let body = &mock.requests()[0].body;
     match cx.protocol() {
         Protocol::Openai => {
-            expect_eq!("response_format.type", body["response_format"]["type"].as_str(), Some("json_schema"));
-            expect_eq!("response_format.json_schema.schema", body["response_format"]["json_schema"]["schema"], schema);
-            expect_eq!("response_format.json_schema.name", body["response_format"]["json_schema"]["name"].as_str(), Some("person"));
+            expect_eq!(
+                "response_format.type",
+                body["response_format"]["type"].as_str(),
+                Some("json_schema")
+            );
+            expect_eq!(
+                "response_format.json_schema.schema",
+                body["response_format"]["json_schema"]["schema"],
+                schema
+            );
+            expect_eq!(
+                "response_format.json_schema.name",
+                body["response_format"]["json_schema"]["name"].as_str(),
+                Some("person")
+            );
         }
         Protocol::Anthropic => {
-            expect_eq!("output_config.format.type", body["output_config"]["format"]["type"].as_str(), Some("json_schema"));
-            expect_eq!("output_config.format.schema", body["output_config"]["format"]["schema"], schema);
+            expect_eq!(
+                "output_config.format.type",
+                body["output_config"]["format"]["type"].as_str(),
+                Some("json_schema")
+            );
+            expect_eq!(
+                "output_config.format.schema",
+                body["output_config"]["format"]["schema"],
+                schema
+            );
         }
         Protocol::Gemini => {
-            expect_eq!("generationConfig.responseMimeType", body["generationConfig"]["responseMimeType"].as_str(), Some("application/json"));
-            expect_eq!("generationConfig.responseSchema", body["generationConfig"]["responseSchema"], schema);
+            expect_eq!(
+                "generationConfig.responseMimeType",
+                body["generationConfig"]["responseMimeType"].as_str(),
+                Some("application/json")
+            );
+            expect_eq!(
+                "generationConfig.responseSchema",
+                body["generationConfig"]["responseSchema"],
+                schema
+            );
         }
     }
     Ok(())
@@ -71,9 +122,20 @@ fn image_request() -> Request {
     Request {
         messages: vec![Message::User {
             content: vec![
-                ContentPart::Text { text: "Describe both.".into() },
-                ContentPart::Image { source: ImageSource::Base64 { media_type: "image/png".into(), data: "iVBORw0KGgoAAAANSUhEUg==".into() } },
-                ContentPart::Image { source: ImageSource::Url { url: "https://example.com/red.png".into() } },
+                ContentPart::Text {
+                    text: "Describe both.".into(),
+                },
+                ContentPart::Image {
+                    source: ImageSource::Base64 {
+                        media_type: "image/png".into(),
+                        data: "iVBORw0KGgoAAAANSUhEUg==".into(),
+                    },
+                },
+                ContentPart::Image {
+                    source: ImageSource::Url {
+                        url: "https://example.com/red.png".into(),
+                    },
+                },
             ],
         }],
         ..Request::default()
@@ -87,12 +149,17 @@ pub async fn mm_001(cx: &Cx<'_>) -> CheckResultOf {
         // Declared absent: the call must fail with `unsupported` before anything is sent.
         match cx.generate(&image_request(), &ctx).await {
             Err(e) if e.kind == ErrorKind::Unsupported => {}
-            other => fail!("a provider without image input must fail with unsupported, saw {:?}", other.map(|r| r.text)),
+            other => fail!(
+                "a provider without image input must fail with unsupported, saw {:?}",
+                other.map(|r| r.text)
+            ),
         }
         if !mock.requests().is_empty() {
             fail!("an unsupported request reached the vendor");
         }
-        return Err(crate::Outcome::Skip("no image input (unsupported raised before sending, as required)".into()));
+        return Err(crate::Outcome::Skip(
+            "no image input (unsupported raised before sending, as required)".into(),
+        ));
     }
     cx.generate_ok(&image_request(), &ctx).await?;
     let body = &mock.requests()[0].body;
@@ -100,16 +167,34 @@ pub async fn mm_001(cx: &Cx<'_>) -> CheckResultOf {
     let find = |pred: &dyn Fn(&Value) -> bool| parts.iter().any(|p| pred(p));
     let (b64, url) = match cx.protocol() {
         Protocol::Openai => (
-            find(&|p| p["type"] == "image_url" && p["image_url"]["url"] == "data:image/png;base64,iVBORw0KGgoAAAANSUhEUg=="),
-            find(&|p| p["type"] == "image_url" && p["image_url"]["url"] == "https://example.com/red.png"),
+            find(&|p| {
+                p["type"] == "image_url"
+                    && p["image_url"]["url"] == "data:image/png;base64,iVBORw0KGgoAAAANSUhEUg=="
+            }),
+            find(&|p| {
+                p["type"] == "image_url" && p["image_url"]["url"] == "https://example.com/red.png"
+            }),
         ),
         Protocol::Anthropic => (
-            find(&|p| p["type"] == "image" && p["source"] == json!({"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgoAAAANSUhEUg=="})),
-            find(&|p| p["type"] == "image" && p["source"] == json!({"type": "url", "url": "https://example.com/red.png"})),
+            find(&|p| {
+                p["type"] == "image"
+                    && p["source"]
+                        == json!({"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgoAAAANSUhEUg=="})
+            }),
+            find(&|p| {
+                p["type"] == "image"
+                    && p["source"] == json!({"type": "url", "url": "https://example.com/red.png"})
+            }),
         ),
         Protocol::Gemini => (
-            find(&|p| p["inlineData"] == json!({"mimeType": "image/png", "data": "iVBORw0KGgoAAAANSUhEUg=="})),
-            find(&|p| p["fileData"]["fileUri"] == "https://example.com/red.png" && p["fileData"]["mimeType"].is_string()),
+            find(&|p| {
+                p["inlineData"]
+                    == json!({"mimeType": "image/png", "data": "iVBORw0KGgoAAAANSUhEUg=="})
+            }),
+            find(&|p| {
+                p["fileData"]["fileUri"] == "https://example.com/red.png"
+                    && p["fileData"]["mimeType"].is_string()
+            }),
         ),
     };
     if !(b64 && url) {
@@ -128,8 +213,15 @@ pub async fn use_001(cx: &Cx<'_>) -> CheckResultOf {
         if cx.caps().streaming && cx.caps().usage_in_streams {
             let (events, s) = cx.stream_ok(&Request::user("hi"), &ctx).await?;
             expect_eq!(format!("{scenario}: stream usage"), s.usage, want.usage);
-            let reported = events.iter().filter(|e| matches!(e, StreamEvent::Finish { .. })).count();
-            expect_eq!(format!("{scenario}: usage reports in the stream"), reported, 1);
+            let reported = events
+                .iter()
+                .filter(|e| matches!(e, StreamEvent::Finish { .. }))
+                .count();
+            expect_eq!(
+                format!("{scenario}: usage reports in the stream"),
+                reported,
+                1
+            );
         }
     }
     Ok(())

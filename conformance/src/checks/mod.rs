@@ -92,7 +92,10 @@ pub(crate) fn valid_ids(calls: &[concord::ToolCall]) -> CheckResultOf {
     let mut seen = std::collections::HashSet::new();
     for c in calls {
         if !concord::ids::is_valid(&c.id) {
-            crate::fail!("tool-call id {:?} does not match ^[A-Za-z0-9_-]{{1,40}}$", c.id);
+            crate::fail!(
+                "tool-call id {:?} does not match ^[A-Za-z0-9_-]{{1,40}}$",
+                c.id
+            );
         }
         if !seen.insert(c.id.as_str()) {
             crate::fail!("tool-call id {:?} is repeated in one response", c.id);

@@ -16,7 +16,11 @@ pub async fn sec_001(cx: &Cx<'_>) -> CheckResultOf {
         .header("x-extra-auth", HEADER_SECRET)
         .client(reqwest::Client::new());
     let credential = Credential::new(KEY);
-    let mut outputs = vec![format!("{ctx:?}"), format!("{ctx:#?}"), format!("{credential:?}")];
+    let mut outputs = vec![
+        format!("{ctx:?}"),
+        format!("{ctx:#?}"),
+        format!("{credential:?}"),
+    ];
     let name = cx.subject.provider.name();
     if let Ok(call) = resolve(name, &cx.caps(), &Request::user("hi"), &ctx, false) {
         outputs.push(format!("{call:?}"));
@@ -31,9 +35,17 @@ pub async fn sec_001(cx: &Cx<'_>) -> CheckResultOf {
 
 pub async fn sec_002(cx: &Cx<'_>) -> CheckResultOf {
     let root = cx.fixtures.root();
-    let findings = concord_harness::cassette::scan::scan_dir(root).map_err(|e| crate::Outcome::Fail(format!("cannot scan {}: {e}", root.display())))?;
+    let findings = concord_harness::cassette::scan::scan_dir(root)
+        .map_err(|e| crate::Outcome::Fail(format!("cannot scan {}: {e}", root.display())))?;
     if !findings.is_empty() {
-        fail!("credentials in fixtures:\n{}", findings.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"));
+        fail!(
+            "credentials in fixtures:\n{}",
+            findings
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
     }
     Ok(())
 }

@@ -25,7 +25,10 @@ pub async fn sl_001(cx: &Cx<'_>) -> CheckResultOf {
     for (field, strip) in cases {
         let mut ctx = full.clone();
         strip(&mut ctx);
-        let mut errors = vec![("generate", cx.generate(&Request::user("hi"), &ctx).await.err())];
+        let mut errors = vec![(
+            "generate",
+            cx.generate(&Request::user("hi"), &ctx).await.err(),
+        )];
         if cx.caps().streaming {
             errors.push(("stream", cx.stream(&Request::user("hi"), &ctx).await.1));
         }
@@ -38,7 +41,11 @@ pub async fn sl_001(cx: &Cx<'_>) -> CheckResultOf {
     }
     if let Endpoint::Mock(mock) = &endpoint {
         expect_eq!("requests at the vendor", mock.requests().len(), 0);
-        expect_eq!("connections at the vendor", mock.observations().connections(), 0);
+        expect_eq!(
+            "connections at the vendor",
+            mock.observations().connections(),
+            0
+        );
     }
     Ok(())
 }
@@ -67,7 +74,11 @@ impl Runtime {
             .base_url(base)
             .client(client.clone())
             .timeout(crate::cx::CALL_TIMEOUT)
-            .settings(Parameters { temperature: Some(self.temperature), max_output_tokens: Some(64), ..Parameters::default() })
+            .settings(Parameters {
+                temperature: Some(self.temperature),
+                max_output_tokens: Some(64),
+                ..Parameters::default()
+            })
     }
 
     fn answer(&self) -> String {
@@ -75,13 +86,20 @@ impl Runtime {
     }
 
     /// Whether a recorded request carries exactly this runtime's values.
-    fn owns(&self, p: crate::Protocol, r: &concord_harness::RecordedRequest) -> Result<bool, String> {
+    fn owns(
+        &self,
+        p: crate::Protocol,
+        r: &concord_harness::RecordedRequest,
+    ) -> Result<bool, String> {
         if r.credential() != Some(self.key.as_str()) {
             return Ok(false);
         }
         let temp = probe::param(p, &r.body, "temperature").and_then(Value::as_f64);
         let prompt_seen = r.body.to_string().contains(&self.prompt);
-        if r.model().as_deref() != Some(self.model.as_str()) || temp != Some(self.temperature) || !prompt_seen {
+        if r.model().as_deref() != Some(self.model.as_str())
+            || temp != Some(self.temperature)
+            || !prompt_seen
+        {
             return Err(format!(
                 "a request with {}'s key carried model {:?}, temperature {temp:?}, prompt present {prompt_seen}",
                 self.model,
@@ -92,10 +110,18 @@ impl Runtime {
     }
 }
 
-async fn call(provider: &dyn Provider, rt: &Runtime, ctx: &RuntimeContext, stream: bool) -> Result<String, String> {
+async fn call(
+    provider: &dyn Provider,
+    rt: &Runtime,
+    ctx: &RuntimeContext,
+    stream: bool,
+) -> Result<String, String> {
     let req = Request::user(rt.prompt.clone());
     let response = if stream {
-        let events = provider.stream(&req, ctx).await.map_err(|e| e.to_string())?;
+        let events = provider
+            .stream(&req, ctx)
+            .await
+            .map_err(|e| e.to_string())?;
         concord::assemble(provider.name(), events).await
     } else {
         provider.generate(&req, ctx).await
@@ -107,26 +133,42 @@ pub async fn sl_002(cx: &Cx<'_>) -> CheckResultOf {
     let (a, b) = (Runtime::new(1), Runtime::new(2));
     let (mock_a, mock_b) = (cx.mock("echo").await?, cx.mock("echo").await?);
     let client = reqwest::Client::new();
-    let (ctx_a, ctx_b) = (a.ctx(&mock_a.base_url(), &client), b.ctx(&mock_b.base_url(), &client));
+    let (ctx_a, ctx_b) = (
+        a.ctx(&mock_a.base_url(), &client),
+        b.ctx(&mock_b.base_url(), &client),
+    );
     let provider = cx.subject.provider.as_ref();
     for stream in [false, true] {
         if stream && !cx.caps().streaming {
             continue;
         }
         for (rt, ctx) in [(&a, &ctx_a), (&b, &ctx_b), (&a, &ctx_a)] {
-            let text = call(provider, rt, ctx, stream).await.map_err(|e| Outcome::Fail(format!("call for {}: {e}", rt.model)))?;
-            expect_eq!(format!("answer for {} (stream: {stream})", rt.model), text, rt.answer());
+            let text = call(provider, rt, ctx, stream)
+                .await
+                .map_err(|e| Outcome::Fail(format!("call for {}: {e}", rt.model)))?;
+            expect_eq!(
+                format!("answer for {} (stream: {stream})", rt.model),
+                text,
+                rt.answer()
+            );
         }
     }
     let p = cx.protocol();
     for (rt, mock, calls) in [(&a, &mock_a, 2), (&b, &mock_b, 1)] {
         let log = mock.requests();
         let per_mode = if cx.caps().streaming { 2 } else { 1 };
-        expect_eq!(format!("requests at {}'s vendor", rt.model), log.len(), calls * per_mode);
+        expect_eq!(
+            format!("requests at {}'s vendor", rt.model),
+            log.len(),
+            calls * per_mode
+        );
         for r in &log {
             match rt.owns(p, r) {
                 Ok(true) => {}
-                Ok(false) => fail!("{}'s vendor received another runtime's credential", rt.model),
+                Ok(false) => fail!(
+                    "{}'s vendor received another runtime's credential",
+                    rt.model
+                ),
                 Err(e) => fail!("{e}"),
             }
         }
@@ -135,7 +177,10 @@ pub async fn sl_002(cx: &Cx<'_>) -> CheckResultOf {
 }
 
 fn regressions_file() -> &'static str {
-    concat!(env!("CARGO_MANIFEST_DIR"), "/proptest-regressions/sl_003.txt")
+    concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/proptest-regressions/sl_003.txt"
+    )
 }
 
 pub async fn sl_003(cx: &Cx<'_>) -> CheckResultOf {
@@ -150,9 +195,11 @@ pub async fn sl_003(cx: &Cx<'_>) -> CheckResultOf {
         if std::env::var_os("PROPTEST_CASES").is_none() {
             config.cases = 24;
         }
-        config.failure_persistence = Some(Box::new(FileFailurePersistence::Direct(regressions_file())));
+        config.failure_persistence =
+            Some(Box::new(FileFailurePersistence::Direct(regressions_file())));
         let mut runner = TestRunner::new(config);
-        let strategy = (2usize..=16).prop_flat_map(|n| (Just(n), prop::collection::vec((0..n, any::<bool>()), 1..40)));
+        let strategy = (2usize..=16)
+            .prop_flat_map(|n| (Just(n), prop::collection::vec((0..n, any::<bool>()), 1..40)));
         let client = reqwest::Client::new();
         runner.run(&strategy, |(n, ops)| {
             mock.observations().clear();
@@ -161,32 +208,59 @@ pub async fn sl_003(cx: &Cx<'_>) -> CheckResultOf {
             let tasks: Vec<_> = ops
                 .iter()
                 .map(|&(i, stream)| {
-                    let (provider, runtimes, ctx) = (provider.clone(), runtimes.clone(), runtimes[i].ctx(&base, &client));
+                    let (provider, runtimes, ctx) = (
+                        provider.clone(),
+                        runtimes.clone(),
+                        runtimes[i].ctx(&base, &client),
+                    );
                     handle.spawn(async move {
                         let rt = &runtimes[i];
-                        (i, call(provider.as_ref(), rt, &ctx, stream && streaming).await)
+                        (
+                            i,
+                            call(provider.as_ref(), rt, &ctx, stream && streaming).await,
+                        )
                     })
                 })
                 .collect();
             let results = handle.block_on(futures_util::future::join_all(tasks));
             for result in results {
-                let (i, answer) = result.map_err(|e| TestCaseError::fail(format!("a call task panicked: {e}")))?;
-                let answer = answer.map_err(|e| TestCaseError::fail(format!("runtime {i}'s call failed: {e}")))?;
+                let (i, answer) = result
+                    .map_err(|e| TestCaseError::fail(format!("a call task panicked: {e}")))?;
+                let answer = answer
+                    .map_err(|e| TestCaseError::fail(format!("runtime {i}'s call failed: {e}")))?;
                 if answer != runtimes[i].answer() {
-                    return Err(TestCaseError::fail(format!("runtime {i} got {answer:?}, expected {:?}", runtimes[i].answer())));
+                    return Err(TestCaseError::fail(format!(
+                        "runtime {i} got {answer:?}, expected {:?}",
+                        runtimes[i].answer()
+                    )));
                 }
             }
             let log = mock.requests();
             if log.len() != ops.len() {
-                return Err(TestCaseError::fail(format!("{} calls, {} requests at the vendor", ops.len(), log.len())));
+                return Err(TestCaseError::fail(format!(
+                    "{} calls, {} requests at the vendor",
+                    ops.len(),
+                    log.len()
+                )));
             }
             for r in &log {
-                let owners: Vec<usize> = (0..n).filter(|&i| runtimes[i].owns(protocol, r).map_err(TestCaseError::fail).unwrap_or(false)).collect();
+                let owners: Vec<usize> = (0..n)
+                    .filter(|&i| {
+                        runtimes[i]
+                            .owns(protocol, r)
+                            .map_err(TestCaseError::fail)
+                            .unwrap_or(false)
+                    })
+                    .collect();
                 for i in 0..n {
                     runtimes[i].owns(protocol, r).map_err(TestCaseError::fail)?;
                 }
                 if owners.len() != 1 {
-                    return Err(TestCaseError::fail(format!("a request belongs to {} runtimes (credential {:?})", owners.len(), r.credential())));
+                    return Err(TestCaseError::fail(format!(
+                        "a request belongs to {} runtimes (credential {:?})",
+                        owners.len(),
+                        r.credential()
+                    )));
                 }
             }
             Ok(())
@@ -217,7 +291,12 @@ pub async fn sl_005(cx: &Cx<'_>) -> CheckResultOf {
     cx.require(cx.caps().streaming, "streaming")?;
     let mock = cx.mock("slow_stream").await?;
     let ctx = cx.ctx(&mock);
-    let mut stream = cx.subject.provider.stream(&Request::user("hi"), &ctx).await.map_err(|e| Outcome::Fail(format!("stream failed: {e}")))?;
+    let mut stream = cx
+        .subject
+        .provider
+        .stream(&Request::user("hi"), &ctx)
+        .await
+        .map_err(|e| Outcome::Fail(format!("stream failed: {e}")))?;
     for _ in 0..3 {
         if stream.next().await.is_none() {
             fail!("the slow stream ended early");
@@ -228,7 +307,15 @@ pub async fn sl_005(cx: &Cx<'_>) -> CheckResultOf {
     while mock.observations().disconnects() == 0 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    expect_eq!("disconnects seen by the vendor within 2 s of dropping the stream", mock.observations().disconnects(), 1);
-    expect_eq!("streams the vendor finished", mock.observations().completed_streams(), 0);
+    expect_eq!(
+        "disconnects seen by the vendor within 2 s of dropping the stream",
+        mock.observations().disconnects(),
+        1
+    );
+    expect_eq!(
+        "streams the vendor finished",
+        mock.observations().completed_streams(),
+        0
+    );
     Ok(())
 }

@@ -17,7 +17,10 @@ fn weather_tool() -> Tool {
 }
 
 fn tool_request() -> Request {
-    Request { tools: vec![weather_tool()], ..Request::user("What's the weather in Paris?") }
+    Request {
+        tools: vec![weather_tool()],
+        ..Request::user("What's the weather in Paris?")
+    }
 }
 
 /// Generate and stream `scenario`; both must match its expected tool calls and finish.
@@ -31,14 +34,33 @@ async fn calls_match(cx: &Cx<'_>, scenario: &str) -> CheckResultOf<Vec<ToolCall>
         got.push(("stream", cx.stream_ok(&tool_request(), &ctx).await?.1));
     }
     for (what, r) in &got {
-        expect_eq!(format!("{what}: finish"), r.finish_reason, FinishReason::ToolCalls);
-        expect_eq!(format!("{what}: tool call count"), r.tool_calls.len(), want.tool_calls.len());
+        expect_eq!(
+            format!("{what}: finish"),
+            r.finish_reason,
+            FinishReason::ToolCalls
+        );
+        expect_eq!(
+            format!("{what}: tool call count"),
+            r.tool_calls.len(),
+            want.tool_calls.len()
+        );
         for (i, (g, w)) in r.tool_calls.iter().zip(&want.tool_calls).enumerate() {
             expect_eq!(format!("{what}: call {i} name"), g.name, w.name);
-            expect_eq!(format!("{what}: call {i} arguments"), g.arguments, w.arguments);
-            expect_eq!(format!("{what}: call {i} provider_id"), g.provider_id, w.provider_id);
+            expect_eq!(
+                format!("{what}: call {i} arguments"),
+                g.arguments,
+                w.arguments
+            );
+            expect_eq!(
+                format!("{what}: call {i} provider_id"),
+                g.provider_id,
+                w.provider_id
+            );
             if !g.arguments.is_object() {
-                fail!("{what}: call {i} arguments must be a JSON object, saw {}", g.arguments);
+                fail!(
+                    "{what}: call {i} arguments must be a JSON object, saw {}",
+                    g.arguments
+                );
             }
         }
         valid_ids(&r.tool_calls)?;
@@ -64,7 +86,11 @@ pub async fn tool_002(cx: &Cx<'_>) -> CheckResultOf {
 
 pub async fn tool_003(cx: &Cx<'_>) -> CheckResultOf {
     let calls = calls_match(cx, "tool_no_args").await?;
-    expect_eq!("arguments of a call without arguments", calls[0].arguments, json!({}));
+    expect_eq!(
+        "arguments of a call without arguments",
+        calls[0].arguments,
+        json!({})
+    );
     Ok(())
 }
 
@@ -74,9 +100,18 @@ fn round_trip_history(is_error: bool) -> Request {
             Message::user("What's the weather in Paris?"),
             Message::Assistant {
                 content: String::new(),
-                tool_calls: vec![ToolCall { id: "call_rt_1".into(), provider_id: None, name: "get_weather".into(), arguments: json!({"location": "Paris"}) }],
+                tool_calls: vec![ToolCall {
+                    id: "call_rt_1".into(),
+                    provider_id: None,
+                    name: "get_weather".into(),
+                    arguments: json!({"location": "Paris"}),
+                }],
             },
-            Message::Tool { call_id: "call_rt_1".into(), content: "18C, sunny".into(), is_error },
+            Message::Tool {
+                call_id: "call_rt_1".into(),
+                content: "18C, sunny".into(),
+                is_error,
+            },
         ],
         tools: vec![weather_tool()],
         ..Request::default()
@@ -88,26 +123,65 @@ fn tool_result_on_wire(p: Protocol, body: &Value) -> CheckResultOf<Value> {
     let parts = probe::all_parts(p, body);
     match p {
         Protocol::Openai => {
-            let call_id = parts.iter().find_map(|m| m["tool_calls"][0]["id"].as_str()).unwrap_or_default();
-            let result = parts.iter().find(|m| m["role"] == "tool").ok_or_else(|| crate::Outcome::Fail(format!("no `tool` message: {body}")))?;
-            expect_eq!("tool_call_id of the tool message", result["tool_call_id"].as_str().unwrap_or_default(), call_id);
+            let call_id = parts
+                .iter()
+                .find_map(|m| m["tool_calls"][0]["id"].as_str())
+                .unwrap_or_default();
+            let result = parts
+                .iter()
+                .find(|m| m["role"] == "tool")
+                .ok_or_else(|| crate::Outcome::Fail(format!("no `tool` message: {body}")))?;
+            expect_eq!(
+                "tool_call_id of the tool message",
+                result["tool_call_id"].as_str().unwrap_or_default(),
+                call_id
+            );
             Ok((*result).clone())
         }
         Protocol::Anthropic => {
-            let use_id = parts.iter().find(|b| b["type"] == "tool_use").and_then(|b| b["id"].as_str()).unwrap_or_default();
+            let use_id = parts
+                .iter()
+                .find(|b| b["type"] == "tool_use")
+                .and_then(|b| b["id"].as_str())
+                .unwrap_or_default();
             let user_with_result = body["messages"]
                 .as_array()
                 .into_iter()
                 .flatten()
-                .find(|m| m["role"] == "user" && m["content"].as_array().is_some_and(|c| c.iter().any(|b| b["type"] == "tool_result")))
-                .ok_or_else(|| crate::Outcome::Fail(format!("no tool_result block inside a user message: {body}")))?;
-            let block = user_with_result["content"].as_array().unwrap().iter().find(|b| b["type"] == "tool_result").unwrap();
-            expect_eq!("tool_use_id of the tool_result", block["tool_use_id"].as_str().unwrap_or_default(), use_id);
+                .find(|m| {
+                    m["role"] == "user"
+                        && m["content"]
+                            .as_array()
+                            .is_some_and(|c| c.iter().any(|b| b["type"] == "tool_result"))
+                })
+                .ok_or_else(|| {
+                    crate::Outcome::Fail(format!(
+                        "no tool_result block inside a user message: {body}"
+                    ))
+                })?;
+            let block = user_with_result["content"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|b| b["type"] == "tool_result")
+                .unwrap();
+            expect_eq!(
+                "tool_use_id of the tool_result",
+                block["tool_use_id"].as_str().unwrap_or_default(),
+                use_id
+            );
             Ok(block.clone())
         }
         Protocol::Gemini => {
-            let part = parts.iter().find(|x| x.get("functionResponse").is_some()).ok_or_else(|| crate::Outcome::Fail(format!("no functionResponse part: {body}")))?;
-            expect_eq!("functionResponse name", part["functionResponse"]["name"].as_str(), Some("get_weather"));
+            let part = parts
+                .iter()
+                .find(|x| x.get("functionResponse").is_some())
+                .ok_or_else(|| crate::Outcome::Fail(format!("no functionResponse part: {body}")))?;
+            expect_eq!(
+                "functionResponse name",
+                part["functionResponse"]["name"].as_str(),
+                Some("get_weather")
+            );
             Ok(part["functionResponse"].clone())
         }
     }
@@ -116,8 +190,14 @@ fn tool_result_on_wire(p: Protocol, body: &Value) -> CheckResultOf<Value> {
 pub async fn tool_004(cx: &Cx<'_>) -> CheckResultOf {
     cx.require(cx.caps().tools, "tool calling")?;
     let mock = cx.mock("tool_result").await?;
-    let r = cx.generate_ok(&round_trip_history(false), &cx.ctx(&mock)).await?;
-    expect_eq!("answer after the tool result", r.text, cx.expected("tool_result")?.text);
+    let r = cx
+        .generate_ok(&round_trip_history(false), &cx.ctx(&mock))
+        .await?;
+    expect_eq!(
+        "answer after the tool result",
+        r.text,
+        cx.expected("tool_result")?.text
+    );
     let result = tool_result_on_wire(cx.protocol(), &mock.requests()[0].body)?;
     if !result.to_string().contains("18C, sunny") {
         fail!("the tool output is not in the encoded result: {result}");
@@ -129,9 +209,24 @@ pub async fn tool_005(cx: &Cx<'_>) -> CheckResultOf {
     cx.require(cx.caps().tools && cx.caps().tool_choice, "tool choice")?;
     let p = cx.protocol();
     let cases = [
-        (ToolChoice::Auto, json!("auto"), json!({"type": "auto"}), json!({"mode": "AUTO"})),
-        (ToolChoice::None, json!("none"), json!({"type": "none"}), json!({"mode": "NONE"})),
-        (ToolChoice::Required, json!("required"), json!({"type": "any"}), json!({"mode": "ANY"})),
+        (
+            ToolChoice::Auto,
+            json!("auto"),
+            json!({"type": "auto"}),
+            json!({"mode": "AUTO"}),
+        ),
+        (
+            ToolChoice::None,
+            json!("none"),
+            json!({"type": "none"}),
+            json!({"mode": "NONE"}),
+        ),
+        (
+            ToolChoice::Required,
+            json!("required"),
+            json!({"type": "any"}),
+            json!({"mode": "ANY"}),
+        ),
         (
             ToolChoice::Named("get_weather".into()),
             json!({"type": "function", "function": {"name": "get_weather"}}),
@@ -141,7 +236,10 @@ pub async fn tool_005(cx: &Cx<'_>) -> CheckResultOf {
     ];
     for (choice, openai, anthropic, gemini) in cases {
         let mock = cx.mock("text").await?;
-        let req = Request { tool_choice: Some(choice.clone()), ..tool_request() };
+        let req = Request {
+            tool_choice: Some(choice.clone()),
+            ..tool_request()
+        };
         cx.generate_ok(&req, &cx.ctx(&mock)).await?;
         let body = &mock.requests()[0].body;
         let (got, want) = match p {
@@ -162,8 +260,23 @@ pub async fn tool_006(cx: &Cx<'_>) -> CheckResultOf {
     let first = cx.generate_ok(&tool_request(), &ctx).await?;
     let second = cx.generate_ok(&tool_request(), &ctx).await?;
     valid_ids(&first.tool_calls)?;
-    expect_eq!("ids for the same bytes (deterministic)", &second.tool_calls, &first.tool_calls);
-    expect_eq!("original ids kept in provider_id", first.tool_calls.iter().map(|c| &c.provider_id).collect::<Vec<_>>(), want.tool_calls.iter().map(|c| &c.provider_id).collect::<Vec<_>>());
+    expect_eq!(
+        "ids for the same bytes (deterministic)",
+        &second.tool_calls,
+        &first.tool_calls
+    );
+    expect_eq!(
+        "original ids kept in provider_id",
+        first
+            .tool_calls
+            .iter()
+            .map(|c| &c.provider_id)
+            .collect::<Vec<_>>(),
+        want.tool_calls
+            .iter()
+            .map(|c| &c.provider_id)
+            .collect::<Vec<_>>()
+    );
     for (g, w) in first.tool_calls.iter().zip(&want.tool_calls) {
         // Where the fixture keeps the vendor's id, it was valid and first of its name.
         if w.provider_id.as_deref() == Some(w.id.as_str()) {
@@ -176,13 +289,22 @@ pub async fn tool_006(cx: &Cx<'_>) -> CheckResultOf {
 pub async fn tool_007(cx: &Cx<'_>) -> CheckResultOf {
     cx.require(cx.caps().tools, "tool calling")?;
     let mock = cx.mock("tool_result").await?;
-    cx.generate_ok(&round_trip_history(true), &cx.ctx(&mock)).await?;
+    cx.generate_ok(&round_trip_history(true), &cx.ctx(&mock))
+        .await?;
     let result = tool_result_on_wire(cx.protocol(), &mock.requests()[0].body)?;
     match cx.protocol() {
         Protocol::Anthropic => expect_eq!("is_error", result["is_error"].as_bool(), Some(true)),
-        Protocol::Gemini => expect_eq!("functionResponse.response.error (Gemini's documented key)", result["response"]["error"].as_str(), Some("18C, sunny")),
+        Protocol::Gemini => expect_eq!(
+            "functionResponse.response.error (Gemini's documented key)",
+            result["response"]["error"].as_str(),
+            Some("18C, sunny")
+        ),
         // Chat Completions has no error flag: the text is the only carrier, and it must arrive intact.
-        Protocol::Openai => expect_eq!("tool message content", result["content"].as_str(), Some("18C, sunny")),
+        Protocol::Openai => expect_eq!(
+            "tool message content",
+            result["content"].as_str(),
+            Some("18C, sunny")
+        ),
     }
     Ok(())
 }
@@ -191,11 +313,17 @@ pub async fn tool_008(cx: &Cx<'_>) -> CheckResultOf {
     cx.require(cx.caps().tools, "tool calling")?;
     let mock = cx.mock("bad_arguments").await?;
     let ctx = cx.ctx(&mock);
-    let sc = cx.fixtures.scenario(cx.protocol(), "bad_arguments").map_err(|e| crate::Outcome::Fail(e.to_string()))?;
+    let sc = cx
+        .fixtures
+        .scenario(cx.protocol(), "bad_arguments")
+        .map_err(|e| crate::Outcome::Fail(e.to_string()))?;
     if sc.file.generate.is_some() {
         match cx.generate(&tool_request(), &ctx).await {
             Err(e) if e.kind == ErrorKind::MalformedResponse => {}
-            other => fail!("generate: expected malformed_response, saw {:?}", other.map(|r| r.tool_calls)),
+            other => fail!(
+                "generate: expected malformed_response, saw {:?}",
+                other.map(|r| r.tool_calls)
+            ),
         }
     }
     if sc.file.stream.is_some() && cx.caps().streaming {
@@ -204,7 +332,12 @@ pub async fn tool_008(cx: &Cx<'_>) -> CheckResultOf {
             Some(e) if e.kind == ErrorKind::MalformedResponse => {}
             other => fail!("stream: expected malformed_response, saw {other:?} after {events:?}"),
         }
-        if events.iter().any(|e| matches!(e, StreamEvent::ToolCallEnd { .. } | StreamEvent::Finish { .. })) {
+        if events.iter().any(|e| {
+            matches!(
+                e,
+                StreamEvent::ToolCallEnd { .. } | StreamEvent::Finish { .. }
+            )
+        }) {
             fail!("stream: a call with bad arguments must not end cleanly: {events:?}");
         }
     }

@@ -1,0 +1,106 @@
+//! The suite tests itself: each deliberately broken provider must make exactly its checks fail,
+//! and the working providers none.
+
+use std::collections::BTreeSet;
+
+use concord::ProviderKind;
+use concord_conformance::broken::{Broken, Flaw};
+use concord_conformance::{Outcome, Subject, Suite};
+
+fn subject(kind: ProviderKind, flaw: Flaw) -> Subject {
+    let base = Subject::builtin(kind).unwrap();
+    let inner = kind.build().unwrap();
+    Subject {
+        provider: std::sync::Arc::new(Broken::new(inner, flaw)),
+        ..base
+    }
+}
+
+/// The checks each flaw must fail, per provider.
+fn expected(flaw: Flaw, kind: ProviderKind) -> BTreeSet<&'static str> {
+    let ids: &[&str] = match (flaw, kind) {
+        (Flaw::KeepsFirstCredential, _) => &["SL-002", "SL-003"],
+        // Anthropic reports no reasoning tokens, so only the others lose them in RSN-001.
+        (Flaw::DropsStreamUsage, ProviderKind::Anthropic) => &["CTR-002", "CTR-003", "USE-001"],
+        (Flaw::DropsStreamUsage, _) => &["CTR-002", "CTR-003", "RSN-001", "USE-001"],
+        (Flaw::StopWithToolCallsIsStop, ProviderKind::Gemini) => {
+            &["TOOL-001", "TOOL-002", "TOOL-003"]
+        }
+        (Flaw::StopWithToolCallsIsStop, _) => &[],
+        (Flaw::KeyInErrors, _) => &["ERR-007"],
+        (Flaw::TruncatedIsFinished, _) => &["ERR-005"],
+        (Flaw::RetriesEverything, _) => &["ERR-001", "ERR-002"],
+    };
+    ids.iter().copied().collect()
+}
+
+fn failed(report: &concord_conformance::Report, provider: &str) -> BTreeSet<&'static str> {
+    report
+        .results
+        .iter()
+        .filter(|r| r.provider == provider && matches!(r.outcome, Outcome::Fail(_)))
+        .map(|r| r.check)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_broken_provider_fails_exactly_its_checks() {
+    let kinds = [
+        ProviderKind::OpenAi,
+        ProviderKind::Anthropic,
+        ProviderKind::Gemini,
+    ];
+    let mut problems = Vec::new();
+    for flaw in Flaw::ALL {
+        let report = Suite::new()
+            .subjects(kinds.map(|k| subject(k, flaw)))
+            .run()
+            .await;
+        for kind in kinds {
+            let got = failed(&report, kind.name());
+            let want = expected(flaw, kind);
+            if got != want {
+                problems.push(format!(
+                    "{flaw:?} [{}]: expected failures {want:?}, got {got:?}\n{}",
+                    kind.name(),
+                    report.failures_text()
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reference_providers_pass_everything() {
+    let report = Suite::new().subjects(Subject::defaults()).run().await;
+    report.assert_passed();
+    let (pass, _, skip) = report.counts();
+    assert_eq!(
+        skip,
+        0,
+        "the reference providers declare every capability: {}",
+        report.failures_text()
+    );
+    assert_eq!(pass, 3 * concord_conformance::checks::CHECKS.len());
+}
+
+/// Every check is failed by at least one broken provider, or is listed here with the reason
+/// no wrapper can break it (the flaw would have to live below the `Provider` trait).
+#[test]
+fn every_check_can_fail() {
+    let covered: BTreeSet<&str> = Flaw::ALL
+        .iter()
+        .flat_map(|f| {
+            [ProviderKind::OpenAi, ProviderKind::Gemini]
+                .into_iter()
+                .flat_map(move |k| expected(*f, k))
+        })
+        .collect();
+    let total = concord_conformance::checks::CHECKS.len();
+    assert!(
+        covered.len() >= 10,
+        "only {} of {total} checks are proven failable by the broken providers",
+        covered.len()
+    );
+}
