@@ -1,1 +1,96 @@
-fn main() {}
+//! `cargo xtask`: the project's automation. Run `cargo xtask --help`.
+
+mod bench;
+mod conformance;
+mod docs;
+mod fixtures;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "concord's project automation")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the conformance suite (the project's main job).
+    Conformance(conformance::Args),
+    /// Write docs/configuration.md and .env.example from the environment-variable registry.
+    EnvDocs {
+        /// Fail with a diff when the committed files are stale, instead of writing them.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Fixture maintenance.
+    Fixtures {
+        #[command(subcommand)]
+        command: fixtures::Cmd,
+    },
+    /// Run the criterion benchmarks quickly.
+    Bench(bench::Args),
+    /// Everything CI runs: fmt, clippy, tests, the mock-mode suite, generated docs, fixtures.
+    Ci,
+}
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_owned()
+}
+
+/// Runs a command in the workspace root, failing with its name when it fails.
+pub fn run(program: &str, args: &[&str]) -> Result<()> {
+    eprintln!("$ {program} {}", args.join(" "));
+    let status = Command::new(program)
+        .args(args)
+        .current_dir(root())
+        .status()
+        .with_context(|| format!("cannot run {program}"))?;
+    if !status.success() {
+        bail!("`{program} {}` failed ({status})", args.join(" "));
+    }
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Cmd::Conformance(args) => conformance::run(args),
+        Cmd::EnvDocs { check } => docs::env_docs(check),
+        Cmd::Fixtures { command } => fixtures::run(command),
+        Cmd::Bench(args) => bench::run(args),
+        Cmd::Ci => ci(),
+    }
+}
+
+fn ci() -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    run(&cargo, &["fmt", "--all", "--check"])?;
+    run(
+        &cargo,
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    )?;
+    run(&cargo, &["test", "--workspace", "--all-targets"])?;
+    run(&cargo, &["test", "--workspace", "--doc"])?;
+    docs::env_docs(true)?;
+    fixtures::run(fixtures::Cmd::Check)?;
+    conformance::run(conformance::Args::mock_all())?;
+    eprintln!("ci: all green");
+    Ok(())
+}

@@ -1,0 +1,146 @@
+//! `cargo xtask conformance`: run the suite, print the matrix, write reports.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{bail, Result};
+use concord_conformance::{Mode, Outcome, Selection, Subject, Suite};
+
+/// Run the conformance suite against concord's providers.
+///
+/// By default against mock vendors (no keys, loopback only). With --live, against the real
+/// vendors, keys from OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY (a provider without its
+/// key is skipped, not failed).
+#[derive(clap::Args)]
+pub struct Args {
+    /// Mock vendors from the harness (the default).
+    #[arg(long, group = "mode")]
+    mock_providers: bool,
+    /// The real vendors.
+    #[arg(long, group = "mode")]
+    live: bool,
+    /// The real vendors, writing redacted cassettes to fixtures/cassettes/.
+    #[arg(long, group = "mode")]
+    record: bool,
+    /// Answer from the cassettes in fixtures/cassettes/.
+    #[arg(long, group = "mode")]
+    replay: bool,
+    /// Only these providers (repeatable): openai, anthropic, gemini.
+    #[arg(long = "provider")]
+    providers: Vec<String>,
+    /// Only checks matching these patterns (repeatable): 'TOOL-*', CTR-001.
+    #[arg(long = "check")]
+    checks: Vec<String>,
+    /// Only these families (repeatable): CTR, TOOL, RSN, JSON, MM, USE, ERR, SL, SEC.
+    #[arg(long = "family")]
+    families: Vec<String>,
+    /// Write report.json, junit.xml and report.md here.
+    #[arg(long)]
+    report_dir: Option<PathBuf>,
+    /// Regenerate docs/conformance.md from this run (mock mode, full selection).
+    #[arg(long)]
+    write_docs: bool,
+}
+
+impl Args {
+    /// The full mock-mode run, as CI does it.
+    pub fn mock_all() -> Self {
+        Self {
+            mock_providers: true,
+            live: false,
+            record: false,
+            replay: false,
+            providers: vec![],
+            checks: vec![],
+            families: vec![],
+            report_dir: None,
+            write_docs: false,
+        }
+    }
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let cassettes = crate::root().join("fixtures/cassettes");
+    let mode = if args.live {
+        Mode::Live
+    } else if args.record {
+        Mode::Record(cassettes)
+    } else if args.replay {
+        Mode::Replay(cassettes)
+    } else {
+        Mode::Mock
+    };
+    let known: Vec<String> = Subject::defaults().iter().map(|s| s.name.clone()).collect();
+    if let Some(unknown) = args.providers.iter().find(|p| !known.contains(p)) {
+        bail!("unknown provider `{unknown}`; known: {}", known.join(", "));
+    }
+    let selection = Selection {
+        providers: args.providers.clone(),
+        checks: args.checks.clone(),
+        families: args.families.clone(),
+    };
+    let full = args.providers.is_empty() && args.checks.is_empty() && args.families.is_empty();
+    if args.write_docs && !(full && mode == Mode::Mock) {
+        bail!(
+            "--write-docs needs a full mock-mode run (no --provider/--check/--family, no --live)"
+        );
+    }
+    let suite = Suite::new()
+        .subjects(Subject::defaults())
+        .select(selection)
+        .mode(mode.clone());
+    let planned = suite.plan().len();
+    if planned == 0 {
+        bail!("the selection matches no check; see docs/conformance.md for the ids");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let bar = indicatif::ProgressBar::new(planned as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}")
+            .expect("valid template"),
+    );
+    let started = Instant::now();
+    let report = runtime.block_on(suite.run_with(|r| {
+        bar.inc(1);
+        bar.set_message(format!(
+            "{} [{}] {}",
+            r.check,
+            r.provider,
+            r.outcome.label()
+        ));
+    }));
+    bar.finish_and_clear();
+    println!(
+        "conformance ({mode:?} mode, {planned} runs in {:.1} s)\n",
+        started.elapsed().as_secs_f64()
+    );
+    print!("{}", report.matrix());
+    let notes = report.failures_text();
+    if !notes.is_empty() {
+        println!("\n{notes}");
+    }
+    if let Some(dir) = &args.report_dir {
+        report.write_dir(dir)?;
+        println!("reports written to {}", dir.display());
+    }
+    if args.write_docs {
+        crate::docs::write_or_check(
+            "docs/conformance.md",
+            &concord_conformance::report::conformance_doc(&report),
+            false,
+            "",
+        )?;
+    }
+    let failed = report
+        .results
+        .iter()
+        .filter(|r| matches!(r.outcome, Outcome::Fail(_)))
+        .count();
+    if failed > 0 {
+        bail!("{failed} check(s) failed");
+    }
+    Ok(())
+}

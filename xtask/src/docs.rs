@@ -1,0 +1,45 @@
+//! Generated documentation: written by a command, checked for freshness with `--check`.
+
+use anyhow::{bail, Result};
+
+use crate::root;
+
+/// Writes `rel` with `content`, or with `check` fails with a diff when they differ.
+pub fn write_or_check(rel: &str, content: &str, check: bool, command: &str) -> Result<()> {
+    let path = root().join(rel);
+    let current = std::fs::read_to_string(&path).unwrap_or_default();
+    if current == content {
+        if !check {
+            eprintln!("{rel} is up to date");
+        }
+        return Ok(());
+    }
+    if check {
+        let diff = similar::TextDiff::from_lines(current.as_str(), content);
+        bail!(
+            "{rel} is stale; run `{command}`. Diff (- committed, + generated):\n{}",
+            diff.unified_diff().context_radius(2)
+        );
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&path, content)?;
+    eprintln!("wrote {rel}");
+    Ok(())
+}
+
+pub fn env_docs(check: bool) -> Result<()> {
+    write_or_check(
+        "docs/configuration.md",
+        &concord::env::markdown(),
+        check,
+        "cargo xtask env-docs",
+    )?;
+    write_or_check(
+        ".env.example",
+        &concord::env::env_example(),
+        check,
+        "cargo xtask env-docs",
+    )
+}
