@@ -1,1 +1,2 @@
-//! Benchmarks live in benches/.
+//! Criterion benchmarks for concord live in `benches/`; see `docs/benchmarks.md`.
+#![forbid(unsafe_code)]
