@@ -26,17 +26,20 @@ pub enum Flaw {
     TruncatedIsFinished,
     /// Retries every failed call, a 400 included, inside the provider.
     RetriesEverything,
+    /// Builds a fresh HTTP client for every call instead of using the one it was given.
+    OwnClientPerCall,
 }
 
 impl Flaw {
     /// Every flaw.
-    pub const ALL: [Flaw; 6] = [
+    pub const ALL: [Flaw; 7] = [
         Self::KeepsFirstCredential,
         Self::DropsStreamUsage,
         Self::StopWithToolCallsIsStop,
         Self::KeyInErrors,
         Self::TruncatedIsFinished,
         Self::RetriesEverything,
+        Self::OwnClientPerCall,
     ];
 }
 
@@ -59,6 +62,9 @@ impl<P: Provider> Broken<P> {
 
     fn ctx(&self, ctx: &RuntimeContext) -> RuntimeContext {
         let mut ctx = ctx.clone();
+        if self.flaw == Flaw::OwnClientPerCall && ctx.client.is_some() {
+            ctx.client = Some(reqwest::Client::new());
+        }
         if self.flaw == Flaw::KeepsFirstCredential {
             let mut kept = self.kept.lock().expect("lock");
             match (&*kept, &ctx.credential) {

@@ -30,6 +30,7 @@ fn expected(flaw: Flaw, kind: ProviderKind) -> BTreeSet<&'static str> {
         (Flaw::KeyInErrors, _) => &["ERR-007"],
         (Flaw::TruncatedIsFinished, _) => &["ERR-005"],
         (Flaw::RetriesEverything, _) => &["ERR-001", "ERR-002"],
+        (Flaw::OwnClientPerCall, _) => &["SL-004"],
     };
     ids.iter().copied().collect()
 }

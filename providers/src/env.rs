@@ -83,30 +83,6 @@ vars! {
         "Log filter for the CLI in `tracing` syntax (`debug`, `concord=trace`). Credentials are never logged.";
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_are_unique_and_shouted() {
-        let mut names: Vec<_> = ALL.iter().map(|v| v.name).collect();
-        names.sort_unstable();
-        names.dedup();
-        assert_eq!(names.len(), ALL.len());
-        assert!(ALL
-            .iter()
-            .all(|v| v.name.bytes().all(|b| b.is_ascii_uppercase() || b == b'_')));
-    }
-
-    #[test]
-    fn secrets_have_no_default() {
-        assert!(ALL
-            .iter()
-            .filter(|v| v.ty == "secret")
-            .all(|v| v.default.is_none()));
-    }
-}
-
 /// `docs/configuration.md`, generated from [`ALL`] by `cargo xtask env-docs`.
 pub fn markdown() -> String {
     let mut out = String::from(
@@ -157,4 +133,28 @@ pub fn env_example() -> String {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_shouted() {
+        let mut names: Vec<_> = ALL.iter().map(|v| v.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), ALL.len());
+        assert!(ALL
+            .iter()
+            .all(|v| v.name.bytes().all(|b| b.is_ascii_uppercase() || b == b'_')));
+    }
+
+    #[test]
+    fn secrets_have_no_default() {
+        assert!(ALL
+            .iter()
+            .filter(|v| v.ty == "secret")
+            .all(|v| v.default.is_none()));
+    }
 }
