@@ -41,6 +41,8 @@ pub struct Cx<'a> {
     check: &'static str,
     recorders: Mutex<Vec<RecordingProxy>>,
     replays: Mutex<Vec<ReplayServer>>,
+    /// Save shrunk property-test failures (SL-003).
+    pub persist_regressions: bool,
 }
 
 impl<'a> Cx<'a> {
@@ -59,6 +61,7 @@ impl<'a> Cx<'a> {
             check,
             recorders: Mutex::new(Vec::new()),
             replays: Mutex::new(Vec::new()),
+            persist_regressions: true,
         }
     }
 

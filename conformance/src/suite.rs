@@ -164,6 +164,7 @@ pub struct Suite {
     fixtures: Fixtures,
     client: reqwest::Client,
     parallel: usize,
+    persist_regressions: bool,
 }
 
 impl Default for Suite {
@@ -182,6 +183,7 @@ impl Suite {
             fixtures: Fixtures::default(),
             client: reqwest::Client::new(),
             parallel: 4,
+            persist_regressions: true,
         }
     }
 
@@ -227,6 +229,13 @@ impl Suite {
         self
     }
 
+    /// Whether shrunk property-test failures are saved to `proptest-regressions/` (on by
+    /// default; the self-test turns it off so deliberate bugs are not recorded as real ones).
+    pub fn persist_regressions(mut self, on: bool) -> Self {
+        self.persist_regressions = on;
+        self
+    }
+
     /// The (check, subject) pairs this run will execute, in report order.
     pub fn plan(&self) -> Vec<(&'static Check, &Subject)> {
         CHECKS
@@ -269,7 +278,8 @@ impl Suite {
         let outcome = match self.gate(check, subject) {
             Some(skip) => skip,
             None => {
-                let cx = Cx::new(subject, &self.mode, &self.fixtures, &self.client, check.id);
+                let mut cx = Cx::new(subject, &self.mode, &self.fixtures, &self.client, check.id);
+                cx.persist_regressions = self.persist_regressions;
                 // A panicking check is a failure of that check, not of the whole run.
                 let run = std::panic::AssertUnwindSafe((check.run)(&cx));
                 match futures_util::FutureExt::catch_unwind(run).await {

@@ -55,6 +55,7 @@ async fn each_broken_provider_fails_exactly_its_checks() {
     for flaw in Flaw::ALL {
         let report = Suite::new()
             .subjects(kinds.map(|k| subject(k, flaw)))
+            .persist_regressions(false)
             .run()
             .await;
         for kind in kinds {
@@ -104,4 +105,90 @@ fn every_check_can_fail() {
         "only {} of {total} checks are proven failable by the broken providers",
         covered.len()
     );
+}
+
+/// A declared-absent capability is a reasoned skip, never a silent pass or a missing row; and
+/// MM-001 still verifies the provider refuses images before sending.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn absent_capabilities_are_reasoned_skips() {
+    let caps = concord::Capabilities {
+        image_input: false,
+        reasoning: false,
+        json_schema: false,
+        ..concord::Capabilities::ALL
+    };
+    let provider = concord::openai::OpenAi::openai().with_capabilities(caps);
+    let report = Suite::new()
+        .subject(Subject::new(
+            "limited",
+            concord_conformance::Protocol::Openai,
+            provider,
+        ))
+        .run()
+        .await;
+    report.assert_passed();
+    assert_eq!(
+        report.results.len(),
+        concord_conformance::checks::CHECKS.len(),
+        "every check has a row"
+    );
+    for (id, reason) in [
+        ("MM-001", "no image input"),
+        ("RSN-001", "no reasoning"),
+        ("JSON-001", "no JSON-schema output"),
+    ] {
+        match &report.get(id, "limited").unwrap().outcome {
+            Outcome::Skip(why) => assert!(why.starts_with(reason), "{id}: {why}"),
+            other => panic!("{id}: expected a skip, got {other:?}"),
+        }
+    }
+    let (_, _, skipped) = report.counts();
+    assert_eq!(skipped, 3);
+}
+
+/// An image-less provider that still sends images fails MM-001.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_that_sends_what_it_declared_unsupported_fails() {
+    struct Liar(concord::openai::OpenAi);
+    impl concord::Provider for Liar {
+        fn name(&self) -> &str {
+            self.0.name()
+        }
+        fn capabilities(&self) -> concord::Capabilities {
+            concord::Capabilities {
+                image_input: false,
+                ..concord::Capabilities::ALL
+            }
+        }
+        fn generate<'a>(
+            &'a self,
+            r: &'a concord::Request,
+            c: &'a concord::RuntimeContext,
+        ) -> futures_util::future::BoxFuture<'a, concord::Result<concord::Response>> {
+            self.0.generate(r, c)
+        }
+        fn stream<'a>(
+            &'a self,
+            r: &'a concord::Request,
+            c: &'a concord::RuntimeContext,
+        ) -> futures_util::future::BoxFuture<'a, concord::Result<concord::EventStream>> {
+            self.0.stream(r, c)
+        }
+    }
+    let report = Suite::new()
+        .subject(Subject::new(
+            "liar",
+            concord_conformance::Protocol::Openai,
+            Liar(concord::openai::OpenAi::openai()),
+        ))
+        .select(concord_conformance::Selection {
+            checks: vec!["MM-001".into()],
+            ..Default::default()
+        })
+        .run()
+        .await;
+    assert!(matches!(
+        report.get("MM-001", "liar").unwrap().outcome,
+        Outcome::Fail(_)
+    ));
 }

@@ -256,6 +256,7 @@ pub async fn ctr_007(cx: &Cx<'_>) -> CheckResultOf {
 }
 
 pub async fn ctr_008(cx: &Cx<'_>) -> CheckResultOf {
+    cx.require(cx.caps().streaming, "streaming")?;
     let want = cx.expected("unknown_fields")?;
     let mock = cx.mock("unknown_fields").await?;
     let ctx = cx.ctx(&mock);

@@ -53,7 +53,7 @@ checks! {
     "CTR-005" "CTR" false ctr::ctr_005: "parameters reach the wire under the protocol's names; unset ones are absent";
     "CTR-006" "CTR" false ctr::ctr_006: "multi-turn history (alternating, and two user turns in a row) is encoded validly";
     "CTR-007" "CTR" false ctr::ctr_007: "UTF-8 split across chunks and frames decodes exactly";
-    "CTR-008" "CTR" false ctr::ctr_008: "unknown fields and enum values are tolerated (finish `other`)";
+    "CTR-008" "CTR" false ctr::ctr_008: "unknown fields and enum values are tolerated (finish `other`); CRLF framing and comment lines too";
     "TOOL-001" "TOOL" false tool::tool_001: "one tool call, generate and stream";
     "TOOL-002" "TOOL" false tool::tool_002: "parallel tool calls assembled by index, order and arguments kept";
     "TOOL-003" "TOOL" false tool::tool_003: "a tool call without arguments gives {}";

@@ -190,14 +190,21 @@ pub async fn sl_003(cx: &Cx<'_>) -> CheckResultOf {
     let protocol = cx.protocol();
     let streaming = cx.caps().streaming;
     let handle = tokio::runtime::Handle::current();
+    let persist = cx.persist_regressions;
     let run = tokio::task::spawn_blocking(move || {
         let mut config = Config::default();
         // 256 cases by default is more than a 60 s suite affords; PROPTEST_CASES still wins.
         if std::env::var_os("PROPTEST_CASES").is_none() {
             config.cases = 24;
         }
-        config.failure_persistence =
-            Some(Box::new(FileFailurePersistence::Direct(regressions_file())));
+        config.failure_persistence = if persist {
+            Some(Box::new(FileFailurePersistence::Direct(regressions_file())))
+        } else {
+            None
+        };
+        // A failing case shrinks by rerunning calls; bound it so a broken provider reports fast.
+        config.max_shrink_iters = 256;
+        config.max_shrink_time = 10_000;
         let mut runner = TestRunner::new(config);
         let strategy = (2usize..=16)
             .prop_flat_map(|n| (Just(n), prop::collection::vec((0..n, any::<bool>()), 1..40)));
@@ -269,7 +276,7 @@ pub async fn sl_003(cx: &Cx<'_>) -> CheckResultOf {
     });
     match run.await {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(TestError::Fail(reason, (n, ops)))) => fail!("{reason} (minimal case: {n} runtimes, calls {ops:?}; saved in proptest-regressions/sl_003.txt)"),
+        Ok(Err(TestError::Fail(reason, (n, ops)))) => fail!("{reason} (minimal case: {n} runtimes, calls {ops:?}; saved in proptest-regressions/sl_003.txt unless persistence is off)"),
         Ok(Err(TestError::Abort(reason))) => fail!("the property test aborted: {reason}"),
         Err(e) => fail!("the property test panicked: {e}"),
     }

@@ -1,0 +1,93 @@
+"""Points the official Python SDKs at `concord mock` and parses every non-fault scenario.
+
+Optional: the Rust tests do not need it. Run it when the SDKs are installable:
+
+    pip install openai anthropic google-genai
+    cargo build -p concord-cli
+    python3 harness/sdk/check_sdks.py target/debug/concord
+
+Exits non-zero naming each scenario an SDK failed to parse.
+"""
+import json
+import os
+import subprocess
+import sys
+
+# Faults; bad_tool_ids (repeated ids no vendor sends, which the SDKs rightly reject); and
+# sse_comments (comment lines Gemini never sends, which google-genai cannot parse).
+FAULTS = {"truncated", "malformed_frame", "stream_error", "reset", "stall", "bad_arguments", "bad_tool_ids", "sse_comments"}
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "fixtures")
+
+
+def modes(protocol, scenario):
+    with open(os.path.join(FIXTURES, protocol, scenario, "scenario.json")) as f:
+        sc = json.load(f)
+    return "generate" in sc, "stream" in sc
+
+
+def start(concord, protocol):
+    proc = subprocess.Popen([concord, "mock", "--protocol", protocol], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    return proc, proc.stdout.readline().strip()
+
+
+def scenarios(concord, protocol):
+    out = subprocess.run([concord, "mock", "--protocol", protocol, "--list"], capture_output=True, text=True, check=True).stdout
+    return [s for s in out.split() if not s.startswith("error_") and s not in FAULTS]
+
+
+def openai_check(base, scenario, generate, stream):
+    import openai
+    client = openai.OpenAI(api_key="sk-sdk-check", base_url=base, max_retries=0)
+    h = {"x-mock-scenario": scenario}
+    if generate:
+        client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}], extra_headers=h)
+    if stream:
+        for _ in client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}], stream=True, extra_headers=h):
+            pass
+
+
+def anthropic_check(base, scenario, generate, stream):
+    import anthropic
+    client = anthropic.Anthropic(api_key="sk-ant-sdk-check", base_url=base, max_retries=0)
+    h = {"x-mock-scenario": scenario}
+    if generate:
+        client.messages.create(model="m", max_tokens=64, messages=[{"role": "user", "content": "hi"}], extra_headers=h)
+    if stream:
+        with client.messages.stream(model="m", max_tokens=64, messages=[{"role": "user", "content": "hi"}], extra_headers=h) as s:
+            s.get_final_message()
+
+
+def gemini_check(base, scenario, generate, stream):
+    from google import genai
+    from google.genai import types
+    client = genai.Client(api_key="sdk-check", http_options=types.HttpOptions(base_url=base, api_version="v1beta", headers={"x-mock-scenario": scenario}))
+    if generate:
+        client.models.generate_content(model="m", contents="hi")
+    if stream:
+        for _ in client.models.generate_content_stream(model="m", contents="hi"):
+            pass
+
+
+def main():
+    concord = sys.argv[1] if len(sys.argv) > 1 else "target/debug/concord"
+    failures = []
+    checked = 0
+    for protocol, check in [("openai", openai_check), ("anthropic", anthropic_check), ("gemini", gemini_check)]:
+        proc, base = start(concord, protocol)
+        try:
+            for scenario in scenarios(concord, protocol):
+                try:
+                    check(base, scenario, *modes(protocol, scenario))
+                    checked += 1
+                except Exception as e:  # noqa: BLE001 - report every SDK failure
+                    failures.append(f"{protocol}/{scenario}: {type(e).__name__}: {e}")
+        finally:
+            proc.terminate()
+    for f in failures:
+        print("FAIL", f)
+    print(f"{checked} passed, {len(failures)} failed")
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()
