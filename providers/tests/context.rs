@@ -21,7 +21,8 @@ fn ctx(base: &str) -> RuntimeContext {
 async fn each_missing_field_is_named_before_anything_is_sent() {
     let server = wiremock::MockServer::start().await;
     let full = ctx(&format!("{}/v1", server.uri()));
-    let strips: [(&str, fn(&mut RuntimeContext)); 5] = [
+    type Strip = fn(&mut RuntimeContext);
+    let strips: [(&str, Strip); 5] = [
         ("model", |c| c.model = None),
         ("credential", |c| c.credential = None),
         ("base_url", |c| c.base_url = None),
