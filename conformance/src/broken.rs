@@ -1,12 +1,12 @@
 //! Deliberately broken providers: the suite testing itself. Each wraps a working provider and
-//! breaks one rule; the self-test asserts each makes exactly its checks fail. A check that no
-//! broken provider can fail is not yet a check.
+//! breaks one rule the way real implementations do; the self-test asserts each makes exactly its
+//! checks fail. A check that no broken provider can fail is not yet a check.
 
 use std::sync::Mutex;
 
 use concord::{
-    Capabilities, Credential, Error, ErrorKind, EventStream, FinishReason, Provider, Request,
-    Response, RuntimeContext, StreamEvent,
+    Capabilities, Credential, Error, ErrorKind, EventStream, FinishReason, Message, Parameters,
+    Provider, Request, Response, RuntimeContext, StreamEvent,
 };
 use futures_util::future::BoxFuture;
 use futures_util::StreamExt;
@@ -28,11 +28,39 @@ pub enum Flaw {
     RetriesEverything,
     /// Builds a fresh HTTP client for every call instead of using the one it was given.
     OwnClientPerCall,
+    /// Falls back to a default model when the context has none (B6).
+    DefaultModel,
+    /// Never sends the system prompt.
+    DropsSystemPrompt,
+    /// Ignores the request's sampling and length parameters.
+    DropsParameters,
+    /// Sends only the last of several consecutive user turns.
+    DropsRepeatedUserTurns,
+    /// Leaves tool results out of the history it sends.
+    DropsToolResults,
+    /// Sends every tool result as a success.
+    DropsToolErrorFlag,
+    /// Ignores `tool_choice`.
+    IgnoresToolChoice,
+    /// Ignores the response format.
+    IgnoresResponseFormat,
+    /// Hands out the vendor's tool-call ids as they came.
+    RawToolCallIds,
+    /// Maps finish reasons it does not know to `stop`.
+    UnknownFinishIsStop,
+    /// Mixes reasoning into the answer text.
+    ReasoningInText,
+    /// Ends a stream that failed mid-way with a clean finish.
+    MidStreamErrorsAreFinished,
+    /// Keeps reading a stream its caller dropped, to the end.
+    DrainsAbandonedStreams,
+    /// Ignores the context's timeout.
+    IgnoresTimeout,
 }
 
 impl Flaw {
     /// Every flaw.
-    pub const ALL: [Flaw; 7] = [
+    pub const ALL: [Flaw; 21] = [
         Self::KeepsFirstCredential,
         Self::DropsStreamUsage,
         Self::StopWithToolCallsIsStop,
@@ -40,6 +68,20 @@ impl Flaw {
         Self::TruncatedIsFinished,
         Self::RetriesEverything,
         Self::OwnClientPerCall,
+        Self::DefaultModel,
+        Self::DropsSystemPrompt,
+        Self::DropsParameters,
+        Self::DropsRepeatedUserTurns,
+        Self::DropsToolResults,
+        Self::DropsToolErrorFlag,
+        Self::IgnoresToolChoice,
+        Self::IgnoresResponseFormat,
+        Self::RawToolCallIds,
+        Self::UnknownFinishIsStop,
+        Self::ReasoningInText,
+        Self::MidStreamErrorsAreFinished,
+        Self::DrainsAbandonedStreams,
+        Self::IgnoresTimeout,
     ];
 }
 
@@ -62,18 +104,58 @@ impl<P: Provider> Broken<P> {
 
     fn ctx(&self, ctx: &RuntimeContext) -> RuntimeContext {
         let mut ctx = ctx.clone();
-        if self.flaw == Flaw::OwnClientPerCall && ctx.client.is_some() {
-            ctx.client = Some(reqwest::Client::new());
-        }
-        if self.flaw == Flaw::KeepsFirstCredential {
-            let mut kept = self.kept.lock().expect("lock");
-            match (&*kept, &ctx.credential) {
-                (Some(first), Some(_)) => ctx.credential = Some(first.clone()),
-                (None, Some(c)) => *kept = Some(c.clone()),
-                _ => {}
+        match self.flaw {
+            Flaw::OwnClientPerCall if ctx.client.is_some() => {
+                ctx.client = Some(reqwest::Client::new())
             }
+            Flaw::DefaultModel if ctx.model.is_none() => ctx.model = Some("default-model".into()),
+            Flaw::DropsParameters => ctx.settings = Parameters::default(),
+            Flaw::IgnoresTimeout => ctx.timeout = None,
+            Flaw::KeepsFirstCredential => {
+                let mut kept = self.kept.lock().expect("lock");
+                match (&*kept, &ctx.credential) {
+                    (Some(first), Some(_)) => ctx.credential = Some(first.clone()),
+                    (None, Some(c)) => *kept = Some(c.clone()),
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+        if self.flaw == Flaw::DropsParameters {
+            // Anthropic still needs a length to accept the call at all.
+            ctx.settings.max_output_tokens = Some(4096);
         }
         ctx
+    }
+
+    fn request(&self, request: &Request) -> Request {
+        let mut r = request.clone();
+        match self.flaw {
+            Flaw::DropsSystemPrompt => r.messages.retain(|m| !matches!(m, Message::System { .. })),
+            Flaw::DropsParameters => r.params = Parameters::default(),
+            Flaw::DropsRepeatedUserTurns => {
+                let mut kept: Vec<Message> = Vec::new();
+                for m in r.messages {
+                    if let (Some(Message::User { .. }), Message::User { .. }) = (kept.last(), &m) {
+                        kept.pop();
+                    }
+                    kept.push(m);
+                }
+                r.messages = kept;
+            }
+            Flaw::DropsToolResults => r.messages.retain(|m| !matches!(m, Message::Tool { .. })),
+            Flaw::DropsToolErrorFlag => {
+                for m in &mut r.messages {
+                    if let Message::Tool { is_error, .. } = m {
+                        *is_error = false;
+                    }
+                }
+            }
+            Flaw::IgnoresToolChoice => r.tool_choice = None,
+            Flaw::IgnoresResponseFormat => r.response_format = None,
+            _ => {}
+        }
+        r
     }
 
     fn error(&self, e: Error, ctx: &RuntimeContext) -> Error {
@@ -87,12 +169,91 @@ impl<P: Provider> Broken<P> {
     }
 
     fn response(&self, mut r: Response) -> Response {
-        if self.flaw == Flaw::StopWithToolCallsIsStop
-            && r.raw_finish_reason.as_deref() == Some("STOP")
-        {
-            r.finish_reason = FinishReason::Stop;
+        match self.flaw {
+            Flaw::StopWithToolCallsIsStop if r.raw_finish_reason.as_deref() == Some("STOP") => {
+                r.finish_reason = FinishReason::Stop
+            }
+            Flaw::UnknownFinishIsStop if r.finish_reason == FinishReason::Other => {
+                r.finish_reason = FinishReason::Stop
+            }
+            Flaw::RawToolCallIds => {
+                for call in &mut r.tool_calls {
+                    call.id = call.provider_id.clone().unwrap_or_default();
+                }
+            }
+            Flaw::ReasoningInText => {
+                if let Some(reasoning) = r.reasoning.take() {
+                    r.text = reasoning + &r.text;
+                }
+            }
+            _ => {}
         }
         r
+    }
+}
+
+/// What a flaw does to one stream item.
+fn stream_item(
+    flaw: Flaw,
+    key: &Option<String>,
+    item: concord::Result<StreamEvent>,
+) -> concord::Result<StreamEvent> {
+    let clean_finish = || {
+        Ok(StreamEvent::Finish {
+            finish_reason: FinishReason::Stop,
+            raw_finish_reason: None,
+            usage: Default::default(),
+        })
+    };
+    match (flaw, item) {
+        (
+            Flaw::DropsStreamUsage,
+            Ok(StreamEvent::Finish {
+                finish_reason,
+                raw_finish_reason,
+                ..
+            }),
+        ) => Ok(StreamEvent::Finish {
+            finish_reason,
+            raw_finish_reason,
+            usage: Default::default(),
+        }),
+        (
+            Flaw::StopWithToolCallsIsStop,
+            Ok(StreamEvent::Finish {
+                raw_finish_reason,
+                usage,
+                ..
+            }),
+        ) if raw_finish_reason.as_deref() == Some("STOP") => Ok(StreamEvent::Finish {
+            finish_reason: FinishReason::Stop,
+            raw_finish_reason,
+            usage,
+        }),
+        (
+            Flaw::UnknownFinishIsStop,
+            Ok(StreamEvent::Finish {
+                finish_reason: FinishReason::Other,
+                raw_finish_reason,
+                usage,
+            }),
+        ) => Ok(StreamEvent::Finish {
+            finish_reason: FinishReason::Stop,
+            raw_finish_reason,
+            usage,
+        }),
+        (Flaw::ReasoningInText, Ok(StreamEvent::ReasoningDelta { text })) => {
+            Ok(StreamEvent::TextDelta { text })
+        }
+        (Flaw::TruncatedIsFinished, Err(e)) if e.kind == ErrorKind::StreamInterrupted => {
+            clean_finish()
+        }
+        (Flaw::MidStreamErrorsAreFinished, Err(_)) => clean_finish(),
+        (Flaw::KeyInErrors, Err(e)) => Err(Error {
+            message: format!("{} (key {})", e.message, key.clone().unwrap_or_default()),
+            ..e
+        }),
+        (_, item) => item,
     }
 }
 
@@ -111,14 +272,14 @@ impl<P: Provider> Provider for Broken<P> {
         ctx: &'a RuntimeContext,
     ) -> BoxFuture<'a, concord::Result<Response>> {
         Box::pin(async move {
-            let ctx = self.ctx(ctx);
-            let mut result = self.inner.generate(request, &ctx).await;
+            let (request, ctx) = (self.request(request), self.ctx(ctx));
+            let mut result = self.inner.generate(&request, &ctx).await;
             if self.flaw == Flaw::RetriesEverything {
                 for _ in 0..2 {
                     if result.is_ok() {
                         break;
                     }
-                    result = self.inner.generate(request, &ctx).await;
+                    result = self.inner.generate(&request, &ctx).await;
                 }
             }
             result
@@ -133,52 +294,37 @@ impl<P: Provider> Provider for Broken<P> {
         ctx: &'a RuntimeContext,
     ) -> BoxFuture<'a, concord::Result<EventStream>> {
         Box::pin(async move {
-            let ctx = self.ctx(ctx);
-            let mut started = self.inner.stream(request, &ctx).await;
+            let (request, ctx) = (self.request(request), self.ctx(ctx));
+            let mut started = self.inner.stream(&request, &ctx).await;
             if self.flaw == Flaw::RetriesEverything && started.is_err() {
-                started = self.inner.stream(request, &ctx).await;
+                started = self.inner.stream(&request, &ctx).await;
             }
-            let events = started.map_err(|e| self.error(e, &ctx))?;
+            let mut events = started.map_err(|e| self.error(e, &ctx))?;
+            if self.flaw == Flaw::DrainsAbandonedStreams {
+                // Read the upstream in a task of its own: dropping the returned stream no
+                // longer closes the connection.
+                let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+                tokio::spawn(async move {
+                    while let Some(item) = events.next().await {
+                        let _ = tx.send(item);
+                    }
+                });
+                let rx = futures_util::stream::unfold(rx, |mut rx| async move {
+                    rx.recv().await.map(|item| (item, rx))
+                });
+                return Ok(Box::pin(rx) as EventStream);
+            }
             let flaw = self.flaw;
             let key = ctx.credential.as_ref().map(|c| c.expose().to_owned());
-            let events = events.map(move |item| match (flaw, item) {
-                (
-                    Flaw::DropsStreamUsage,
-                    Ok(StreamEvent::Finish {
-                        finish_reason,
-                        raw_finish_reason,
-                        ..
-                    }),
-                ) => Ok(StreamEvent::Finish {
-                    finish_reason,
-                    raw_finish_reason,
-                    usage: Default::default(),
-                }),
-                (
-                    Flaw::StopWithToolCallsIsStop,
-                    Ok(StreamEvent::Finish {
-                        raw_finish_reason,
-                        usage,
-                        ..
-                    }),
-                ) if raw_finish_reason.as_deref() == Some("STOP") => Ok(StreamEvent::Finish {
-                    finish_reason: FinishReason::Stop,
-                    raw_finish_reason,
-                    usage,
-                }),
-                (Flaw::TruncatedIsFinished, Err(e)) if e.kind == ErrorKind::StreamInterrupted => {
-                    Ok(StreamEvent::Finish {
-                        finish_reason: FinishReason::Stop,
-                        raw_finish_reason: None,
-                        usage: Default::default(),
-                    })
-                }
-                (Flaw::KeyInErrors, Err(e)) => Err(Error {
-                    message: format!("{} (key {})", e.message, key.clone().unwrap_or_default()),
-                    ..e
-                }),
-                (_, item) => item,
-            });
+            // A clean finish substituted for an error ends the stream there.
+            let mut ended = false;
+            let events = events
+                .map(move |item| stream_item(flaw, &key, item))
+                .take_while(move |item| {
+                    let go = !ended;
+                    ended = matches!(item, Ok(StreamEvent::Finish { .. }) | Err(_));
+                    futures_util::future::ready(go)
+                });
             Ok(Box::pin(events) as EventStream)
         })
     }

@@ -16,7 +16,7 @@ use crate::suite::{Mode, Subject};
 pub const MOCK_KEY: &str = "sk-conformance-MOCKKEY-0123456789abcdef";
 
 /// Short enough that fault checks stay fast, long enough for a loaded 2-core CI machine.
-pub const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A vendor endpoint for one check.
 pub enum Endpoint {

@@ -14,6 +14,9 @@ use crate::outcome::{CheckResult, Outcome};
 use crate::report::Report;
 use crate::Protocol;
 
+/// The longest one check may run before it fails as hung.
+const CHECK_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// A provider under test.
 #[derive(Clone)]
 pub struct Subject {
@@ -282,10 +285,20 @@ impl Suite {
                 cx.persist_regressions = self.persist_regressions;
                 // A panicking check is a failure of that check, not of the whole run.
                 let run = std::panic::AssertUnwindSafe((check.run)(&cx));
-                match futures_util::FutureExt::catch_unwind(run).await {
-                    Ok(Ok(())) => cx.finish().await.err().unwrap_or(Outcome::Pass),
-                    Ok(Err(outcome)) => outcome,
-                    Err(panic) => Outcome::Fail(format!(
+                // A provider that hangs fails the check; it must not hang the suite.
+                match tokio::time::timeout(
+                    CHECK_DEADLINE,
+                    futures_util::FutureExt::catch_unwind(run),
+                )
+                .await
+                {
+                    Err(_) => Outcome::Fail(format!(
+                        "the check did not finish within {} s: the provider hangs",
+                        CHECK_DEADLINE.as_secs()
+                    )),
+                    Ok(Ok(Ok(()))) => cx.finish().await.err().unwrap_or(Outcome::Pass),
+                    Ok(Ok(Err(outcome))) => outcome,
+                    Ok(Err(panic)) => Outcome::Fail(format!(
                         "the check panicked: {}",
                         panic
                             .downcast_ref::<String>()

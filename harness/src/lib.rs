@@ -6,14 +6,14 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod cassette;
 pub mod error;
-pub mod scenario;
-
-pub use error::{Error, Result};
-pub use scenario::{ErrorCase, Fixtures, Protocol, Scenario, ScenarioFile, StreamEnd};
 pub mod mock;
 pub mod observe;
+pub mod scenario;
+mod serve;
 
+pub use error::{Error, Result};
 pub use mock::{MockConfig, MockVendor};
 pub use observe::{Observations, RecordedRequest};
-pub mod cassette;
+pub use scenario::{ErrorCase, Fixtures, Protocol, Scenario, ScenarioFile, StreamEnd};

@@ -35,9 +35,28 @@ pub trait Provider: Send + Sync {
     ) -> BoxFuture<'a, Result<EventStream>>;
 }
 
-/// Implements [`Provider`] for an adapter type that implements `wire::Protocol`.
+/// Implements [`Provider`] for an adapter type that implements `wire::Protocol`, and gives it
+/// a public `decode_stream` for feeding raw SSE bytes (tests, benchmarks, other transports).
 macro_rules! http_provider {
     ($ty:ty) => {
+        impl $ty {
+            /// Decodes a raw SSE byte stream into normalised events.
+            pub fn decode_stream<S, E>(&self, bytes: S) -> $crate::EventStream
+            where
+                S: futures_util::Stream<Item = std::result::Result<bytes::Bytes, E>>
+                    + Send
+                    + 'static,
+                E: Into<$crate::wire::ByteError> + Send + 'static,
+            {
+                $crate::wire::decode_sse(
+                    $crate::wire::Protocol::name(self).to_owned(),
+                    bytes,
+                    $crate::wire::Protocol::stream_decoder(self),
+                    None,
+                )
+            }
+        }
+
         impl $crate::provider::Provider for $ty {
             fn name(&self) -> &str {
                 $crate::wire::Protocol::name(self)

@@ -202,8 +202,9 @@ pub async fn sl_003(cx: &Cx<'_>) -> CheckResultOf {
         } else {
             None
         };
-        // A failing case shrinks by rerunning calls; bound it so a broken provider reports fast.
-        config.max_shrink_iters = 256;
+        // A failing case shrinks by rerunning calls; bound it so a broken provider reports
+        // fast, and barely shrink cases that are not kept anyway.
+        config.max_shrink_iters = if persist { 256 } else { 8 };
         config.max_shrink_time = 10_000;
         let mut runner = TestRunner::new(config);
         let strategy = (2usize..=16)
@@ -315,12 +316,12 @@ pub async fn sl_005(cx: &Cx<'_>) -> CheckResultOf {
         }
     }
     drop(stream);
-    let deadline = Instant::now() + Duration::from_secs(2);
+    let deadline = Instant::now() + Duration::from_secs(5);
     while mock.observations().disconnects() == 0 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     expect_eq!(
-        "disconnects seen by the vendor within 2 s of dropping the stream",
+        "disconnects seen by the vendor within 5 s of dropping the stream",
         mock.observations().disconnects(),
         1
     );

@@ -2,7 +2,6 @@
 //! through unchanged (streams chunk by chunk), and keeps a redacted copy of each exchange.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -11,14 +10,13 @@ use axum::extract::State;
 use axum::response::Response;
 use futures_util::StreamExt;
 use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 
 use super::{
     body_value, Cassette, Chunk, Exchange, Provenance, RecordedHttpRequest, RecordedHttpResponse,
     Redactor, VERSION,
 };
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::serve::Server;
 
 /// How to record.
 #[derive(Debug, Clone)]
@@ -39,9 +37,8 @@ struct Shared {
 
 /// A running recording proxy.
 pub struct RecordingProxy {
-    addr: SocketAddr,
+    server: Server,
     shared: Arc<Shared>,
-    stop: Option<oneshot::Sender<()>>,
 }
 
 /// Hop-by-hop headers a proxy must not forward.
@@ -57,10 +54,7 @@ const HOP: &[&str] = &[
 impl RecordingProxy {
     /// Starts the proxy on an ephemeral loopback port.
     pub async fn start(config: RecordConfig) -> Result<Self> {
-        let listener = TcpListener::bind(("127.0.0.1", 0))
-            .await
-            .map_err(Error::Bind)?;
-        let addr = listener.local_addr().map_err(Error::Bind)?;
+        let (listener, addr) = crate::serve::bind(0).await?;
         let shared = Arc::new(Shared {
             redactor: Mutex::new(Redactor::new(config.secrets.clone())),
             config,
@@ -69,24 +63,13 @@ impl RecordingProxy {
         let app = axum::Router::new()
             .fallback(forward)
             .with_state(shared.clone());
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await;
-        });
-        Ok(Self {
-            addr,
-            shared,
-            stop: Some(stop),
-        })
+        let server = Server::spawn(listener, addr, app);
+        Ok(Self { server, shared })
     }
 
     /// `http://127.0.0.1:PORT`: use it in place of the vendor's origin.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.url()
     }
 
     /// The exchanges recorded so far, redacted.
@@ -103,14 +86,6 @@ impl RecordingProxy {
             version: VERSION,
             provenance,
             exchanges: self.exchanges(),
-        }
-    }
-}
-
-impl Drop for RecordingProxy {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
         }
     }
 }

@@ -1,7 +1,6 @@
 //! The replay server: answers from a cassette, matching on method, path and a normalised body,
 //! and answers a miss with a readable diff against the nearest recorded request.
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,12 +10,11 @@ use axum::extract::State;
 use axum::response::Response;
 use http::{HeaderValue, Method, StatusCode, Uri};
 use serde_json::Value;
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 
 use super::{body_value, Cassette, Exchange};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::scenario::Protocol;
+use crate::serve::Server;
 
 /// Body fields that differ between otherwise identical calls and are ignored when matching.
 pub const VOLATILE_FIELDS: &[&str] = &[
@@ -30,9 +28,8 @@ pub const VOLATILE_FIELDS: &[&str] = &[
 
 /// A running replay server.
 pub struct ReplayServer {
-    addr: SocketAddr,
+    server: Server,
     cassette: Arc<Cassette>,
-    stop: Option<oneshot::Sender<()>>,
 }
 
 fn normalise(body: &Value) -> Value {
@@ -56,32 +53,18 @@ impl ReplayServer {
 
     /// Serves `cassette`.
     pub async fn serve(cassette: Cassette, port: u16) -> Result<Self> {
-        let listener = TcpListener::bind(("127.0.0.1", port))
-            .await
-            .map_err(Error::Bind)?;
-        let addr = listener.local_addr().map_err(Error::Bind)?;
+        let (listener, addr) = crate::serve::bind(port).await?;
         let cassette = Arc::new(cassette);
         let app = axum::Router::new()
             .fallback(answer)
             .with_state(cassette.clone());
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await;
-        });
-        Ok(Self {
-            addr,
-            cassette,
-            stop: Some(stop),
-        })
+        let server = Server::spawn(listener, addr, app);
+        Ok(Self { server, cassette })
     }
 
     /// `http://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.url()
     }
 
     /// The base URL for a client of `protocol`.
@@ -100,14 +83,6 @@ impl ReplayServer {
     /// Whether it holds none.
     pub fn is_empty(&self) -> bool {
         self.cassette.exchanges.is_empty()
-    }
-}
-
-impl Drop for ReplayServer {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
     }
 }
 

@@ -16,11 +16,11 @@ use axum::response::Response;
 use http::{HeaderMap, Method, Uri};
 use serde_json::Value;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::oneshot;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::observe::{Observations, RecordedRequest};
 use crate::scenario::{body_bytes, Fixtures, Protocol, Scenario};
+use crate::serve::Server;
 use respond::Substitutions;
 pub use validate::MISSING_MODEL;
 
@@ -87,9 +87,8 @@ struct Shared {
 
 /// A running mock vendor. Dropping it stops the server.
 pub struct MockVendor {
-    addr: SocketAddr,
+    server: Server,
     shared: Arc<Shared>,
-    stop: Option<oneshot::Sender<()>>,
 }
 
 impl MockVendor {
@@ -102,10 +101,7 @@ impl MockVendor {
     pub async fn start_with(config: MockConfig) -> Result<Self> {
         // Fail at start, not at the first request, when the scenario does not exist.
         load(&config.fixtures, config.protocol, &config.scenario)?;
-        let listener = TcpListener::bind(("127.0.0.1", config.port))
-            .await
-            .map_err(Error::Bind)?;
-        let addr = listener.local_addr().map_err(Error::Bind)?;
+        let (listener, addr) = crate::serve::bind(config.port).await?;
         let shared = Arc::new(Shared {
             scenario: RwLock::new(config.scenario.clone()),
             config,
@@ -114,29 +110,19 @@ impl MockVendor {
         let app = axum::Router::new()
             .fallback(handle)
             .with_state(shared.clone());
-        let (stop, stopped) = oneshot::channel::<()>();
         let counting = CountingListener {
             inner: listener,
             obs: shared.obs.clone(),
         };
-        tokio::spawn(async move {
-            let server = axum::serve(counting, app).with_graceful_shutdown(async {
-                let _ = stopped.await;
-            });
-            if let Err(e) = server.await {
-                tracing::warn!("mock vendor stopped: {e}");
-            }
-        });
         Ok(Self {
-            addr,
+            server: Server::spawn(counting, addr, app),
             shared,
-            stop: Some(stop),
         })
     }
 
     /// `http://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.url()
     }
 
     /// The base URL a client is configured with: with `/v1` for OpenAI, the host root otherwise.
@@ -171,14 +157,6 @@ impl MockVendor {
     /// Every request received so far.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.shared.obs.requests()
-    }
-}
-
-impl Drop for MockVendor {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
     }
 }
 

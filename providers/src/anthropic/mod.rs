@@ -6,16 +6,12 @@ mod request;
 mod response;
 mod stream;
 
-use bytes::Bytes;
-use futures_util::Stream;
-
 use crate::capabilities::Capabilities;
 use crate::context::ResolvedCall;
 use crate::error::{Error, Result};
-use crate::event::EventStream;
 use crate::request::Request;
 use crate::response::Response;
-use crate::wire::{self, ByteError, Protocol, StreamDecoder, WireRequest};
+use crate::wire::{Protocol, StreamDecoder, WireRequest};
 
 /// The `anthropic-version` sent unless the context's headers carry one.
 pub const API_VERSION: &str = "2023-06-01";
@@ -53,15 +49,6 @@ impl Anthropic {
     /// Parses a non-streamed answer body.
     pub fn decode_response(&self, body: &[u8]) -> Result<Response> {
         response::decode(body)
-    }
-
-    /// Decodes a raw SSE byte stream into normalised events.
-    pub fn decode_stream<S, E>(&self, bytes: S) -> EventStream
-    where
-        S: Stream<Item = Result<Bytes, E>> + Send + 'static,
-        E: Into<ByteError> + Send + 'static,
-    {
-        wire::decode_sse(NAME.to_owned(), bytes, self.stream_decoder(), None)
     }
 }
 

@@ -6,16 +6,12 @@ mod request;
 mod response;
 mod stream;
 
-use bytes::Bytes;
-use futures_util::Stream;
-
 use crate::capabilities::Capabilities;
 use crate::context::ResolvedCall;
 use crate::error::{Error, Result};
-use crate::event::EventStream;
 use crate::request::Request;
 use crate::response::Response;
-use crate::wire::{self, ByteError, Protocol, StreamDecoder, WireRequest};
+use crate::wire::{Protocol, StreamDecoder, WireRequest};
 
 /// The API version path segment. `v1beta` carries every feature the adapter uses
 /// (thinking config, response schemas); the mock vendor serves `v1` too.
@@ -56,15 +52,6 @@ impl Gemini {
     /// Parses a non-streamed answer body.
     pub fn decode_response(&self, body: &[u8]) -> Result<Response> {
         response::decode(body)
-    }
-
-    /// Decodes a raw SSE byte stream into normalised events.
-    pub fn decode_stream<S, E>(&self, bytes: S) -> EventStream
-    where
-        S: Stream<Item = Result<Bytes, E>> + Send + 'static,
-        E: Into<ByteError> + Send + 'static,
-    {
-        wire::decode_sse(NAME.to_owned(), bytes, self.stream_decoder(), None)
     }
 }
 

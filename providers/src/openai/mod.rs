@@ -6,16 +6,12 @@ mod request;
 mod response;
 mod stream;
 
-use bytes::Bytes;
-use futures_util::Stream;
-
 use crate::capabilities::Capabilities;
 use crate::context::ResolvedCall;
 use crate::error::{Error, Result};
-use crate::event::EventStream;
 use crate::request::Request;
 use crate::response::Response;
-use crate::wire::{self, ByteError, Protocol, StreamDecoder, WireRequest};
+use crate::wire::{Protocol, StreamDecoder, WireRequest};
 
 /// Which server the adapter talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,20 +76,6 @@ impl OpenAi {
     /// Parses a non-streamed answer body.
     pub fn decode_response(&self, body: &[u8]) -> Result<Response> {
         response::decode(Protocol::name(self), body)
-    }
-
-    /// Decodes a raw SSE byte stream into normalised events.
-    pub fn decode_stream<S, E>(&self, bytes: S) -> EventStream
-    where
-        S: Stream<Item = Result<Bytes, E>> + Send + 'static,
-        E: Into<ByteError> + Send + 'static,
-    {
-        wire::decode_sse(
-            Protocol::name(self).to_owned(),
-            bytes,
-            self.stream_decoder(),
-            None,
-        )
     }
 }
 
