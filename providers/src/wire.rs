@@ -19,6 +19,10 @@ use crate::response::Response;
 /// The largest body read into memory (a non-streamed answer or an error body).
 pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 
+/// The largest single SSE event; a stream that sends more without a blank line is cut off
+/// instead of buffering without bound.
+pub const MAX_EVENT_BYTES: usize = 16 * 1024 * 1024;
+
 /// A request ready to send: no network has been touched to build it.
 #[derive(Clone)]
 pub struct WireRequest {
@@ -160,6 +164,47 @@ pub enum ByteError {
     Timeout(Duration),
     /// The connection failed.
     Transport(String),
+    /// One event grew past the limit without ending.
+    TooLarge(usize),
+}
+
+/// Counts bytes since the last SSE event boundary (`\n\n`, `\r\r`, `\r\n\r\n`), across chunks.
+#[derive(Debug, Default)]
+struct EventSizeGuard {
+    since_boundary: usize,
+    last: [u8; 2],
+}
+
+impl EventSizeGuard {
+    /// Fails when a single event would exceed `limit` bytes.
+    fn check(&mut self, chunk: &[u8], limit: usize) -> Result<(), ByteError> {
+        let len = chunk.len();
+        // The byte at `k`, where negative `k` reaches into the previous chunk's last two bytes.
+        let at = |k: isize| -> u8 {
+            if k >= 0 {
+                chunk[k as usize]
+            } else if k >= -2 {
+                self.last[(2 + k) as usize]
+            } else {
+                0
+            }
+        };
+        // Scan back from the end: a chunk usually ends on a frame boundary, so this is short.
+        let boundary = (0..len as isize).rev().find(|&i| match at(i) {
+            b'\n' => at(i - 1) == b'\n' || (at(i - 1) == b'\r' && at(i - 2) == b'\n'),
+            b'\r' => at(i - 1) == b'\r',
+            _ => false,
+        });
+        self.since_boundary = match boundary {
+            Some(i) => len - 1 - i as usize,
+            None => self.since_boundary + len,
+        };
+        self.last = [at(len as isize - 2), at(len as isize - 1)];
+        if self.since_boundary > limit {
+            return Err(ByteError::TooLarge(limit));
+        }
+        Ok(())
+    }
 }
 
 impl From<std::convert::Infallible> for ByteError {
@@ -173,6 +218,7 @@ impl fmt::Display for ByteError {
         match self {
             Self::Timeout(d) => write!(f, "no data for {} ms", d.as_millis()),
             Self::Transport(e) => f.write_str(e),
+            Self::TooLarge(limit) => write!(f, "an SSE event is over {limit} bytes"),
         }
     }
 }
@@ -214,7 +260,12 @@ where
     S: Stream<Item = Result<Bytes, E>> + Send + 'static,
     E: Into<ByteError> + Send + 'static,
 {
-    let bytes = bytes.map(|item| item.map_err(Into::into));
+    let mut guard = EventSizeGuard::default();
+    let bytes = bytes.map(move |item| {
+        let chunk = item.map_err(Into::into)?;
+        guard.check(&chunk, MAX_EVENT_BYTES)?;
+        Ok(chunk)
+    });
     let state = SseState {
         sse: Box::pin(bytes.eventsource()),
         decoder,
@@ -269,6 +320,10 @@ fn sse_error(provider: &str, e: EventStreamError<ByteError>) -> Error {
             ErrorKind::Timeout,
             provider,
             format!("the stream stalled: no data for {} ms", limit.as_millis()),
+        ),
+        EventStreamError::Transport(ByteError::TooLarge(limit)) => Error::malformed(
+            provider,
+            format!("an SSE event is over {limit} bytes without ending; the stream was cut off"),
         ),
         EventStreamError::Transport(ByteError::Transport(e)) => Error::new(
             ErrorKind::StreamInterrupted,
@@ -469,6 +524,22 @@ mod tests {
         ];
         for (pairs, want) in cases {
             assert_eq!(retry_after(&headers(pairs), now), *want, "{pairs:?}");
+        }
+    }
+
+    #[test]
+    fn the_event_size_guard_resets_at_every_boundary_form() {
+        for (stream, ok) in [
+            (&b"data: 12345\n\ndata: 12345\n\n"[..], true),
+            (b"data: 12345\r\rdata: 12345\r\r", true),
+            (b"data: 12345\r\n\r\ndata: 12345\r\n\r\n", true),
+            (b"data: 123456789012345678901234567890\n", false),
+            (b"data: 12345\r\ndata: 12345\r\ndata: 12345\r\n", false),
+        ] {
+            // Byte by byte, so boundaries split across chunks are found too.
+            let mut guard = EventSizeGuard::default();
+            let result = stream.iter().try_for_each(|b| guard.check(&[*b], 20));
+            assert_eq!(result.is_ok(), ok, "{:?}", String::from_utf8_lossy(stream));
         }
     }
 

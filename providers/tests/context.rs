@@ -141,3 +141,17 @@ async fn an_empty_request_is_invalid_before_sending() {
         .unwrap_err();
     assert_eq!(err.kind, ErrorKind::InvalidRequest);
 }
+
+#[tokio::test]
+async fn an_event_that_never_ends_is_cut_off_not_buffered_forever() {
+    use futures_util::StreamExt;
+    let megabyte = bytes::Bytes::from(vec![b'x'; 1 << 20]);
+    let chunks = std::iter::once(bytes::Bytes::from_static(b"data: "))
+        .chain(std::iter::repeat_n(megabyte, 17));
+    let mut events = OpenAi::openai().decode_stream(futures_util::stream::iter(
+        chunks.map(Ok::<_, std::convert::Infallible>),
+    ));
+    let err = events.next().await.expect("an item").expect_err("an error");
+    assert_eq!(err.kind, ErrorKind::MalformedResponse, "{err}");
+    assert!(events.next().await.is_none());
+}
