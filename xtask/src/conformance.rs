@@ -34,6 +34,9 @@ pub struct Args {
     /// Only these families (repeatable): CTR, TOOL, RSN, JSON, MM, USE, ERR, SL, SEC.
     #[arg(long = "family")]
     families: Vec<String>,
+    /// Where --record writes and --replay reads cassettes.
+    #[arg(long, default_value = "fixtures/cassettes")]
+    cassette_dir: PathBuf,
     /// Write report.json, junit.xml and report.md here.
     #[arg(long)]
     report_dir: Option<PathBuf>,
@@ -53,6 +56,7 @@ impl Args {
             providers: vec![],
             checks: vec![],
             families: vec![],
+            cassette_dir: "fixtures/cassettes".into(),
             report_dir: None,
             write_docs: false,
         }
@@ -60,7 +64,7 @@ impl Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let cassettes = crate::root().join("fixtures/cassettes");
+    let cassettes = crate::root().join(&args.cassette_dir);
     let mode = if args.live {
         Mode::Live
     } else if args.record {
