@@ -199,7 +199,7 @@ fn read(path: &Path) -> Result<Vec<u8>> {
     })
 }
 
-fn parse<T: for<'de> Deserialize<'de>>(path: &Path, what: &'static str) -> Result<T> {
+pub(crate) fn parse<T: for<'de> Deserialize<'de>>(path: &Path, what: &'static str) -> Result<T> {
     serde_json::from_slice(&read(path)?).map_err(|e| Error::Invalid {
         path: path.to_owned(),
         what,

@@ -150,15 +150,7 @@ pub(crate) fn body_value(bytes: &[u8]) -> Value {
 impl Cassette {
     /// Reads and validates a cassette file.
     pub fn load(path: &Path) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|source| Error::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        let cassette: Cassette = serde_json::from_slice(&bytes).map_err(|e| Error::Invalid {
-            path: path.to_owned(),
-            what: "cassette",
-            message: e.to_string(),
-        })?;
+        let cassette: Cassette = crate::scenario::parse(path, "cassette")?;
         let invalid = |message: String| Error::Invalid {
             path: path.to_owned(),
             what: "cassette",
