@@ -40,6 +40,8 @@ struct ChoiceMessage {
     reasoning: Option<String>,
     #[serde(default)]
     tool_calls: Vec<WireToolCall>,
+    #[serde(default)]
+    refusal: Option<String>,
 }
 
 /// `content` as a string or, on some compatible servers, a list of parts.
@@ -165,12 +167,19 @@ pub(super) fn decode(provider: &str, body: &[u8]) -> Result<Response> {
         .reasoning_content
         .or(message.reasoning)
         .filter(|r| !r.is_empty());
+    let text = message.content.map(|c| c.text()).unwrap_or_default();
+    let refusal = message.refusal.filter(|r| !r.is_empty());
+    let mut finish = finish_reason(raw_finish.as_deref()).with_tool_calls(!tool_calls.is_empty());
+    if refusal.is_some() {
+        finish = FinishReason::ContentFilter;
+    }
     Ok(Response {
         id: completion.id.unwrap_or_default(),
         model: completion.model.unwrap_or_default(),
-        text: message.content.map(|c| c.text()).unwrap_or_default(),
+        // A refusal replaces the content: it is what the model said.
+        text: refusal.unwrap_or(text),
         reasoning,
-        finish_reason: finish_reason(raw_finish.as_deref()).with_tool_calls(!tool_calls.is_empty()),
+        finish_reason: finish,
         raw_finish_reason: raw_finish,
         tool_calls,
         usage: completion.usage.unwrap_or_default().normalise(),

@@ -42,6 +42,8 @@ struct Delta {
     reasoning: Option<String>,
     #[serde(default)]
     tool_calls: Vec<DeltaToolCall>,
+    #[serde(default)]
+    refusal: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -70,6 +72,7 @@ pub(super) struct Decoder {
     ids: IdNormalizer,
     raw_finish: Option<String>,
     usage: Option<Usage>,
+    refused: bool,
     done: bool,
 }
 
@@ -83,6 +86,7 @@ impl Decoder {
             ids: IdNormalizer::default(),
             raw_finish: None,
             usage: None,
+            refused: false,
             done: false,
         }
     }
@@ -147,8 +151,11 @@ impl Decoder {
     fn finish(&mut self, out: &mut Vec<StreamEvent>) -> Result<()> {
         self.start(None, None, out);
         self.close_calls(out)?;
-        let reason =
-            finish_reason(self.raw_finish.as_deref()).with_tool_calls(!self.calls.is_empty());
+        let reason = if self.refused {
+            crate::FinishReason::ContentFilter
+        } else {
+            finish_reason(self.raw_finish.as_deref()).with_tool_calls(!self.calls.is_empty())
+        };
         out.push(StreamEvent::Finish {
             finish_reason: reason,
             raw_finish_reason: self.raw_finish.clone(),
@@ -190,6 +197,11 @@ impl StreamDecoder for Decoder {
                 out.push(StreamEvent::ReasoningDelta { text: reasoning });
             }
             if let Some(text) = delta.content.map(|c| c.text()).filter(|t| !t.is_empty()) {
+                out.push(StreamEvent::TextDelta { text });
+            }
+            // Refusal fragments are what the model said: text, with a content_filter finish.
+            if let Some(text) = delta.refusal.filter(|t| !t.is_empty()) {
+                self.refused = true;
                 out.push(StreamEvent::TextDelta { text });
             }
             for tc in &delta.tool_calls {
