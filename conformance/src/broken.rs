@@ -56,11 +56,15 @@ pub enum Flaw {
     DrainsAbandonedStreams,
     /// Ignores the context's timeout.
     IgnoresTimeout,
+    /// Loses the vendor's response id.
+    DropsResponseId,
+    /// Decodes answer text as Latin-1 instead of UTF-8.
+    Latin1Text,
 }
 
 impl Flaw {
     /// Every flaw.
-    pub const ALL: [Flaw; 21] = [
+    pub const ALL: [Flaw; 23] = [
         Self::KeepsFirstCredential,
         Self::DropsStreamUsage,
         Self::StopWithToolCallsIsStop,
@@ -82,6 +86,8 @@ impl Flaw {
         Self::MidStreamErrorsAreFinished,
         Self::DrainsAbandonedStreams,
         Self::IgnoresTimeout,
+        Self::DropsResponseId,
+        Self::Latin1Text,
     ];
 }
 
@@ -181,6 +187,8 @@ impl<P: Provider> Broken<P> {
                     call.id = call.provider_id.clone().unwrap_or_default();
                 }
             }
+            Flaw::DropsResponseId => r.id.clear(),
+            Flaw::Latin1Text => r.text = r.text.bytes().map(char::from).collect(),
             Flaw::ReasoningInText => {
                 if let Some(reasoning) = r.reasoning.take() {
                     r.text = reasoning + &r.text;

@@ -65,6 +65,10 @@ impl<'a> Cx<'a> {
         }
     }
 
+    pub fn mode(&self) -> &Mode {
+        self.mode
+    }
+
     pub fn caps(&self) -> Capabilities {
         self.subject.provider.capabilities()
     }
