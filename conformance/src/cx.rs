@@ -43,6 +43,8 @@ pub struct Cx<'a> {
     replays: Mutex<Vec<ReplayServer>>,
     /// Save shrunk property-test failures (SL-003).
     pub persist_regressions: bool,
+    /// Cases for SL-003 (`None`: its default).
+    pub property_cases: Option<u32>,
 }
 
 impl<'a> Cx<'a> {
@@ -62,6 +64,7 @@ impl<'a> Cx<'a> {
             recorders: Mutex::new(Vec::new()),
             replays: Mutex::new(Vec::new()),
             persist_regressions: true,
+            property_cases: None,
         }
     }
 

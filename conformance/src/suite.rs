@@ -168,6 +168,7 @@ pub struct Suite {
     client: reqwest::Client,
     parallel: usize,
     persist_regressions: bool,
+    property_cases: Option<u32>,
 }
 
 impl Default for Suite {
@@ -187,6 +188,7 @@ impl Suite {
             client: reqwest::Client::new(),
             parallel: 4,
             persist_regressions: true,
+            property_cases: None,
         }
     }
 
@@ -239,6 +241,12 @@ impl Suite {
         self
     }
 
+    /// How many cases the property checks (SL-003) try; by default 24, or `PROPTEST_CASES`.
+    pub fn property_cases(mut self, cases: u32) -> Self {
+        self.property_cases = Some(cases.max(1));
+        self
+    }
+
     /// The (check, subject) pairs this run will execute, in report order.
     pub fn plan(&self) -> Vec<(&'static Check, &Subject)> {
         CHECKS
@@ -283,6 +291,7 @@ impl Suite {
             None => {
                 let mut cx = Cx::new(subject, &self.mode, &self.fixtures, &self.client, check.id);
                 cx.persist_regressions = self.persist_regressions;
+                cx.property_cases = self.property_cases;
                 // A panicking check is a failure of that check, not of the whole run.
                 let run = std::panic::AssertUnwindSafe((check.run)(&cx));
                 // A provider that hangs fails the check; it must not hang the suite.

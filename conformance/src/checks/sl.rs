@@ -207,11 +207,15 @@ pub async fn sl_003(cx: &Cx<'_>) -> CheckResultOf {
     let streaming = cx.caps().streaming;
     let handle = tokio::runtime::Handle::current();
     let persist = cx.persist_regressions;
+    let cases = cx.property_cases;
     let run = tokio::task::spawn_blocking(move || {
         let mut config = Config::default();
-        // 256 cases by default is more than a 60 s suite affords; PROPTEST_CASES still wins.
-        if std::env::var_os("PROPTEST_CASES").is_none() {
-            config.cases = 24;
+        // 256 cases by default is more than a 60 s suite affords; PROPTEST_CASES still wins
+        // unless the suite was told a number.
+        match cases {
+            Some(n) => config.cases = n,
+            None if std::env::var_os("PROPTEST_CASES").is_none() => config.cases = 24,
+            None => {}
         }
         config.failure_persistence = if persist {
             Some(Box::new(FileFailurePersistence::Direct(regressions_file())))
