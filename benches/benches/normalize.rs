@@ -45,6 +45,7 @@ fn request() -> Request {
                 provider_id: None,
                 name: "tool_0".into(),
                 arguments: json!({"query": format!("city {i}")}),
+                signature: None,
             }],
         });
         messages.push(Message::tool_result(

@@ -60,11 +60,13 @@ pub enum Flaw {
     DropsResponseId,
     /// Decodes answer text as Latin-1 instead of UTF-8.
     Latin1Text,
+    /// Loses the opaque data a tool call must carry back (Gemini's thoughtSignature).
+    DropsToolCallSignatures,
 }
 
 impl Flaw {
     /// Every flaw.
-    pub const ALL: [Flaw; 23] = [
+    pub const ALL: [Flaw; 24] = [
         Self::KeepsFirstCredential,
         Self::DropsStreamUsage,
         Self::StopWithToolCallsIsStop,
@@ -88,6 +90,7 @@ impl Flaw {
         Self::IgnoresTimeout,
         Self::DropsResponseId,
         Self::Latin1Text,
+        Self::DropsToolCallSignatures,
     ];
 }
 
@@ -188,6 +191,9 @@ impl<P: Provider> Broken<P> {
                 }
             }
             Flaw::DropsResponseId => r.id.clear(),
+            Flaw::DropsToolCallSignatures => {
+                r.tool_calls.iter_mut().for_each(|c| c.signature = None)
+            }
             Flaw::Latin1Text => r.text = r.text.bytes().map(char::from).collect(),
             Flaw::ReasoningInText => {
                 if let Some(reasoning) = r.reasoning.take() {
@@ -253,6 +259,22 @@ fn stream_item(
         (Flaw::ReasoningInText, Ok(StreamEvent::ReasoningDelta { text })) => {
             Ok(StreamEvent::TextDelta { text })
         }
+        (
+            Flaw::DropsToolCallSignatures,
+            Ok(StreamEvent::ToolCallStart {
+                index,
+                id,
+                provider_id,
+                name,
+                ..
+            }),
+        ) => Ok(StreamEvent::ToolCallStart {
+            index,
+            id,
+            provider_id,
+            name,
+            signature: None,
+        }),
         (Flaw::TruncatedIsFinished, Err(e)) if e.kind == ErrorKind::StreamInterrupted => {
             clean_finish()
         }

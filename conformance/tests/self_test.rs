@@ -58,6 +58,9 @@ fn expected(flaw: Flaw, kind: ProviderKind) -> BTreeSet<&'static str> {
         (Flaw::DropsResponseId, _) => &["CTR-001", "CTR-003"],
         // The tool_result answer has a degree sign.
         (Flaw::Latin1Text, _) => &["CTR-007", "TOOL-004"],
+        // Only Gemini's calls carry a signature.
+        (Flaw::DropsToolCallSignatures, ProviderKind::Gemini) => &["TOOL-004"],
+        (Flaw::DropsToolCallSignatures, _) => &[],
     };
     ids.iter().copied().collect()
 }

@@ -41,6 +41,9 @@ pub enum StreamEvent {
         provider_id: Option<String>,
         /// The function name.
         name: String,
+        /// Opaque vendor data to send back with the call (see [`ToolCall::signature`]).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        signature: Option<String>,
     },
     /// A fragment of a tool call's JSON arguments.
     ToolCallDelta {
@@ -106,6 +109,7 @@ impl Assembler {
                 id,
                 provider_id,
                 name,
+                signature,
             } => {
                 if index != self.calls.len() {
                     return Err(order("tool call index out of sequence"));
@@ -115,6 +119,7 @@ impl Assembler {
                     provider_id,
                     name,
                     arguments: Value::Null,
+                    signature,
                 });
             }
             StreamEvent::ToolCallDelta { index, .. } => {

@@ -175,6 +175,11 @@ pub struct ToolCall {
     pub name: String,
     /// The arguments, parsed (`{}` when none).
     pub arguments: Value,
+    /// Opaque vendor data that must go back with this call in history (Gemini's
+    /// `thoughtSignature`, which thinking models require on function calls they are shown again).
+    /// Kept out of serialised output; `None` for vendors without one.
+    #[serde(default, skip_serializing)]
+    pub signature: Option<String>,
 }
 
 /// Sampling and length parameters. `None` means "not set": it is left out of the wire body.

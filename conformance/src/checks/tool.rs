@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 use super::valid_ids;
 use crate::cx::Cx;
 use crate::outcome::CheckResultOf;
+use crate::outcome::Outcome;
 use crate::{expect_eq, fail, probe, Protocol};
 
 fn weather_tool() -> Tool {
@@ -105,6 +106,7 @@ fn round_trip_history(is_error: bool) -> Request {
                     provider_id: None,
                     name: "get_weather".into(),
                     arguments: json!({"location": "Paris"}),
+                    signature: None,
                 }],
             },
             Message::Tool {
@@ -201,6 +203,53 @@ pub async fn tool_004(cx: &Cx<'_>) -> CheckResultOf {
     let result = tool_result_on_wire(cx.protocol(), &mock.requests()[0].body)?;
     if !result.to_string().contains("18C, sunny") {
         fail!("the tool output is not in the encoded result: {result}");
+    }
+
+    // The real round trip: the calls a response gave, sent back as they came. Whatever the
+    // vendor needs to see again (Gemini's thoughtSignature) must reach the wire.
+    let calls_mock = cx.mock("tool_call").await?;
+    let calls = cx
+        .generate_ok(&tool_request(), &cx.ctx(&calls_mock))
+        .await?
+        .tool_calls;
+    let wire = cx
+        .fixtures
+        .scenario(cx.protocol(), "tool_call")
+        .map_err(|e| Outcome::Fail(e.to_string()))?;
+    let vendor_body =
+        String::from_utf8_lossy(wire.generate_body.as_deref().unwrap_or_default()).into_owned();
+    let mut history = vec![Message::user("What's the weather in Paris?")];
+    history.push(Message::Assistant {
+        content: String::new(),
+        tool_calls: calls.clone(),
+    });
+    history.extend(
+        calls
+            .iter()
+            .map(|c| Message::tool_result(c.id.clone(), "18C, sunny")),
+    );
+    let mock = cx.mock("tool_result").await?;
+    cx.generate_ok(
+        &Request {
+            messages: history,
+            tools: vec![weather_tool()],
+            ..Request::default()
+        },
+        &cx.ctx(&mock),
+    )
+    .await?;
+    let sent = mock.requests()[0].body.to_string();
+    let signature = serde_json::from_str::<Value>(&vendor_body)
+        .ok()
+        .and_then(|v| {
+            v.pointer("/candidates/0/content/parts/0/thoughtSignature")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        });
+    if let Some(signature) = signature {
+        if !sent.contains(&signature) {
+            fail!("the function call's thoughtSignature {signature:?} was not sent back with it: {sent}");
+        }
     }
     Ok(())
 }

@@ -125,6 +125,7 @@ pub(super) fn decode(body: &[u8]) -> Result<Response> {
                 provider_id: id,
                 name,
                 arguments: input_object(input)?,
+                signature: None,
             }),
             Block::Other => {}
         }

@@ -146,6 +146,7 @@ impl StreamDecoder for Decoder {
                             id: self.ids.next(id.as_deref()),
                             provider_id: id,
                             name: name.clone(),
+                            signature: None,
                         });
                         // The start block's `input` is `{}`; a non-empty one is kept as the
                         // starting JSON for servers that send the input whole.

@@ -125,11 +125,13 @@ fn contents(history: &[Message]) -> Result<Value> {
                 if !content.is_empty() {
                     parts.push(json!({"text": content}));
                 }
-                parts.extend(
-                    tool_calls
-                        .iter()
-                        .map(|c| json!({"functionCall": {"name": c.name, "args": c.arguments}})),
-                );
+                parts.extend(tool_calls.iter().map(|c| {
+                    let mut part = json!({"functionCall": {"name": c.name, "args": c.arguments}});
+                    if let Some(signature) = &c.signature {
+                        part["thoughtSignature"] = signature.clone().into();
+                    }
+                    part
+                }));
                 ("model", parts)
             }
             Message::Tool {

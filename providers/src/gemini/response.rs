@@ -50,6 +50,8 @@ pub(super) struct Part {
     pub(super) thought: bool,
     #[serde(default)]
     pub(super) function_call: Option<FunctionCall>,
+    #[serde(default)]
+    pub(super) thought_signature: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -122,13 +124,19 @@ pub(super) fn args_object(args: Value) -> Result<Value> {
 }
 
 /// Mints the tool call for a `functionCall` part. Gemini usually gives no id; newer models
-/// may, and it is kept as `provider_id`.
-pub(super) fn tool_call(ids: &mut IdNormalizer, call: FunctionCall) -> Result<ToolCall> {
+/// may, and it is kept as `provider_id`. The part's `thoughtSignature` travels with the call,
+/// because thinking models reject a history whose function calls lost theirs.
+pub(super) fn tool_call(
+    ids: &mut IdNormalizer,
+    call: FunctionCall,
+    signature: Option<String>,
+) -> Result<ToolCall> {
     Ok(ToolCall {
         id: ids.next(call.id.as_deref()),
         provider_id: call.id,
         name: call.name,
         arguments: args_object(call.args)?,
+        signature,
     })
 }
 
@@ -144,7 +152,7 @@ pub(super) fn decode(body: &[u8]) -> Result<Response> {
     let candidate = response.candidates.into_iter().next().unwrap_or_default();
     for part in candidate.content.unwrap_or_default().parts {
         if let Some(call) = part.function_call {
-            tool_calls.push(tool_call(&mut ids, call)?);
+            tool_calls.push(tool_call(&mut ids, call, part.thought_signature)?);
         } else if let Some(t) = part.text {
             if part.thought {
                 reasoning.get_or_insert_with(String::new).push_str(&t);

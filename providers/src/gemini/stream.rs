@@ -52,12 +52,13 @@ impl StreamDecoder for Decoder {
                 // Function calls arrive whole: start, all arguments, end.
                 let index = self.calls;
                 self.calls += 1;
-                let call = tool_call(&mut self.ids, call)?;
+                let call = tool_call(&mut self.ids, call, part.thought_signature)?;
                 out.push(StreamEvent::ToolCallStart {
                     index,
                     id: call.id,
                     provider_id: call.provider_id,
                     name: call.name,
+                    signature: call.signature,
                 });
                 out.push(StreamEvent::ToolCallDelta {
                     index,

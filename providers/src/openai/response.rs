@@ -160,6 +160,7 @@ pub(super) fn decode(provider: &str, body: &[u8]) -> Result<Response> {
                 provider_id: tc.id.clone(),
                 arguments: parse_arguments(provider, &name, args)?,
                 name,
+                signature: None,
             })
         })
         .collect::<Result<Vec<_>>>()?;

@@ -126,6 +126,7 @@ impl Decoder {
             id,
             provider_id: tc.id.clone(),
             name: name.clone(),
+            signature: None,
         });
         self.calls.push(OpenCall {
             vendor_index: tc.index,
