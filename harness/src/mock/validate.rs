@@ -72,6 +72,13 @@ fn key_ok(given: Option<&str>, expected: Option<&str>) -> bool {
     }
 }
 
+/// The non-empty array at `key` of the body.
+fn turns<'a>(body: &'a Value, key: &str) -> Option<&'a Vec<Value>> {
+    body.get(key)
+        .and_then(Value::as_array)
+        .filter(|m| !m.is_empty())
+}
+
 fn model_of(body: &Value) -> Option<&str> {
     body.get("model")
         .and_then(Value::as_str)
@@ -113,12 +120,7 @@ fn openai(req: &Incoming<'_>) -> Result<Route, Rejection> {
             None,
         ));
     };
-    let Some(messages) = req
-        .body
-        .get("messages")
-        .and_then(Value::as_array)
-        .filter(|m| !m.is_empty())
-    else {
+    let Some(messages) = turns(req.body, "messages") else {
         return Err(openai_error(
             400,
             "Invalid 'messages': empty array.",
@@ -240,12 +242,7 @@ fn anthropic(req: &Incoming<'_>) -> Result<Route, Rejection> {
             "max_tokens: Field required",
         ));
     }
-    let Some(messages) = req
-        .body
-        .get("messages")
-        .and_then(Value::as_array)
-        .filter(|m| !m.is_empty())
-    else {
+    let Some(messages) = turns(req.body, "messages") else {
         return Err(anthropic_error(
             400,
             "invalid_request_error",
@@ -348,12 +345,7 @@ fn gemini(req: &Incoming<'_>) -> Result<Route, Rejection> {
             "Request had invalid authentication credentials.",
         ));
     }
-    let Some(contents) = req
-        .body
-        .get("contents")
-        .and_then(Value::as_array)
-        .filter(|c| !c.is_empty())
-    else {
+    let Some(contents) = turns(req.body, "contents") else {
         return Err(gemini_error(
             400,
             "INVALID_ARGUMENT",
