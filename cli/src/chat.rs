@@ -91,9 +91,10 @@ pub struct ChatArgs {
     json: bool,
 }
 
-/// A configuration problem found before anything is sent.
-fn usage_error(args: &ChatArgs, provider: &str, message: String) -> u8 {
-    let err = Error::new(ErrorKind::MissingRuntimeContext, provider, message);
+/// A usage or configuration problem found before anything is sent: exit 2, with the kind that
+/// names it (a missing key or URL, a build without the adapter, a bad prompt or number).
+fn usage_error(args: &ChatArgs, kind: ErrorKind, provider: &str, message: String) -> u8 {
+    let err = Error::new(kind, provider, message);
     report_error(args.json, &err);
     EXIT_USAGE
 }
@@ -122,6 +123,7 @@ pub async fn run(args: ChatArgs) -> u8 {
     let Some(provider) = kind.build() else {
         return usage_error(
             &args,
+            ErrorKind::Unsupported,
             name,
             format!("this build of concord has no {name} adapter"),
         );
@@ -130,6 +132,7 @@ pub async fn run(args: ChatArgs) -> u8 {
         let var = kind.key_var().name;
         return usage_error(
             &args,
+            ErrorKind::MissingRuntimeContext,
             name,
             format!("no credential for {name}: pass --api-key or set {var}"),
         );
@@ -142,13 +145,14 @@ pub async fn run(args: ChatArgs) -> u8 {
         let var = kind.base_url_var().name;
         return usage_error(
             &args,
+            ErrorKind::MissingRuntimeContext,
             name,
             format!("no base URL for {name}: pass --base-url or set {var}"),
         );
     };
     let prompt = match read_prompt(args.prompt.clone()) {
         Ok(p) => p,
-        Err(message) => return usage_error(&args, name, message),
+        Err(message) => return usage_error(&args, ErrorKind::InvalidRequest, name, message),
     };
     let (timeout, retries) = match (
         args.timeout_secs.map(Ok).unwrap_or_else(|| {
@@ -159,7 +163,7 @@ pub async fn run(args: ChatArgs) -> u8 {
         }),
     ) {
         (Ok(t), Ok(r)) => (t, r),
-        (Err(m), _) | (_, Err(m)) => return usage_error(&args, name, m),
+        (Err(m), _) | (_, Err(m)) => return usage_error(&args, ErrorKind::InvalidRequest, name, m),
     };
 
     let mut request = Request::default();

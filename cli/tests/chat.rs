@@ -342,3 +342,29 @@ async fn mock_lists_its_scenarios() {
         "{names}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_prompt_or_a_bad_number_is_a_usage_error() {
+    let mock = MockVendor::start(Protocol::Openai, "text").await.unwrap();
+    let out = concord(chat_args(&mock, &["--json", "   "]), vec![]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(stdout_json(&out)["error"]["kind"], "invalid_request");
+    let out = concord(
+        chat_args(&mock, &["--json", "hi"]),
+        vec![("CONCORD_MAX_RETRIES", "many")],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2));
+    let err = &stdout_json(&out)["error"];
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("CONCORD_MAX_RETRIES"),
+        "{err}"
+    );
+    assert!(
+        mock.requests().is_empty(),
+        "nothing is sent on a usage error"
+    );
+}
