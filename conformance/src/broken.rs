@@ -118,7 +118,13 @@ impl<P: Provider> Broken<P> {
                 ctx.client = Some(reqwest::Client::new())
             }
             Flaw::DefaultModel if ctx.model.is_none() => ctx.model = Some("default-model".into()),
-            Flaw::DropsParameters => ctx.settings = Parameters::default(),
+            // Anthropic still needs a length to accept the call at all.
+            Flaw::DropsParameters => {
+                ctx.settings = Parameters {
+                    max_output_tokens: Some(4096),
+                    ..Parameters::default()
+                }
+            }
             Flaw::IgnoresTimeout => ctx.timeout = None,
             Flaw::KeepsFirstCredential => {
                 let mut kept = self.kept.lock().expect("lock");
@@ -129,10 +135,6 @@ impl<P: Provider> Broken<P> {
                 }
             }
             _ => {}
-        }
-        if self.flaw == Flaw::DropsParameters {
-            // Anthropic still needs a length to accept the call at all.
-            ctx.settings.max_output_tokens = Some(4096);
         }
         ctx
     }

@@ -59,7 +59,7 @@ impl Subject {
         }
     }
 
-    /// The same provider under another name, model or live endpoint.
+    /// The same provider, reachable live: where its key, base URL and live model come from.
     pub fn with_live(mut self, live: Live) -> Self {
         self.live = Some(live);
         self
