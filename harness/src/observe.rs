@@ -56,9 +56,9 @@ impl RecordedRequest {
 }
 
 /// The shared log of one mock vendor.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Observations {
-    started: Option<Instant>,
+    started: Instant,
     requests: Mutex<Vec<RecordedRequest>>,
     connections: AtomicUsize,
     disconnects: AtomicUsize,
@@ -68,13 +68,16 @@ pub struct Observations {
 impl Observations {
     pub(crate) fn new() -> Arc<Self> {
         Arc::new(Self {
-            started: Some(Instant::now()),
-            ..Self::default()
+            started: Instant::now(),
+            requests: Mutex::default(),
+            connections: AtomicUsize::new(0),
+            disconnects: AtomicUsize::new(0),
+            completed_streams: AtomicUsize::new(0),
         })
     }
 
     pub(crate) fn since_start(&self) -> Duration {
-        self.started.map(|s| s.elapsed()).unwrap_or_default()
+        self.started.elapsed()
     }
 
     pub(crate) fn record(&self, request: RecordedRequest) {
