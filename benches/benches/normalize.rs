@@ -40,6 +40,7 @@ fn request() -> Request {
         });
         messages.push(Message::Assistant {
             content: "Let me look.".into(),
+            reasoning: Vec::new(),
             tool_calls: vec![ToolCall {
                 id: format!("call_{i}"),
                 provider_id: None,

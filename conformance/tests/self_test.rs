@@ -20,8 +20,6 @@ fn subject(kind: ProviderKind, flaw: Flaw) -> Subject {
 fn expected(flaw: Flaw, kind: ProviderKind) -> BTreeSet<&'static str> {
     let ids: &[&str] = match (flaw, kind) {
         (Flaw::KeepsFirstCredential, _) => &["SL-002", "SL-003"],
-        // Anthropic reports no reasoning tokens, so only the others lose them in RSN-001.
-        (Flaw::DropsStreamUsage, ProviderKind::Anthropic) => &["CTR-002", "CTR-003", "USE-001"],
         (Flaw::DropsStreamUsage, _) => &["CTR-002", "CTR-003", "RSN-001", "USE-001"],
         (Flaw::StopWithToolCallsIsStop, ProviderKind::Gemini) => {
             &["TOOL-001", "TOOL-002", "TOOL-003"]

@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::response::{FinishReason, Response, ToolCall, Usage};
+use crate::response::{FinishReason, ReasoningBlock, Response, ToolCall, Usage};
 
 /// One item of a normalised stream.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -30,6 +30,23 @@ pub enum StreamEvent {
     ReasoningDelta {
         /// The fragment.
         text: String,
+    },
+    /// A reasoning block is complete, with the opaque data the vendor needs to see again in
+    /// history. Its text is the reasoning deltas since the previous `reasoning_end` (or the
+    /// start). Only vendors that issue such data send it (see [`ReasoningBlock`]).
+    ReasoningEnd {
+        /// Anthropic thinking signature.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        signature: Option<String>,
+        /// Anthropic redacted-thinking data.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        redacted: Option<String>,
+        /// OpenAI Responses encrypted reasoning.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        encrypted_content: Option<String>,
+        /// OpenAI Responses reasoning item id.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
     },
     /// A tool call begins.
     ToolCallStart {
@@ -79,6 +96,9 @@ pub struct Assembler {
     start: Option<(String, String)>,
     text: String,
     reasoning: Option<String>,
+    /// Where the current reasoning block's text starts in `reasoning`.
+    block_from: usize,
+    blocks: Vec<ReasoningBlock>,
     calls: Vec<ToolCall>,
     finish: Option<(FinishReason, Option<String>, Usage)>,
 }
@@ -104,6 +124,23 @@ impl Assembler {
                 .reasoning
                 .get_or_insert_with(String::new)
                 .push_str(&text),
+            StreamEvent::ReasoningEnd {
+                signature,
+                redacted,
+                encrypted_content,
+                id,
+            } => {
+                let all = self.reasoning.as_deref().unwrap_or_default();
+                let text = all.get(self.block_from..).unwrap_or_default().to_owned();
+                self.block_from = all.len();
+                self.blocks.push(ReasoningBlock {
+                    text,
+                    signature,
+                    redacted,
+                    encrypted_content,
+                    id,
+                });
+            }
             StreamEvent::ToolCallStart {
                 index,
                 id,
@@ -140,7 +177,8 @@ impl Assembler {
         Ok(())
     }
 
-    /// The assembled response; fails if the stream never finished.
+    /// The assembled response; fails if the stream never finished, or finished with a tool
+    /// call that never ended (its arguments would be unknown, B3).
     pub fn finish(self, provider: &str) -> Result<Response> {
         let (Some((id, model)), Some((finish_reason, raw_finish_reason, usage))) =
             (self.start, self.finish)
@@ -151,11 +189,21 @@ impl Assembler {
                 "the stream ended before its finish event",
             ));
         };
+        if let Some(open) = self.calls.iter().find(|c| c.arguments.is_null()) {
+            return Err(Error::malformed(
+                provider,
+                format!(
+                    "stream out of order: tool call `{}` ({}) never ended",
+                    open.name, open.id
+                ),
+            ));
+        }
         Ok(Response {
             id,
             model,
             text: self.text,
             reasoning: self.reasoning,
+            reasoning_blocks: self.blocks,
             tool_calls: self.calls,
             finish_reason,
             raw_finish_reason,

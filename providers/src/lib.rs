@@ -50,8 +50,8 @@ pub use event::{assemble, Assembler, EventStream, StreamEvent};
 pub use kinds::ProviderKind;
 pub use provider::Provider;
 pub use request::{
-    ContentPart, ImageSource, Message, Parameters, ReasoningOptions, Request, ResponseFormat, Tool,
-    ToolChoice,
+    ContentPart, ImageSource, Message, Parameters, ReasoningBlock, ReasoningOptions, Request,
+    ResponseFormat, Tool, ToolChoice,
 };
 pub use response::{FinishReason, Response, ToolCall, Usage};
 pub use retry::{Retry, RetryPolicy};

@@ -50,7 +50,9 @@ pub enum Message {
         /// Text and image parts, in order.
         content: Vec<ContentPart>,
     },
-    /// An earlier model turn: its text and the tools it called.
+    /// An earlier model turn: its text, the tools it called, and the reasoning blocks the vendor
+    /// needs to see again (build one from a [`Response`](crate::Response) with
+    /// [`Message::from_response`]).
     Assistant {
         /// The text the model produced (may be empty when it only called tools).
         #[serde(default)]
@@ -58,6 +60,10 @@ pub enum Message {
         /// The tool calls it made.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         tool_calls: Vec<ToolCall>,
+        /// Reasoning blocks with their replay data (Anthropic thinking signatures, OpenAI
+        /// Responses encrypted reasoning). Each encoder sends back only what its vendor issued.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        reasoning: Vec<ReasoningBlock>,
     },
     /// The result of running a tool the model called.
     Tool {
@@ -91,6 +97,17 @@ impl Message {
         Self::Assistant {
             content: text.into(),
             tool_calls: Vec::new(),
+            reasoning: Vec::new(),
+        }
+    }
+
+    /// The assistant turn a response stands for, with everything the vendor needs to see again
+    /// in history: its text, tool calls (with their signatures) and reasoning blocks.
+    pub fn from_response(response: &crate::Response) -> Self {
+        Self::Assistant {
+            content: response.text.clone(),
+            tool_calls: response.tool_calls.clone(),
+            reasoning: response.reasoning_blocks.clone(),
         }
     }
 
@@ -180,6 +197,28 @@ pub struct ToolCall {
     /// Kept out of serialised output; `None` for vendors without one.
     #[serde(default, skip_serializing)]
     pub signature: Option<String>,
+}
+
+/// One reasoning block as the vendor returned it, with the opaque data that must go back with it
+/// on later turns (extended thinking with tool use, stateless OpenAI Responses). Vendors without
+/// such data produce no blocks; their reasoning is only [`Response::reasoning`](crate::Response).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReasoningBlock {
+    /// The block's readable reasoning (or summary) text; may be empty.
+    #[serde(default)]
+    pub text: String,
+    /// Anthropic: the thinking block's `signature`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
+    /// Anthropic: a `redacted_thinking` block's encrypted `data`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redacted: Option<String>,
+    /// OpenAI Responses: the reasoning item's `encrypted_content`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encrypted_content: Option<String>,
+    /// OpenAI Responses: the reasoning item's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
 }
 
 /// Sampling and length parameters. `None` means "not set": it is left out of the wire body.

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::request::ToolCall;
+pub use crate::request::{ReasoningBlock, ToolCall};
 
 /// A finished, non-streamed answer (or an assembled stream).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -15,6 +15,10 @@ pub struct Response {
     pub text: String,
     /// Reasoning ("thinking") text, when the vendor returned any.
     pub reasoning: Option<String>,
+    /// Reasoning blocks with the replay data the vendor needs on later turns (see
+    /// [`Message::from_response`](crate::Message::from_response)); empty for vendors without any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasoning_blocks: Vec<ReasoningBlock>,
     /// Tools the model called, in order.
     pub tool_calls: Vec<ToolCall>,
     /// Why generation ended, normalised.
@@ -75,13 +79,14 @@ pub struct Usage {
 }
 
 impl Usage {
-    /// Usage from input and output counts, with the total derived (B2).
+    /// Usage from input and output counts, with the total derived (B2). Counts near `u64::MAX`
+    /// (no vendor sends them, a broken proxy might) saturate instead of overflowing.
     pub fn new(input: Option<u64>, output: Option<u64>) -> Self {
         Self {
             input_tokens: input,
             output_tokens: output,
             total_tokens: match (input, output) {
-                (Some(i), Some(o)) => Some(i + o),
+                (Some(i), Some(o)) => Some(i.saturating_add(o)),
                 _ => None,
             },
             ..Self::default()
@@ -122,4 +127,14 @@ pub(crate) fn parse_arguments(
             format!("arguments of tool call `{name}` are not valid JSON: {e}"),
         )),
     }
+}
+
+/// Deserialises `null` as the type's default: compatible servers send `"tool_calls": null`,
+/// `"choices": null` and the like where OpenAI omits the field.
+pub(crate) fn null_as_default<'de, D, T>(de: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(de)?.unwrap_or_default())
 }

@@ -5,8 +5,8 @@ use concord::anthropic::Anthropic;
 use concord::gemini::Gemini;
 use concord::openai::OpenAi;
 use concord::{
-    context::resolve, ContentPart, ImageSource, Message, Parameters, Provider, ReasoningOptions,
-    Request, ResponseFormat, RuntimeContext, Tool, ToolCall, ToolChoice,
+    context::resolve, ContentPart, ImageSource, Message, Parameters, Provider, ReasoningBlock,
+    ReasoningOptions, Request, ResponseFormat, RuntimeContext, Tool, ToolCall, ToolChoice,
 };
 use serde_json::{json, Value};
 
@@ -44,6 +44,19 @@ fn rich_request() -> Request {
             },
             Message::Assistant {
                 content: "Checking.".into(),
+                // An Anthropic thinking block (signed) and a redacted one: Anthropic gets both
+                // back first in the turn; the other protocols have no place for them.
+                reasoning: vec![
+                    ReasoningBlock {
+                        text: "Paris needs the weather tool.".into(),
+                        signature: Some("EqQBCgIYAhIM-signature".into()),
+                        ..ReasoningBlock::default()
+                    },
+                    ReasoningBlock {
+                        redacted: Some("EmwKAhgBEgy-redacted".into()),
+                        ..ReasoningBlock::default()
+                    },
+                ],
                 tool_calls: vec![
                     ToolCall {
                         id: "call|1".into(),
@@ -214,8 +227,12 @@ fn request_parameters_override_context_settings() {
 #[test]
 fn history_tool_ids_are_normalised_consistently() {
     let a = wire!(Anthropic::new(), "http://h", rich_request(), false).json();
-    let use_id = a["messages"][1]["content"][1]["id"]
-        .as_str()
+    let use_id = a["messages"][1]["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["type"] == "tool_use")
+        .and_then(|b| b["id"].as_str())
         .unwrap()
         .to_owned();
     let result_id = a["messages"][2]["content"][0]["tool_use_id"]
@@ -247,4 +264,39 @@ fn gemini_tool_result_without_a_call_is_rejected() {
     let call = resolve(g.name(), &g.capabilities(), &req, &ctx, false).unwrap();
     let err = g.encode(&call, &req, false).unwrap_err();
     assert_eq!(err.kind, concord::ErrorKind::InvalidRequest);
+}
+
+/// Extended thinking with tool use over turns: the thinking blocks of a response (signed and
+/// redacted) go back first in the assistant turn, unchanged, as Anthropic requires.
+#[test]
+fn anthropic_thinking_blocks_go_back_in_history() {
+    let a = Anthropic::new();
+    let sc = concord_harness::Fixtures::default()
+        .scenario(concord_harness::Protocol::Anthropic, "thinking_tools")
+        .unwrap();
+    let answer = a.decode_response(&sc.generate_body.unwrap()).unwrap();
+    let call = &answer.tool_calls[0];
+    let req = Request {
+        messages: vec![
+            Message::user("Weather in Paris?"),
+            Message::from_response(&answer),
+            Message::tool_result(call.id.clone(), "18C"),
+        ],
+        params: Parameters {
+            max_output_tokens: Some(64),
+            ..Parameters::default()
+        },
+        ..Request::default()
+    };
+    let body = wire!(a, "http://h", req, false).json();
+    let vendor: Value = serde_json::from_slice(
+        &concord_harness::Fixtures::default()
+            .scenario(concord_harness::Protocol::Anthropic, "thinking_tools")
+            .unwrap()
+            .generate_body
+            .unwrap(),
+    )
+    .unwrap();
+    // The assistant turn is the vendor's content, block for block.
+    assert_eq!(body["messages"][1]["content"], vendor["content"]);
 }

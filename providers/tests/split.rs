@@ -21,6 +21,11 @@ const SCENARIOS: &[&str] = &[
     "reasoning",
     "crlf_comments",
     "unknown_fields",
+    "server_tools",
+    "thinking_tools",
+    "streamed_arguments",
+    "compat_parts",
+    "compat_tool_ids",
 ];
 
 fn decode(protocol: Protocol, chunks: Vec<Bytes>) -> EventStream {
@@ -73,7 +78,7 @@ fn corpus() -> Vec<(Protocol, String, Vec<u8>)> {
 #[test]
 fn a_cut_at_every_byte_offset_gives_the_same_events() {
     let corpus = corpus();
-    assert!(corpus.len() >= 18, "corpus too small: {}", corpus.len());
+    assert!(corpus.len() >= 23, "corpus too small: {}", corpus.len());
     for (protocol, name, bytes) in corpus {
         let whole = run(protocol, vec![Bytes::from(bytes.clone())]);
         assert!(

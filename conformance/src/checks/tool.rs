@@ -101,6 +101,7 @@ fn round_trip_history(is_error: bool) -> Request {
             Message::user("What's the weather in Paris?"),
             Message::Assistant {
                 content: String::new(),
+                reasoning: Vec::new(),
                 tool_calls: vec![ToolCall {
                     id: "call_rt_1".into(),
                     provider_id: None,
@@ -208,10 +209,9 @@ pub async fn tool_004(cx: &Cx<'_>) -> CheckResultOf {
     // The real round trip: the calls a response gave, sent back as they came. Whatever the
     // vendor needs to see again (Gemini's thoughtSignature) must reach the wire.
     let calls_mock = cx.mock("tool_call").await?;
-    let calls = cx
+    let answer = cx
         .generate_ok(&tool_request(), &cx.ctx(&calls_mock))
-        .await?
-        .tool_calls;
+        .await?;
     let wire = cx
         .fixtures
         .scenario(cx.protocol(), "tool_call")
@@ -219,12 +219,10 @@ pub async fn tool_004(cx: &Cx<'_>) -> CheckResultOf {
     let vendor_body =
         String::from_utf8_lossy(wire.generate_body.as_deref().unwrap_or_default()).into_owned();
     let mut history = vec![Message::user("What's the weather in Paris?")];
-    history.push(Message::Assistant {
-        content: String::new(),
-        tool_calls: calls.clone(),
-    });
+    history.push(Message::from_response(&answer));
     history.extend(
-        calls
+        answer
+            .tool_calls
             .iter()
             .map(|c| Message::tool_result(c.id.clone(), "18C, sunny")),
     );

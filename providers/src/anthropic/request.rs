@@ -117,8 +117,22 @@ fn messages(history: &[Message]) -> Value {
             Message::Assistant {
                 content,
                 tool_calls,
+                reasoning,
             } => {
-                let mut blocks = Vec::new();
+                // Thinking blocks go first and unchanged: with extended thinking and tool use the
+                // API checks their signatures. Blocks from other vendors carry neither field.
+                let mut blocks: Vec<Value> = reasoning
+                    .iter()
+                    .filter_map(|r| match (&r.signature, &r.redacted) {
+                        (Some(signature), _) => Some(
+                            json!({"type": "thinking", "thinking": r.text, "signature": signature}),
+                        ),
+                        (None, Some(data)) => {
+                            Some(json!({"type": "redacted_thinking", "data": data}))
+                        }
+                        (None, None) => None,
+                    })
+                    .collect();
                 if !content.is_empty() {
                     blocks.push(json!({"type": "text", "text": content}));
                 }

@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::NAME;
 use crate::error::Result;
 use crate::ids::IdNormalizer;
-use crate::response::{FinishReason, Response, ToolCall, Usage};
+use crate::response::{null_as_default, FinishReason, ReasoningBlock, Response, ToolCall, Usage};
 use crate::wire::parse_json;
 
 #[derive(Deserialize)]
@@ -15,11 +15,11 @@ struct Message {
     id: Option<String>,
     #[serde(default)]
     model: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     content: Vec<Block>,
     #[serde(default)]
     stop_reason: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     usage: WireUsage,
 }
 
@@ -33,7 +33,15 @@ pub(super) enum Block {
     Thinking {
         #[serde(default)]
         thinking: String,
+        #[serde(default)]
+        signature: Option<String>,
     },
+    RedactedThinking {
+        #[serde(default)]
+        data: Option<String>,
+    },
+    /// A client tool call. Server tools (`server_tool_use`, `mcp_tool_use`, …) and their
+    /// results are other block types: the API ran them, the caller has nothing to do.
     ToolUse {
         #[serde(default)]
         id: Option<String>,
@@ -42,8 +50,17 @@ pub(super) enum Block {
         #[serde(default)]
         input: Value,
     },
+    /// Server tool calls and results, citations-only blocks, container uploads, compaction,
+    /// and whatever comes next: tolerated, never fatal (A3).
     #[serde(other)]
     Other,
+}
+
+/// `usage.output_tokens_details`.
+#[derive(Deserialize, Default, Clone, Copy)]
+pub(super) struct OutputDetails {
+    #[serde(default)]
+    thinking_tokens: Option<u64>,
 }
 
 /// Usage as sent; every field optional because `message_delta` carries only some.
@@ -57,6 +74,8 @@ pub(super) struct WireUsage {
     cache_creation_input_tokens: Option<u64>,
     #[serde(default)]
     cache_read_input_tokens: Option<u64>,
+    #[serde(default)]
+    output_tokens_details: Option<OutputDetails>,
 }
 
 impl WireUsage {
@@ -70,29 +89,35 @@ impl WireUsage {
         self.cache_read_input_tokens = later
             .cache_read_input_tokens
             .or(self.cache_read_input_tokens);
+        self.output_tokens_details = later.output_tokens_details.or(self.output_tokens_details);
     }
 
     /// B2: Anthropic's `input_tokens` excludes cache reads and writes; ours includes them.
     pub(super) fn normalise(&self) -> Usage {
         let input = self.input_tokens.map(|i| {
-            i + self.cache_creation_input_tokens.unwrap_or(0)
-                + self.cache_read_input_tokens.unwrap_or(0)
+            i.saturating_add(self.cache_creation_input_tokens.unwrap_or(0))
+                .saturating_add(self.cache_read_input_tokens.unwrap_or(0))
         });
         let mut usage = Usage::new(input, self.output_tokens);
         usage.cache_read_tokens = self.cache_read_input_tokens;
         usage.cache_write_tokens = self.cache_creation_input_tokens;
+        usage.reasoning_tokens = self.output_tokens_details.and_then(|d| d.thinking_tokens);
         usage
     }
 }
 
-/// B1 for `stop_reason`.
-pub(super) fn finish_reason(raw: Option<&str>) -> FinishReason {
+/// B1 for `stop_reason`. Anthropic says when a turn ended to call tools (`tool_use`), so the
+/// vendor's value stands even when client tool_use blocks are present: with programmatic tool
+/// calling an `end_turn` message carries calls the code-execution container already answered.
+/// Only a missing or unknown reason defers to "were there calls".
+pub(super) fn finish_reason(raw: Option<&str>, has_tool_calls: bool) -> FinishReason {
     match raw {
         Some("end_turn" | "stop_sequence") => FinishReason::Stop,
         Some("max_tokens" | "model_context_window_exceeded") => FinishReason::Length,
         Some("tool_use") => FinishReason::ToolCalls,
         Some("refusal") => FinishReason::ContentFilter,
-        _ => FinishReason::Other,
+        Some("pause_turn") => FinishReason::Other,
+        _ => FinishReason::Other.with_tool_calls(has_tool_calls),
     }
 }
 
@@ -112,14 +137,31 @@ pub(super) fn decode(body: &[u8]) -> Result<Response> {
     let message: Message = parse_json(NAME, "the message", body)?;
     let mut text = String::new();
     let mut reasoning: Option<String> = None;
+    let mut reasoning_blocks = Vec::new();
     let mut tool_calls = Vec::new();
     let mut ids = IdNormalizer::default();
     for block in message.content {
         match block {
             Block::Text { text: t } => text.push_str(&t),
-            Block::Thinking { thinking } => reasoning
-                .get_or_insert_with(String::new)
-                .push_str(&thinking),
+            Block::Thinking {
+                thinking,
+                signature,
+            } => {
+                reasoning
+                    .get_or_insert_with(String::new)
+                    .push_str(&thinking);
+                if signature.is_some() {
+                    reasoning_blocks.push(ReasoningBlock {
+                        text: thinking,
+                        signature,
+                        ..ReasoningBlock::default()
+                    });
+                }
+            }
+            Block::RedactedThinking { data } => reasoning_blocks.push(ReasoningBlock {
+                redacted: Some(data.unwrap_or_default()),
+                ..ReasoningBlock::default()
+            }),
             Block::ToolUse { id, name, input } => tool_calls.push(ToolCall {
                 id: ids.next(id.as_deref()),
                 provider_id: id,
@@ -135,8 +177,8 @@ pub(super) fn decode(body: &[u8]) -> Result<Response> {
         model: message.model.unwrap_or_default(),
         text,
         reasoning,
-        finish_reason: finish_reason(message.stop_reason.as_deref())
-            .with_tool_calls(!tool_calls.is_empty()),
+        reasoning_blocks,
+        finish_reason: finish_reason(message.stop_reason.as_deref(), !tool_calls.is_empty()),
         raw_finish_reason: message.stop_reason,
         tool_calls,
         usage: message.usage.normalise(),

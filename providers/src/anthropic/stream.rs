@@ -1,5 +1,9 @@
 //! Decodes Messages stream events (`message_start`, `content_block_*`, `message_delta`,
 //! `message_stop`, `ping`, `error`) into normalised events.
+//!
+//! Blocks other than `text`, `thinking`, `redacted_thinking` and `tool_use` (server tools and
+//! their results, MCP, compaction, anything new) are tracked only so that their deltas
+//! (`input_json_delta` of a `server_tool_use`, `citations_delta`, …) are recognised and skipped.
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -65,10 +69,15 @@ enum BlockDelta {
         #[serde(default)]
         thinking: String,
     },
+    SignatureDelta {
+        #[serde(default)]
+        signature: String,
+    },
     InputJsonDelta {
         #[serde(default)]
         partial_json: String,
     },
+    /// `citations_delta`, `compaction_delta`, and deltas not yet known.
     #[serde(other)]
     Other,
 }
@@ -79,19 +88,30 @@ struct MessageDelta {
     stop_reason: Option<String>,
 }
 
-/// A tool_use block being assembled: its position among calls and its JSON so far.
-struct OpenTool {
-    block: usize,
-    call: usize,
-    name: String,
-    json: String,
+/// What a started content block is, for the deltas and the stop that follow it.
+enum OpenBlock {
+    Text,
+    Thinking {
+        signature: Option<String>,
+    },
+    Redacted {
+        data: String,
+    },
+    Tool {
+        call: usize,
+        name: String,
+        json: String,
+    },
+    /// A server-side or unknown block: its deltas are not the caller's.
+    Other,
 }
 
 #[derive(Default)]
 pub(super) struct Decoder {
-    started: bool,
+    /// The id of the message being streamed, once `message_start` came.
+    message: Option<String>,
     usage: WireUsage,
-    open: Vec<OpenTool>,
+    open: Vec<(usize, OpenBlock)>,
     calls: usize,
     ids: IdNormalizer,
     raw_finish: Option<String>,
@@ -100,102 +120,181 @@ pub(super) struct Decoder {
 
 impl Decoder {
     fn require_start(&self) -> Result<()> {
-        if self.started {
-            Ok(())
-        } else {
-            Err(Error::malformed(NAME, "stream event before message_start"))
+        match self.message {
+            Some(_) => Ok(()),
+            None => Err(Error::malformed(NAME, "stream event before message_start")),
         }
+    }
+
+    fn block(&mut self, index: usize) -> Result<&mut OpenBlock> {
+        self.open
+            .iter_mut()
+            .find(|(i, _)| *i == index)
+            .map(|(_, b)| b)
+            .ok_or_else(|| {
+                Error::malformed(
+                    NAME,
+                    format!("a delta for block {index}, which never started"),
+                )
+            })
+    }
+
+    fn start_message(&mut self, message: StartMessage, out: &mut Vec<StreamEvent>) -> Result<()> {
+        let id = message.id.unwrap_or_default();
+        match &self.message {
+            // A repeated `message_start` for the same message is harmless.
+            Some(current) if *current == id => {}
+            // Another message spliced in (a proxy restarting the call mid-stream): what was
+            // already delivered cannot be taken back, so the stream fails.
+            Some(current) => {
+                return Err(Error::malformed(
+                    NAME,
+                    format!("message_start for `{id}` while message `{current}` is still open"),
+                ))
+            }
+            None => {
+                out.push(StreamEvent::Start {
+                    id: id.clone(),
+                    model: message.model.unwrap_or_default(),
+                });
+                self.message = Some(id);
+            }
+        }
+        if let Some(usage) = &message.usage {
+            self.usage.merge(usage);
+        }
+        Ok(())
+    }
+
+    fn start_block(&mut self, index: usize, block: Block, out: &mut Vec<StreamEvent>) {
+        let open = match block {
+            Block::Text { text } => {
+                if !text.is_empty() {
+                    out.push(StreamEvent::TextDelta { text });
+                }
+                OpenBlock::Text
+            }
+            Block::Thinking {
+                thinking,
+                signature,
+            } => {
+                if !thinking.is_empty() {
+                    out.push(StreamEvent::ReasoningDelta { text: thinking });
+                }
+                OpenBlock::Thinking { signature }
+            }
+            Block::RedactedThinking { data } => OpenBlock::Redacted {
+                data: data.unwrap_or_default(),
+            },
+            Block::ToolUse { id, name, input } => {
+                let call = self.calls;
+                self.calls += 1;
+                out.push(StreamEvent::ToolCallStart {
+                    index: call,
+                    id: self.ids.next(id.as_deref()),
+                    provider_id: id,
+                    name: name.clone(),
+                    signature: None,
+                });
+                // The start block's `input` is `{}`; a non-empty one is kept as the starting
+                // JSON for servers that send the input whole.
+                let json = match input {
+                    Value::Object(o) if !o.is_empty() => Value::Object(o).to_string(),
+                    _ => String::new(),
+                };
+                OpenBlock::Tool { call, name, json }
+            }
+            Block::Other => OpenBlock::Other,
+        };
+        self.open.retain(|(i, _)| *i != index);
+        self.open.push((index, open));
+    }
+
+    fn delta(&mut self, index: usize, delta: BlockDelta, out: &mut Vec<StreamEvent>) -> Result<()> {
+        let block = self.block(index)?;
+        match (delta, block) {
+            (BlockDelta::TextDelta { text }, OpenBlock::Text) => {
+                out.push(StreamEvent::TextDelta { text })
+            }
+            (BlockDelta::ThinkingDelta { thinking }, OpenBlock::Thinking { .. }) => {
+                out.push(StreamEvent::ReasoningDelta { text: thinking })
+            }
+            (BlockDelta::SignatureDelta { signature }, OpenBlock::Thinking { signature: kept }) => {
+                kept.get_or_insert_with(String::new).push_str(&signature)
+            }
+            (BlockDelta::InputJsonDelta { partial_json }, OpenBlock::Tool { call, json, .. }) => {
+                json.push_str(&partial_json);
+                out.push(StreamEvent::ToolCallDelta {
+                    index: *call,
+                    arguments: partial_json,
+                });
+            }
+            // A server tool's input, citations, compaction: not the caller's to act on.
+            (_, OpenBlock::Other) | (BlockDelta::Other, _) => {}
+            (_, _) => {
+                return Err(Error::malformed(
+                    NAME,
+                    format!("a delta that does not fit content block {index}"),
+                ))
+            }
+        }
+        Ok(())
+    }
+
+    fn stop_block(&mut self, index: usize, out: &mut Vec<StreamEvent>) -> Result<()> {
+        let Some(at) = self.open.iter().position(|(i, _)| *i == index) else {
+            return Ok(());
+        };
+        match self.open.remove(at).1 {
+            OpenBlock::Tool { call, name, json } => {
+                let arguments = parse_arguments(NAME, &name, &json)?;
+                out.push(StreamEvent::ToolCallEnd {
+                    index: call,
+                    arguments,
+                });
+            }
+            OpenBlock::Thinking {
+                signature: Some(signature),
+            } => out.push(StreamEvent::ReasoningEnd {
+                signature: Some(signature),
+                redacted: None,
+                encrypted_content: None,
+                id: None,
+            }),
+            OpenBlock::Redacted { data } => out.push(StreamEvent::ReasoningEnd {
+                signature: None,
+                redacted: Some(data),
+                encrypted_content: None,
+                id: None,
+            }),
+            OpenBlock::Text | OpenBlock::Thinking { signature: None } | OpenBlock::Other => {}
+        }
+        Ok(())
     }
 }
 
 impl StreamDecoder for Decoder {
     fn on_event(&mut self, _name: &str, data: &str, out: &mut Vec<StreamEvent>) -> Result<()> {
+        if data.trim().is_empty() {
+            return Ok(());
+        }
         // The `type` inside the data repeats the `event:` name; the data is authoritative.
         let event: Event = serde_json::from_str(data)
             .map_err(|e| Error::malformed(NAME, format!("stream event does not parse: {e}")))?;
         match event {
-            Event::MessageStart { message } => {
-                if !self.started {
-                    self.started = true;
-                    out.push(StreamEvent::Start {
-                        id: message.id.unwrap_or_default(),
-                        model: message.model.unwrap_or_default(),
-                    });
-                }
-                if let Some(usage) = &message.usage {
-                    self.usage.merge(usage);
-                }
-            }
+            Event::MessageStart { message } => self.start_message(message, out)?,
             Event::ContentBlockStart {
                 index,
                 content_block,
             } => {
                 self.require_start()?;
-                match content_block {
-                    Block::Text { text } if !text.is_empty() => {
-                        out.push(StreamEvent::TextDelta { text })
-                    }
-                    Block::Thinking { thinking } if !thinking.is_empty() => {
-                        out.push(StreamEvent::ReasoningDelta { text: thinking })
-                    }
-                    Block::ToolUse { id, name, input } => {
-                        let call = self.calls;
-                        self.calls += 1;
-                        out.push(StreamEvent::ToolCallStart {
-                            index: call,
-                            id: self.ids.next(id.as_deref()),
-                            provider_id: id,
-                            name: name.clone(),
-                            signature: None,
-                        });
-                        // The start block's `input` is `{}`; a non-empty one is kept as the
-                        // starting JSON for servers that send the input whole.
-                        let json = match input {
-                            Value::Object(o) if !o.is_empty() => Value::Object(o).to_string(),
-                            _ => String::new(),
-                        };
-                        self.open.push(OpenTool {
-                            block: index,
-                            call,
-                            name,
-                            json,
-                        });
-                    }
-                    _ => {}
-                }
+                self.start_block(index, content_block, out);
             }
             Event::ContentBlockDelta { index, delta } => {
                 self.require_start()?;
-                match delta {
-                    BlockDelta::TextDelta { text } => out.push(StreamEvent::TextDelta { text }),
-                    BlockDelta::ThinkingDelta { thinking } => {
-                        out.push(StreamEvent::ReasoningDelta { text: thinking })
-                    }
-                    BlockDelta::InputJsonDelta { partial_json } => {
-                        let tool = self
-                            .open
-                            .iter_mut()
-                            .find(|t| t.block == index)
-                            .ok_or_else(|| Error::malformed(NAME, format!("input_json_delta for block {index}, which is not a tool_use")))?;
-                        tool.json.push_str(&partial_json);
-                        out.push(StreamEvent::ToolCallDelta {
-                            index: tool.call,
-                            arguments: partial_json,
-                        });
-                    }
-                    BlockDelta::Other => {}
-                }
+                self.delta(index, delta, out)?;
             }
-            Event::ContentBlockStop { index } => {
-                if let Some(at) = self.open.iter().position(|t| t.block == index) {
-                    let tool = self.open.remove(at);
-                    let arguments = parse_arguments(NAME, &tool.name, &tool.json)?;
-                    out.push(StreamEvent::ToolCallEnd {
-                        index: tool.call,
-                        arguments,
-                    });
-                }
-            }
+            Event::ContentBlockStop { index } => self.stop_block(index, out)?,
             Event::MessageDelta { delta, usage } => {
                 if delta.stop_reason.is_some() {
                     self.raw_finish = delta.stop_reason;
@@ -206,7 +305,11 @@ impl StreamDecoder for Decoder {
             }
             Event::MessageStop => {
                 self.require_start()?;
-                if !self.open.is_empty() {
+                if self
+                    .open
+                    .iter()
+                    .any(|(_, b)| matches!(b, OpenBlock::Tool { .. }))
+                {
                     return Err(Error::malformed(
                         NAME,
                         "message_stop with a tool_use block still open",
@@ -214,8 +317,7 @@ impl StreamDecoder for Decoder {
                 }
                 self.done = true;
                 out.push(StreamEvent::Finish {
-                    finish_reason: finish_reason(self.raw_finish.as_deref())
-                        .with_tool_calls(self.calls > 0),
+                    finish_reason: finish_reason(self.raw_finish.as_deref(), self.calls > 0),
                     raw_finish_reason: self.raw_finish.clone(),
                     usage: self.usage.normalise(),
                 });

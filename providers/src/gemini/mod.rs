@@ -2,6 +2,7 @@
 //! parts as reasoning, function calls with minted ids, cumulative usage, `RetryInfo` delays.
 
 mod error;
+mod partial;
 mod request;
 mod response;
 mod stream;

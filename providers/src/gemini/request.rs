@@ -120,6 +120,7 @@ fn contents(history: &[Message]) -> Result<Value> {
             Message::Assistant {
                 content,
                 tool_calls,
+                ..
             } => {
                 let mut parts = Vec::new();
                 if !content.is_empty() {

@@ -6,13 +6,13 @@ use serde_json::Value;
 use super::NAME;
 use crate::error::Result;
 use crate::ids::IdNormalizer;
-use crate::response::{FinishReason, Response, ToolCall, Usage};
+use crate::response::{null_as_default, FinishReason, Response, ToolCall, Usage};
 use crate::wire::parse_json;
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct GenerateResponse {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub(super) candidates: Vec<Candidate>,
     #[serde(default)]
     pub(super) prompt_feedback: Option<PromptFeedback>,
@@ -37,7 +37,7 @@ pub(super) struct Candidate {
 
 #[derive(Deserialize, Default)]
 pub(super) struct Content {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub(super) parts: Vec<Part>,
 }
 
@@ -55,6 +55,7 @@ pub(super) struct Part {
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub(super) struct FunctionCall {
     #[serde(default)]
     pub(super) id: Option<String>,
@@ -62,6 +63,12 @@ pub(super) struct FunctionCall {
     pub(super) name: String,
     #[serde(default)]
     pub(super) args: Value,
+    /// Streamed arguments (see `partial.rs`).
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub(super) partial_args: Vec<super::partial::PartialArg>,
+    /// More parts of this call follow.
+    #[serde(default)]
+    pub(super) will_continue: Option<bool>,
 }
 
 #[derive(Deserialize, Default)]
@@ -89,7 +96,7 @@ impl UsageMetadata {
     pub(super) fn normalise(&self) -> Usage {
         let output = match (self.candidates_token_count, self.thoughts_token_count) {
             (None, None) => None,
-            (c, t) => Some(c.unwrap_or(0) + t.unwrap_or(0)),
+            (c, t) => Some(c.unwrap_or(0).saturating_add(t.unwrap_or(0))),
         };
         let mut usage = Usage::new(self.prompt_token_count, output);
         usage.reasoning_tokens = self.thoughts_token_count;
@@ -171,6 +178,7 @@ pub(super) fn decode(body: &[u8]) -> Result<Response> {
         model: response.model_version.unwrap_or_default(),
         text,
         reasoning,
+        reasoning_blocks: Vec::new(),
         finish_reason: finish.with_tool_calls(!tool_calls.is_empty()),
         raw_finish_reason: raw_finish,
         tool_calls,

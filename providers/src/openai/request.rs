@@ -103,6 +103,7 @@ fn message(m: &Message) -> Value {
         Message::Assistant {
             content,
             tool_calls,
+            ..
         } => {
             let mut m = Map::new();
             m.insert("role".into(), "assistant".into());

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use crate::error::Result;
 use crate::ids::IdNormalizer;
-use crate::response::{parse_arguments, FinishReason, Response, ToolCall, Usage};
+use crate::response::{null_as_default, parse_arguments, FinishReason, Response, ToolCall, Usage};
 use crate::wire::parse_json;
 
 #[derive(Deserialize)]
@@ -14,7 +14,7 @@ struct Completion {
     id: Option<String>,
     #[serde(default)]
     model: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     choices: Vec<Choice>,
     #[serde(default)]
     usage: Option<WireUsage>,
@@ -38,13 +38,15 @@ struct ChoiceMessage {
     reasoning_content: Option<String>,
     #[serde(default)]
     reasoning: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     tool_calls: Vec<WireToolCall>,
     #[serde(default)]
     refusal: Option<String>,
 }
 
-/// `content` as a string or, on some compatible servers, a list of parts.
+/// `content` as a string or, on some compatible servers, a list of parts: `text` parts are
+/// text, Mistral's `thinking` parts (`{"type":"thinking","thinking":[{"type":"text",…}]}`) are
+/// reasoning, anything else is skipped.
 #[derive(Deserialize)]
 #[serde(untagged)]
 pub(super) enum Content {
@@ -55,17 +57,58 @@ pub(super) enum Content {
 
 #[derive(Deserialize)]
 pub(super) struct ContentPart {
+    #[serde(default, rename = "type")]
+    kind: Option<String>,
     #[serde(default)]
     text: Option<String>,
+    #[serde(default)]
+    thinking: Option<Thinking>,
 }
 
-impl Content {
-    pub(super) fn text(&self) -> String {
+/// A thinking part's content: a list of text parts, or (some servers) a plain string.
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub(super) enum Thinking {
+    Text(String),
+    Parts(Vec<ContentPart>),
+    Other(serde::de::IgnoredAny),
+}
+
+impl Thinking {
+    fn text(&self) -> String {
         match self {
             Self::Text(t) => t.clone(),
             Self::Parts(parts) => parts.iter().filter_map(|p| p.text.as_deref()).collect(),
             Self::Other(_) => String::new(),
         }
+    }
+}
+
+impl Content {
+    /// The answer text: the string, or the text of the `text` parts.
+    pub(super) fn text(&self) -> String {
+        match self {
+            Self::Text(t) => t.clone(),
+            Self::Parts(parts) => parts
+                .iter()
+                .filter(|p| matches!(p.kind.as_deref(), None | Some("text")))
+                .filter_map(|p| p.text.as_deref())
+                .collect(),
+            Self::Other(_) => String::new(),
+        }
+    }
+
+    /// The reasoning carried in `thinking` parts, if any.
+    pub(super) fn reasoning(&self) -> Option<String> {
+        let Self::Parts(parts) = self else {
+            return None;
+        };
+        let text: String = parts
+            .iter()
+            .filter(|p| p.kind.as_deref() == Some("thinking"))
+            .filter_map(|p| p.thinking.as_ref().map(Thinking::text))
+            .collect();
+        (!text.is_empty()).then_some(text)
     }
 }
 
@@ -155,9 +198,10 @@ pub(super) fn decode(provider: &str, body: &[u8]) -> Result<Response> {
             let args = function
                 .and_then(|f| f.arguments.as_deref())
                 .unwrap_or_default();
+            let vendor_id = tc.id.clone().filter(|id| !id.is_empty());
             Ok(ToolCall {
-                id: ids.next(tc.id.as_deref()),
-                provider_id: tc.id.clone(),
+                id: ids.next(vendor_id.as_deref()),
+                provider_id: vendor_id,
                 arguments: parse_arguments(provider, &name, args)?,
                 name,
                 signature: None,
@@ -167,6 +211,7 @@ pub(super) fn decode(provider: &str, body: &[u8]) -> Result<Response> {
     let reasoning = message
         .reasoning_content
         .or(message.reasoning)
+        .or_else(|| message.content.as_ref().and_then(Content::reasoning))
         .filter(|r| !r.is_empty());
     let text = message.content.map(|c| c.text()).unwrap_or_default();
     let refusal = message.refusal.filter(|r| !r.is_empty());
@@ -180,6 +225,7 @@ pub(super) fn decode(provider: &str, body: &[u8]) -> Result<Response> {
         // A refusal replaces the content: it is what the model said.
         text: refusal.unwrap_or(text),
         reasoning,
+        reasoning_blocks: Vec::new(),
         finish_reason: finish,
         raw_finish_reason: raw_finish,
         tool_calls,

@@ -7,7 +7,7 @@ use super::response::{finish_reason, Content, WireFunction, WireUsage};
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::StreamEvent;
 use crate::ids::IdNormalizer;
-use crate::response::{parse_arguments, Usage};
+use crate::response::{null_as_default, parse_arguments, Usage};
 use crate::wire::StreamDecoder;
 
 #[derive(Deserialize)]
@@ -16,7 +16,7 @@ struct Chunk {
     id: Option<String>,
     #[serde(default)]
     model: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     choices: Vec<ChunkChoice>,
     #[serde(default)]
     usage: Option<WireUsage>,
@@ -40,7 +40,7 @@ struct Delta {
     reasoning_content: Option<String>,
     #[serde(default)]
     reasoning: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     tool_calls: Vec<DeltaToolCall>,
     #[serde(default)]
     refusal: Option<String>,
@@ -68,7 +68,6 @@ pub(super) struct Decoder {
     provider: String,
     started: bool,
     calls: Vec<OpenCall>,
-    calls_closed: bool,
     ids: IdNormalizer,
     raw_finish: Option<String>,
     usage: Option<Usage>,
@@ -82,7 +81,6 @@ impl Decoder {
             provider: provider.to_owned(),
             started: false,
             calls: Vec::new(),
-            calls_closed: false,
             ids: IdNormalizer::default(),
             raw_finish: None,
             usage: None,
@@ -103,14 +101,16 @@ impl Decoder {
 
     /// Finds (or opens) the call a delta belongs to. The `index` keys calls; a delta without
     /// one continues the last call unless it brings a new id, and a reused index with a new id
-    /// opens a new call (both seen on compatible servers).
+    /// opens a new call (both seen on compatible servers). An empty id (`"id": ""`, Alibaba's
+    /// continuation deltas) is no id.
     fn call_for(&mut self, tc: &DeltaToolCall, out: &mut Vec<StreamEvent>) -> usize {
+        let vendor_id = tc.id.as_deref().filter(|id| !id.is_empty());
         let existing = match tc.index {
             Some(i) => self.calls.iter().rposition(|c| c.vendor_index == Some(i)),
-            None if tc.id.is_none() => self.calls.len().checked_sub(1),
+            None if vendor_id.is_none() => self.calls.len().checked_sub(1),
             None => None,
         };
-        let reused = existing.filter(|&at| match (&tc.id, &self.calls[at].vendor_id) {
+        let reused = existing.filter(|&at| match (vendor_id, &self.calls[at].vendor_id) {
             (Some(new), Some(old)) => new != old,
             _ => false,
         });
@@ -120,28 +120,26 @@ impl Decoder {
         let function = tc.function.as_ref();
         let name = function.and_then(|f| f.name.clone()).unwrap_or_default();
         let index = self.calls.len();
-        let id = self.ids.next(tc.id.as_deref());
+        let id = self.ids.next(vendor_id);
         out.push(StreamEvent::ToolCallStart {
             index,
             id,
-            provider_id: tc.id.clone(),
+            provider_id: vendor_id.map(str::to_owned),
             name: name.clone(),
             signature: None,
         });
         self.calls.push(OpenCall {
             vendor_index: tc.index,
-            vendor_id: tc.id.clone(),
+            vendor_id: vendor_id.map(str::to_owned),
             name,
             arguments: String::new(),
         });
         index
     }
 
+    /// Ends every call (at `[DONE]`): each ends with its arguments object, or the stream fails
+    /// (B3).
     fn close_calls(&mut self, out: &mut Vec<StreamEvent>) -> Result<()> {
-        if self.calls_closed {
-            return Ok(());
-        }
-        self.calls_closed = true;
         for (index, call) in self.calls.iter().enumerate() {
             let arguments = parse_arguments(&self.provider, &call.name, &call.arguments)?;
             out.push(StreamEvent::ToolCallEnd { index, arguments });
@@ -193,6 +191,7 @@ impl StreamDecoder for Decoder {
             if let Some(reasoning) = delta
                 .reasoning_content
                 .or(delta.reasoning)
+                .or_else(|| delta.content.as_ref().and_then(Content::reasoning))
                 .filter(|r| !r.is_empty())
             {
                 out.push(StreamEvent::ReasoningDelta { text: reasoning });
@@ -217,9 +216,10 @@ impl StreamDecoder for Decoder {
                 }
             }
         }
+        // Calls end at `[DONE]`, not here: some servers send argument fragments, or a whole
+        // call, after the chunk with the finish reason.
         if let Some(raw) = choice.finish_reason {
             self.raw_finish = Some(raw);
-            self.close_calls(out)?;
         }
         Ok(())
     }
