@@ -138,3 +138,18 @@ where
 {
     Ok(Option::<T>::deserialize(de)?.unwrap_or_default())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found from outside: `"prompt_tokens": 18446744073709551615` overflowed the total (a panic
+    /// in debug builds, a wrong total in release).
+    #[test]
+    fn absurd_token_counts_saturate() {
+        let u = Usage::new(Some(u64::MAX), Some(7));
+        assert_eq!(u.total_tokens, Some(u64::MAX));
+        assert_eq!(Usage::new(Some(2), Some(3)).total_tokens, Some(5));
+        assert_eq!(Usage::new(None, Some(3)).total_tokens, None);
+    }
+}

@@ -428,28 +428,48 @@ fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
+/// The longest retry delay concord reports. A vendor (or a proxy) asking for more — `1e20`
+/// seconds has been seen from fuzzing, and `Duration::from_secs_f64` panics on it — gets this,
+/// which every retry policy reads as "too long to wait".
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// `secs` as a delay: `None` unless finite and not negative, capped at [`MAX_RETRY_AFTER`].
+fn delay_from_secs(secs: f64) -> Option<Duration> {
+    if !(secs.is_finite() && secs >= 0.0) {
+        return None;
+    }
+    Some(Duration::from_secs_f64(
+        secs.min(MAX_RETRY_AFTER.as_secs_f64()),
+    ))
+}
+
 /// The delay asked for by the headers of contract A6, in order of precision:
 /// `retry-after-ms`, `x-ms-retry-after-ms`, then `retry-after` as seconds or an HTTP-date.
+/// Absurd values are capped at [`MAX_RETRY_AFTER`]; unreadable ones are ignored.
 pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     let millis = ["retry-after-ms", "x-ms-retry-after-ms"]
         .iter()
         .find_map(|n| header(headers, n)?.trim().parse::<f64>().ok())
-        .filter(|ms| ms.is_finite() && *ms >= 0.0);
-    if let Some(ms) = millis {
-        return Some(Duration::from_secs_f64(ms / 1000.0));
+        .and_then(|ms| delay_from_secs(ms / 1000.0));
+    if millis.is_some() {
+        return millis;
     }
     let value = header(headers, "retry-after")?.trim();
     if let Ok(secs) = value.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+        return delay_from_secs(secs);
     }
     let when = httpdate::parse_http_date(value).ok()?;
-    Some(when.duration_since(now).unwrap_or(Duration::ZERO))
+    Some(
+        when.duration_since(now)
+            .unwrap_or(Duration::ZERO)
+            .min(MAX_RETRY_AFTER),
+    )
 }
 
-/// Parses a protobuf-JSON duration such as `"34.4s"` (Gemini `RetryInfo.retryDelay`).
+/// Parses a protobuf-JSON duration such as `"34.4s"` (Gemini `RetryInfo.retryDelay`), capped
+/// at [`MAX_RETRY_AFTER`].
 pub fn parse_proto_duration(text: &str) -> Option<Duration> {
-    let secs: f64 = text.trim().strip_suffix('s')?.parse().ok()?;
-    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
+    delay_from_secs(text.trim().strip_suffix('s')?.parse().ok()?)
 }
 
 /// Parses a JSON body or fails with `malformed_response` naming what was being read.
@@ -520,6 +540,16 @@ mod tests {
             ),
             (&[("retry-after", "soon")], None),
             (&[("retry-after", "-3")], None),
+            // Found by fuzzing: each of these used to panic inside `from_secs_f64`.
+            (&[("retry-after", "1e20")], Some(MAX_RETRY_AFTER)),
+            (&[("retry-after-ms", "1e300")], Some(MAX_RETRY_AFTER)),
+            (&[("x-ms-retry-after-ms", "1e30")], Some(MAX_RETRY_AFTER)),
+            (&[("retry-after", "inf")], None),
+            (&[("retry-after", "NaN")], None),
+            (
+                &[("retry-after-ms", "-1"), ("retry-after", "3")],
+                Some(Duration::from_secs(3)),
+            ),
             (&[], None),
         ];
         for (pairs, want) in cases {
@@ -552,6 +582,8 @@ mod tests {
         assert_eq!(parse_proto_duration("2s"), Some(Duration::from_secs(2)));
         assert_eq!(parse_proto_duration("2"), None);
         assert_eq!(parse_proto_duration("-1s"), None);
+        assert_eq!(parse_proto_duration("1e20s"), Some(MAX_RETRY_AFTER));
+        assert_eq!(parse_proto_duration("infs"), None);
     }
 
     #[test]
