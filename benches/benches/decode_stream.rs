@@ -4,10 +4,7 @@
 use std::convert::Infallible;
 
 use bytes::Bytes;
-use concord::anthropic::Anthropic;
-use concord::gemini::Gemini;
-use concord::openai::OpenAi;
-use concord::EventStream;
+use concord::{Api, EventStream};
 use concord_harness::{Fixtures, Protocol};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use futures_util::StreamExt;
@@ -32,6 +29,7 @@ fn big_stream(protocol: Protocol) -> Vec<u8> {
         let f = String::from_utf8_lossy(f);
         match protocol {
             Protocol::Openai => f.contains("\"delta\":{\"content\""),
+            Protocol::OpenaiResponses => f.contains("output_text.delta"),
             Protocol::Anthropic => f.contains("text_delta"),
             Protocol::Gemini => !f.contains("finishReason"),
         }
@@ -48,11 +46,17 @@ fn big_stream(protocol: Protocol) -> Vec<u8> {
 
 fn decode(protocol: Protocol, chunks: Vec<Bytes>) -> EventStream {
     let bytes = futures_util::stream::iter(chunks.into_iter().map(Ok::<_, Infallible>));
-    match protocol {
-        Protocol::Openai => OpenAi::openai().decode_stream(bytes),
-        Protocol::Anthropic => Anthropic::new().decode_stream(bytes),
-        Protocol::Gemini => Gemini::new().decode_stream(bytes),
-    }
+    let (name, api) = match protocol {
+        Protocol::Openai => ("openai", Api::Chat),
+        Protocol::OpenaiResponses => ("openai", Api::Responses),
+        Protocol::Anthropic => ("anthropic", Api::Messages),
+        Protocol::Gemini => ("gemini", Api::GenerateContent),
+    };
+    concord::descriptor::get(name)
+        .unwrap()
+        .provider(Some(api))
+        .unwrap()
+        .decode_stream(bytes)
 }
 
 fn bench(c: &mut Criterion) {

@@ -1,10 +1,7 @@
 //! Normalisation: a 10-message, 5-tool request with a runtime context, resolved and encoded to
 //! the wire body, per protocol. Budget 5 ms per call; target median under 50 µs.
 
-use concord::anthropic::Anthropic;
 use concord::context::resolve;
-use concord::gemini::Gemini;
-use concord::openai::OpenAi;
 use concord::{
     ContentPart, ImageSource, Message, Parameters, Provider, Request, RuntimeContext, Tool,
     ToolCall, ToolChoice,
@@ -96,9 +93,9 @@ fn bench(c: &mut Criterion) {
             });
         }};
     }
-    protocol!("openai", OpenAi::openai());
-    protocol!("anthropic", Anthropic::new());
-    protocol!("gemini", Gemini::new());
+    protocol!("openai", concord::builtin("openai").unwrap());
+    protocol!("anthropic", concord::builtin("anthropic").unwrap());
+    protocol!("gemini", concord::builtin("gemini").unwrap());
     group.finish();
 }
 

@@ -3,43 +3,37 @@
 use std::io::{IsTerminal, Read, Write};
 use std::time::{Duration, Instant};
 
-use clap::{Args, ValueEnum};
+use clap::builder::{PossibleValue, PossibleValuesParser};
+use clap::Args;
+use concord::descriptor::{self, Api, Descriptor};
 use concord::{
-    Error, ErrorKind, Message, Provider, ProviderKind, Request, Response, Retry, RetryPolicy,
-    RuntimeContext, StreamEvent,
+    Error, ErrorKind, Message, Provider, Request, Response, Retry, RetryPolicy, RuntimeContext,
+    StreamEvent,
 };
 use futures_util::StreamExt;
 
 use crate::output::{error_json, ChatJson};
 use crate::{EXIT_PROVIDER, EXIT_USAGE};
 
-/// Anthropic requires `max_tokens`; the CLI supplies this when `--max-tokens` is not given.
-const ANTHROPIC_DEFAULT_MAX_TOKENS: u32 = 4096;
-
-#[derive(Clone, Copy, ValueEnum)]
-pub enum ProviderArg {
-    /// OpenAI Chat Completions (key: OPENAI_API_KEY).
-    Openai,
-    /// OpenRouter (key: OPENROUTER_API_KEY).
-    Openrouter,
-    /// Any OpenAI-compatible server; needs --base-url or OPENAI_COMPATIBLE_BASE_URL.
-    OpenaiCompatible,
-    /// Anthropic Messages (key: ANTHROPIC_API_KEY).
-    Anthropic,
-    /// Google Gemini (key: GEMINI_API_KEY).
-    Gemini,
+/// `--provider` values: the descriptor table, with each row's one-line description.
+fn provider_values() -> PossibleValuesParser {
+    PossibleValuesParser::new(
+        descriptor::DESCRIPTORS
+            .iter()
+            .map(|d| PossibleValue::new(d.name).help(d.about)),
+    )
 }
 
-impl ProviderArg {
-    fn kind(self) -> ProviderKind {
-        match self {
-            Self::Openai => ProviderKind::OpenAi,
-            Self::Openrouter => ProviderKind::OpenRouter,
-            Self::OpenaiCompatible => ProviderKind::OpenAiCompatible,
-            Self::Anthropic => ProviderKind::Anthropic,
-            Self::Gemini => ProviderKind::Gemini,
-        }
-    }
+/// `--api` values: every wire format some provider speaks.
+fn api_values() -> PossibleValuesParser {
+    PossibleValuesParser::new(Api::ALL.iter().map(|a| {
+        let speakers: Vec<&str> = descriptor::DESCRIPTORS
+            .iter()
+            .filter(|d| d.apis.contains(a))
+            .map(|d| d.name)
+            .collect();
+        PossibleValue::new(a.name()).help(format!("spoken by {}", speakers.join(", ")))
+    }))
 }
 
 /// Send one prompt and print the answer.
@@ -49,19 +43,24 @@ impl ProviderArg {
 /// Exit codes: 0 success, 1 provider or network error, 2 usage or configuration error.
 #[derive(Args)]
 #[command(
-    after_help = "Examples:\n  concord chat --provider anthropic --model claude-sonnet-4-5 \"Hello\"\n  echo \"Hello\" | concord chat --provider gemini --model gemini-2.5-flash --stream\n  concord chat --provider openai --model gpt-4o-mini --base-url http://127.0.0.1:8080/v1 --json hi"
+    after_help = "Examples:\n  concord chat --provider anthropic --model claude-sonnet-4-5 \"Hello\"\n  echo \"Hello\" | concord chat --provider gemini --model gemini-2.5-flash --stream\n  concord chat --provider openai --api responses --model gpt-5-mini \"Hello\"\n  concord chat --provider openai-compatible --model qwen3 --base-url http://127.0.0.1:8080/v1 --json hi"
 )]
 pub struct ChatArgs {
     /// The prompt; read from stdin when omitted.
     prompt: Option<String>,
     /// Which provider to call.
-    #[arg(long, value_enum)]
-    provider: ProviderArg,
+    #[arg(long, value_parser = provider_values())]
+    provider: String,
+    /// Which of the provider's APIs to use (default: its first; `responses` for the OpenAI
+    /// Responses API on openai, openrouter and openai-compatible).
+    #[arg(long, value_parser = api_values())]
+    api: Option<String>,
     /// The model name, as the vendor spells it.
     #[arg(long)]
     model: String,
-    /// The vendor base URL: with /v1 for OpenAI-style providers, the host root for Anthropic and
-    /// Gemini. Defaults to the provider's *_BASE_URL variable, then the vendor's public URL.
+    /// The vendor base URL: with /v1 for OpenAI-style providers (both APIs), the host root for
+    /// Anthropic and Gemini. Defaults to the provider's *_BASE_URL variable, then the vendor's
+    /// public URL.
     #[arg(long)]
     base_url: Option<String>,
     /// The API key; defaults to the provider's key variable (OPENAI_API_KEY, ANTHROPIC_API_KEY, …).
@@ -70,7 +69,7 @@ pub struct ChatArgs {
     /// A system prompt.
     #[arg(long)]
     system: Option<String>,
-    /// The most tokens to generate (Anthropic requires one; 4096 is used when omitted).
+    /// The most tokens to generate (Anthropic requires one; 4096 is used there when omitted).
     #[arg(long)]
     max_tokens: Option<u32>,
     /// Sampling temperature.
@@ -117,19 +116,37 @@ fn env_number<T: std::str::FromStr>(var: concord::env::EnvVar) -> Result<Option<
     }
 }
 
-pub async fn run(args: ChatArgs) -> u8 {
-    let kind = args.provider.kind();
-    let name = kind.name();
-    let Some(provider) = kind.build() else {
-        return usage_error(
-            &args,
-            ErrorKind::Unsupported,
-            name,
-            format!("this build of concord has no {name} adapter"),
-        );
+/// `base` unless it is not an absolute http(s) URL; the error says what a valid one looks like.
+fn check_base_url(d: &Descriptor, base: &str) -> Result<(), String> {
+    let why = match reqwest::Url::parse(base.trim()) {
+        Err(e) => e.to_string(),
+        Ok(url) if !matches!(url.scheme(), "http" | "https") => {
+            format!("the scheme is `{}`, not http or https", url.scheme())
+        }
+        Ok(url) if url.query().is_some() || url.fragment().is_some() => {
+            "it has a query or fragment".to_owned()
+        }
+        Ok(_) => return Ok(()),
     };
-    let Some(key) = args.api_key.clone().or_else(|| kind.key_var().get()) else {
-        let var = kind.key_var().name;
+    Err(format!(
+        "invalid base URL `{}` ({why}); {} expects an absolute URL like {}",
+        base.split('?').next().unwrap_or_default(),
+        d.name,
+        d.endpoint.base_url_example()
+    ))
+}
+
+pub async fn run(args: ChatArgs) -> u8 {
+    // clap only lets table names through.
+    let d = descriptor::get(&args.provider).expect("a provider from the table");
+    let name = d.name;
+    let api = args.api.as_deref().and_then(Api::from_name);
+    let provider = match d.provider(api) {
+        Ok(p) => p,
+        Err(e) => return usage_error(&args, e.kind, name, e.message),
+    };
+    let Some(key) = args.api_key.clone().or_else(|| d.key.get()) else {
+        let var = d.key.name;
         return usage_error(
             &args,
             ErrorKind::MissingRuntimeContext,
@@ -140,16 +157,22 @@ pub async fn run(args: ChatArgs) -> u8 {
     let Some(base_url) = args
         .base_url
         .clone()
-        .or_else(|| kind.base_url_var().get_or_default())
+        .or_else(|| d.base_url.get_or_default())
     else {
-        let var = kind.base_url_var().name;
+        let var = d.base_url.name;
         return usage_error(
             &args,
             ErrorKind::MissingRuntimeContext,
             name,
-            format!("no base URL for {name}: pass --base-url or set {var}"),
+            format!(
+                "no base URL for {name}: pass --base-url or set {var} (like {})",
+                d.endpoint.base_url_example()
+            ),
         );
     };
+    if let Err(message) = check_base_url(d, &base_url) {
+        return usage_error(&args, ErrorKind::InvalidRequest, name, message);
+    }
     let prompt = match read_prompt(args.prompt.clone()) {
         Ok(p) => p,
         Err(message) => return usage_error(&args, ErrorKind::InvalidRequest, name, message),
@@ -172,10 +195,7 @@ pub async fn run(args: ChatArgs) -> u8 {
     }
     request.messages.push(Message::user(prompt));
     request.params.temperature = args.temperature;
-    request.params.max_output_tokens = args.max_tokens.or(match kind {
-        ProviderKind::Anthropic => Some(ANTHROPIC_DEFAULT_MAX_TOKENS),
-        _ => None,
-    });
+    request.params.max_output_tokens = args.max_tokens.or(d.required_max_tokens);
     let client = match reqwest::Client::builder().build() {
         Ok(c) => c,
         Err(e) => {

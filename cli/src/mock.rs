@@ -5,39 +5,33 @@ use concord_harness::{Fixtures, MockConfig, MockVendor, Protocol};
 
 use crate::{EXIT_PROVIDER, EXIT_USAGE};
 
-#[derive(Clone, Copy, clap::ValueEnum)]
-pub enum ProtocolArg {
-    /// OpenAI Chat Completions (base URL ends in /v1).
-    Openai,
-    /// Anthropic Messages.
-    Anthropic,
-    /// Google Gemini.
-    Gemini,
-}
-
-impl From<ProtocolArg> for Protocol {
-    fn from(p: ProtocolArg) -> Self {
-        match p {
-            ProtocolArg::Openai => Protocol::Openai,
-            ProtocolArg::Anthropic => Protocol::Anthropic,
-            ProtocolArg::Gemini => Protocol::Gemini,
-        }
-    }
+/// `--protocol` values: every wire protocol the harness speaks.
+fn protocol_values() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(Protocol::ALL.iter().map(|p| {
+        clap::builder::PossibleValue::new(p.name()).help(match p {
+            Protocol::Openai => "OpenAI Chat Completions (base URL ends in /v1)",
+            Protocol::OpenaiResponses => "OpenAI Responses (base URL ends in /v1)",
+            Protocol::Anthropic => "Anthropic Messages",
+            Protocol::Gemini => "Google Gemini generateContent",
+        })
+    }))
 }
 
 /// Run a mock vendor on 127.0.0.1 until interrupted.
 ///
 /// The first line of stdout is the base URL, in the form `concord chat --base-url` takes.
 /// Point any client at it: an official SDK, curl, another language. A request header
-/// `x-mock-scenario: NAME` picks another scenario for that one request.
+/// `x-mock-scenario: NAME` picks another scenario for that one request. Routes match on the
+/// operation at the end of the path, so a client configured for another endpoint of the same
+/// wire format (Azure's `/openai/v1/…`, say) works against it too.
 #[derive(Args)]
 #[command(
     after_help = "Examples:\n  concord mock --protocol anthropic --scenario tool_call\n  concord mock --protocol openai --list\n  concord mock --protocol gemini --cassette fixtures/cassettes/gemini-text.json"
 )]
 pub struct MockArgs {
     /// The wire protocol to speak.
-    #[arg(long, value_enum)]
-    protocol: ProtocolArg,
+    #[arg(long, value_parser = protocol_values())]
+    protocol: String,
     /// The scenario to serve (see --list).
     #[arg(long, default_value = "text")]
     scenario: String,
@@ -53,7 +47,8 @@ pub struct MockArgs {
 }
 
 pub async fn run(args: MockArgs) -> u8 {
-    let protocol = Protocol::from(args.protocol);
+    // clap only lets known names through.
+    let protocol = Protocol::from_name(&args.protocol).expect("a known protocol");
     if args.list {
         return match Fixtures::default().list(protocol) {
             Ok(names) => {

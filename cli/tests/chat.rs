@@ -7,14 +7,28 @@ use serde_json::Value;
 
 const KEY: &str = "sk-test-cli-0123456789abcdefSECRET";
 
+/// The provider (and API) that speaks a mock protocol.
 fn provider_name(p: Protocol) -> &'static str {
-    p.name()
+    match p {
+        Protocol::Openai | Protocol::OpenaiResponses => "openai",
+        Protocol::Anthropic => "anthropic",
+        Protocol::Gemini => "gemini",
+    }
+}
+
+fn api_name(p: Protocol) -> &'static str {
+    match p {
+        Protocol::Openai => "chat",
+        Protocol::OpenaiResponses => "responses",
+        Protocol::Anthropic => "messages",
+        Protocol::Gemini => "generate-content",
+    }
 }
 
 async fn concord(args: Vec<String>, env: Vec<(&'static str, &'static str)>) -> Output {
     tokio::task::spawn_blocking(move || {
         let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin!("concord"));
-        for var in concord::env::ALL {
+        for var in concord::env::all() {
             cmd.env_remove(var.name);
         }
         cmd.args(args).envs(env).stdin(std::process::Stdio::null());
@@ -29,6 +43,8 @@ fn chat_args(mock: &MockVendor, extra: &[&str]) -> Vec<String> {
         "chat",
         "--provider",
         provider_name(mock.protocol()),
+        "--api",
+        api_name(mock.protocol()),
         "--model",
         "test-model",
         "--base-url",
@@ -224,6 +240,11 @@ async fn the_key_can_come_from_the_environment() {
 async fn rate_limits_come_out_retryable_with_their_delay() {
     for (protocol, scenario, ms) in [
         (Protocol::Openai, "error_rate_limited_seconds", 20_000),
+        (
+            Protocol::OpenaiResponses,
+            "error_rate_limited_seconds",
+            20_000,
+        ),
         (Protocol::Anthropic, "error_rate_limited_ms", 1_500),
         (Protocol::Gemini, "error_rate_limited_retry_info", 34_400),
     ] {
@@ -366,5 +387,78 @@ async fn an_empty_prompt_or_a_bad_number_is_a_usage_error() {
     assert!(
         mock.requests().is_empty(),
         "nothing is sent on a usage error"
+    );
+}
+
+/// An unusable --base-url is a usage error (exit 2) saying what a valid one looks like, before
+/// anything is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_base_url_exits_2_with_an_example() {
+    for (provider, base, example) in [
+        ("openai", "not a url", "https://api.openai.com/v1"),
+        (
+            "anthropic",
+            "ftp://example.com",
+            "https://api.anthropic.com",
+        ),
+        (
+            "gemini",
+            "http://h/?key=abc",
+            "https://generativelanguage.googleapis.com",
+        ),
+    ] {
+        let out = concord(
+            vec![
+                "chat".into(),
+                "--provider".into(),
+                provider.into(),
+                "--model".into(),
+                "m".into(),
+                "--base-url".into(),
+                base.into(),
+                "--api-key".into(),
+                KEY.into(),
+                "--json".into(),
+                "hi".into(),
+            ],
+            vec![],
+        )
+        .await;
+        assert_eq!(out.status.code(), Some(2), "{provider} {base}");
+        let err = stdout_json(&out);
+        assert_eq!(err["error"]["kind"], "invalid_request", "{err}");
+        let message = err["error"]["message"].as_str().unwrap();
+        assert!(message.contains(example), "{message}");
+        assert!(
+            !message.contains("abc"),
+            "the query is not echoed: {message}"
+        );
+    }
+}
+
+/// `--api` picks among the APIs a provider speaks; one it does not speak is a usage error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_the_provider_does_not_speak_exits_2() {
+    let out = concord(
+        vec![
+            "chat".into(),
+            "--provider".into(),
+            "anthropic".into(),
+            "--api".into(),
+            "responses".into(),
+            "--model".into(),
+            "m".into(),
+            "--api-key".into(),
+            KEY.into(),
+            "hi".into(),
+        ],
+        vec![],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("unsupported") && stderr.contains("messages"),
+        "{stderr}"
     );
 }

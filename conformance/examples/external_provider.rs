@@ -62,7 +62,7 @@ async fn main() {
             "metered-openai",
             Protocol::Openai,
             Metered {
-                inner: concord::openai::OpenAi::compatible(),
+                inner: concord::builtin("openai-compatible").expect("built with openai"),
                 tokens_by_tenant: Mutex::default(),
             },
         ),
@@ -70,7 +70,7 @@ async fn main() {
             "metered-gemini",
             Protocol::Gemini,
             Metered {
-                inner: concord::gemini::Gemini::new(),
+                inner: concord::builtin("gemini").expect("built with gemini"),
                 tokens_by_tenant: Mutex::default(),
             },
         ),

@@ -62,11 +62,14 @@ pub enum Flaw {
     Latin1Text,
     /// Loses the opaque data a tool call must carry back (Gemini's thoughtSignature).
     DropsToolCallSignatures,
+    /// Loses the reasoning blocks a vendor needs to see again (Anthropic thinking signatures,
+    /// OpenAI Responses encrypted reasoning).
+    DropsReasoningBlocks,
 }
 
 impl Flaw {
     /// Every flaw.
-    pub const ALL: [Flaw; 24] = [
+    pub const ALL: [Flaw; 25] = [
         Self::KeepsFirstCredential,
         Self::DropsStreamUsage,
         Self::StopWithToolCallsIsStop,
@@ -91,6 +94,7 @@ impl Flaw {
         Self::DropsResponseId,
         Self::Latin1Text,
         Self::DropsToolCallSignatures,
+        Self::DropsReasoningBlocks,
     ];
 }
 
@@ -196,6 +200,7 @@ impl<P: Provider> Broken<P> {
             Flaw::DropsToolCallSignatures => {
                 r.tool_calls.iter_mut().for_each(|c| c.signature = None)
             }
+            Flaw::DropsReasoningBlocks => r.reasoning_blocks.clear(),
             Flaw::Latin1Text => r.text = r.text.bytes().map(char::from).collect(),
             Flaw::ReasoningInText => {
                 if let Some(reasoning) = r.reasoning.take() {

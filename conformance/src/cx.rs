@@ -90,15 +90,26 @@ impl<'a> Cx<'a> {
         }
     }
 
-    /// A mock vendor of the subject's protocol serving `scenario`.
+    /// A mock vendor of the subject's protocol serving `scenario`, checking auth the way the
+    /// subject's vendor does.
     pub async fn mock(&self, scenario: &str) -> CheckResultOf<MockVendor> {
-        MockVendor::start_with(
-            MockConfig::new(self.protocol())
-                .scenario(scenario)
-                .fixtures(self.fixtures.clone()),
-        )
-        .await
-        .map_err(|e| Outcome::Fail(format!("cannot start the mock vendor: {e}")))
+        let mut config = MockConfig::new(self.protocol())
+            .scenario(scenario)
+            .fixtures(self.fixtures.clone());
+        if let Some(header) = &self.subject.mock.key_header {
+            config = config.key_header(header.clone());
+        }
+        MockVendor::start_with(config)
+            .await
+            .map_err(|e| Outcome::Fail(format!("cannot start the mock vendor: {e}")))
+    }
+
+    /// The base URL the subject is configured with for `mock`.
+    pub fn mock_base_url(&self, mock: &MockVendor) -> String {
+        match &self.subject.mock.base_path {
+            Some(path) => format!("{}{path}", mock.url()),
+            None => mock.base_url(),
+        }
     }
 
     fn cassette_path(&self) -> Option<std::path::PathBuf> {
@@ -210,7 +221,7 @@ impl<'a> Cx<'a> {
         self.base_ctx()
             .model(self.subject.model.clone())
             .credential(MOCK_KEY)
-            .base_url(mock.base_url())
+            .base_url(self.mock_base_url(mock))
     }
 
     pub async fn generate(

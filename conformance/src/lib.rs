@@ -10,7 +10,7 @@
 //! ```no_run
 //! # async fn demo() {
 //! use concord_conformance::{Suite, Subject, Protocol};
-//! let my_provider = concord::openai::OpenAi::compatible(); // any `impl concord::Provider`
+//! let my_provider = concord::builtin("openai-compatible").unwrap(); // any `impl concord::Provider`
 //! let report = Suite::new()
 //!     .subject(Subject::new("mine", Protocol::Openai, my_provider))
 //!     .run()
@@ -32,4 +32,4 @@ pub mod suite;
 pub use concord_harness::Protocol;
 pub use outcome::{CheckResult, Outcome};
 pub use report::Report;
-pub use suite::{Mode, Selection, Subject, Suite};
+pub use suite::{protocol_of, Live, MockSetup, Mode, Selection, Subject, Suite};

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use concord::{Provider, ProviderKind};
+use concord::{Api, Descriptor, Provider};
 use concord_harness::Fixtures;
 use futures_util::StreamExt;
 
@@ -28,8 +28,22 @@ pub struct Subject {
     pub provider: Arc<dyn Provider>,
     /// The model named in calls against mocks.
     pub model: String,
+    /// How the mock is addressed and what auth it checks, for providers that reuse a protocol at
+    /// another address or with other auth (Azure's `api-key`, a vendor's own header).
+    pub mock: MockSetup,
     /// For live runs: the variable with its key, its base URL and its live model.
     pub live: Option<Live>,
+}
+
+/// How a subject reaches its mock vendor.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MockSetup {
+    /// Where the base URL sits on the mock's host (`/v1`); `None`: where the protocol's official
+    /// SDK puts it.
+    pub base_path: Option<String>,
+    /// The header the mock requires the key in (`authorization` for `Bearer`); `None`: the
+    /// protocol's own.
+    pub key_header: Option<String>,
 }
 
 /// How to reach the real vendor.
@@ -41,6 +55,16 @@ pub struct Live {
     pub base_url_var: concord::env::EnvVar,
     /// The model variable (with its default).
     pub model_var: concord::env::EnvVar,
+}
+
+/// The harness protocol that carries a concord API.
+pub fn protocol_of(api: Api) -> Protocol {
+    match api {
+        Api::Chat => Protocol::Openai,
+        Api::Responses => Protocol::OpenaiResponses,
+        Api::Messages => Protocol::Anthropic,
+        Api::GenerateContent => Protocol::Gemini,
+    }
 }
 
 impl Subject {
@@ -55,6 +79,7 @@ impl Subject {
             protocol,
             provider: Arc::new(provider),
             model: "conformance-model".into(),
+            mock: MockSetup::default(),
             live: None,
         }
     }
@@ -65,44 +90,68 @@ impl Subject {
         self
     }
 
-    /// One of concord's own providers.
-    pub fn builtin(kind: ProviderKind) -> Option<Self> {
-        let protocol = match kind {
-            ProviderKind::OpenAi | ProviderKind::OpenRouter | ProviderKind::OpenAiCompatible => {
-                Protocol::Openai
-            }
-            ProviderKind::Anthropic => Protocol::Anthropic,
-            ProviderKind::Gemini => Protocol::Gemini,
+    /// The same provider, reaching its mock as `setup` says.
+    pub fn with_mock(mut self, setup: MockSetup) -> Self {
+        self.mock = setup;
+        self
+    }
+
+    /// A provider described by a descriptor row (one of concord's, or one of yours), speaking
+    /// `api`: named after the row, plus `-{api}` when it is not the row's default API
+    /// (`openai-responses`). `None` when the row does not speak `api` or the build lacks it.
+    pub fn from_descriptor(d: &Descriptor, api: Api) -> Option<Self> {
+        let provider = d.provider(Some(api)).ok()?;
+        let name = if api == d.apis[0] {
+            d.name.to_owned()
+        } else {
+            format!("{}-{}", d.name, api.name())
         };
-        let model_var = match kind {
-            ProviderKind::Anthropic => concord::env::CONCORD_LIVE_ANTHROPIC_MODEL,
-            ProviderKind::Gemini => concord::env::CONCORD_LIVE_GEMINI_MODEL,
-            _ => concord::env::CONCORD_LIVE_OPENAI_MODEL,
-        };
-        let provider = kind.build()?;
         Some(Self {
-            name: kind.name().into(),
-            protocol,
-            provider: Arc::from(provider),
+            name,
+            protocol: protocol_of(api),
+            provider: Arc::new(provider),
             model: "conformance-model".into(),
+            mock: MockSetup {
+                base_path: Some(d.endpoint.base_path().to_owned()),
+                key_header: Some(d.auth.key_header().to_owned()),
+            },
             live: Some(Live {
-                key_var: kind.key_var(),
-                base_url_var: kind.base_url_var(),
-                model_var,
+                key_var: d.key,
+                base_url_var: d.base_url,
+                model_var: d.live_model,
             }),
         })
     }
 
-    /// The three reference providers: openai, anthropic, gemini.
+    /// The shipped provider `name` speaking `api` (its default when `None`).
+    pub fn builtin(name: &str, api: Option<Api>) -> Option<Self> {
+        let d = concord::descriptor::get(name)?;
+        Self::from_descriptor(d, api.unwrap_or(d.apis[0]))
+    }
+
+    /// One reference provider per wire format: openai, openai-responses, anthropic, gemini.
     pub fn defaults() -> Vec<Self> {
         [
-            ProviderKind::OpenAi,
-            ProviderKind::Anthropic,
-            ProviderKind::Gemini,
+            ("openai", Api::Chat),
+            ("openai", Api::Responses),
+            ("anthropic", Api::Messages),
+            ("gemini", Api::GenerateContent),
         ]
         .into_iter()
-        .filter_map(Self::builtin)
+        .filter_map(|(name, api)| Self::builtin(name, Some(api)))
         .collect()
+    }
+
+    /// Every shipped provider with every API it speaks.
+    pub fn all_builtin() -> Vec<Self> {
+        concord::descriptor::DESCRIPTORS
+            .iter()
+            .flat_map(|d| {
+                d.apis
+                    .iter()
+                    .filter_map(move |api| Self::from_descriptor(d, *api))
+            })
+            .collect()
     }
 }
 

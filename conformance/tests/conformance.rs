@@ -2,24 +2,24 @@
 //! `cargo nextest run -E 'test(/anthropic/)'` select (and nextest partitions) the same way the
 //! `--provider`/`--check` flags of `cargo xtask conformance` do.
 
-use concord::ProviderKind;
+use concord::Api;
 use concord_conformance::checks::by_id;
 use concord_conformance::{Outcome, Subject, Suite};
 
-fn run(kind: ProviderKind, id: &str) {
+fn run((name, api): (&str, Api), id: &str) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    let subject = Subject::builtin(kind).expect("provider built with its feature");
+    let subject = Subject::builtin(name, Some(api)).expect("provider built with its feature");
     let check = by_id(id).expect("check id");
     let result = runtime.block_on(Suite::new().run_one(check, &subject));
     match result.outcome {
         Outcome::Pass => {}
         // Skips are reasoned and shown; mock mode skips only declared-absent capabilities.
-        Outcome::Skip(why) => eprintln!("skip {id} [{}]: {why}", kind.name()),
-        Outcome::Fail(why) => panic!("{id} [{}]: {why}", kind.name()),
+        Outcome::Skip(why) => eprintln!("skip {id} [{}]: {why}", subject.name),
+        Outcome::Fail(why) => panic!("{id} [{}]: {why}", subject.name),
     }
 }
 
@@ -54,9 +54,13 @@ macro_rules! provider_tests {
     };
 }
 
-with_checks!(provider_tests!(openai, ProviderKind::OpenAi));
-with_checks!(provider_tests!(anthropic, ProviderKind::Anthropic));
-with_checks!(provider_tests!(gemini, ProviderKind::Gemini));
+with_checks!(provider_tests!(openai, ("openai", Api::Chat)));
+with_checks!(provider_tests!(
+    openai_responses,
+    ("openai", Api::Responses)
+));
+with_checks!(provider_tests!(anthropic, ("anthropic", Api::Messages)));
+with_checks!(provider_tests!(gemini, ("gemini", Api::GenerateContent)));
 
 /// The macro above lists every check of the catalogue, no more, no fewer.
 #[test]

@@ -3,27 +3,54 @@
 
 use std::collections::BTreeSet;
 
-use concord::ProviderKind;
+use concord::Api;
 use concord_conformance::broken::{Broken, Flaw};
 use concord_conformance::{Outcome, Subject, Suite};
 
-fn subject(kind: ProviderKind, flaw: Flaw) -> Subject {
-    let base = Subject::builtin(kind).unwrap();
-    let inner = kind.build().unwrap();
+/// The reference subjects, one per wire format.
+const KINDS: [(&str, Api); 4] = [
+    ("openai", Api::Chat),
+    ("openai", Api::Responses),
+    ("anthropic", Api::Messages),
+    ("gemini", Api::GenerateContent),
+];
+
+fn subject((name, api): (&str, Api), flaw: Flaw) -> Subject {
+    let base = Subject::builtin(name, Some(api)).unwrap();
+    let inner = concord::descriptor::get(name)
+        .unwrap()
+        .provider(Some(api))
+        .unwrap();
     Subject {
         provider: std::sync::Arc::new(Broken::new(inner, flaw)),
         ..base
     }
 }
 
+/// Which reference subject: the OpenAI APIs behave alike for every flaw but one.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    OpenAi,
+    Responses,
+    Anthropic,
+    Gemini,
+}
+
+fn kind_of((name, api): (&str, Api)) -> Kind {
+    match (name, api) {
+        (_, Api::Responses) => Kind::Responses,
+        ("anthropic", _) => Kind::Anthropic,
+        ("gemini", _) => Kind::Gemini,
+        _ => Kind::OpenAi,
+    }
+}
+
 /// The checks each flaw must fail, per provider.
-fn expected(flaw: Flaw, kind: ProviderKind) -> BTreeSet<&'static str> {
+fn expected(flaw: Flaw, kind: Kind) -> BTreeSet<&'static str> {
     let ids: &[&str] = match (flaw, kind) {
         (Flaw::KeepsFirstCredential, _) => &["SL-002", "SL-003"],
         (Flaw::DropsStreamUsage, _) => &["CTR-002", "CTR-003", "RSN-001", "USE-001"],
-        (Flaw::StopWithToolCallsIsStop, ProviderKind::Gemini) => {
-            &["TOOL-001", "TOOL-002", "TOOL-003"]
-        }
+        (Flaw::StopWithToolCallsIsStop, Kind::Gemini) => &["TOOL-001", "TOOL-002", "TOOL-003"],
         (Flaw::StopWithToolCallsIsStop, _) => &[],
         (Flaw::KeyInErrors, _) => &["ERR-007"],
         (Flaw::TruncatedIsFinished, _) => &["ERR-005"],
@@ -35,13 +62,13 @@ fn expected(flaw: Flaw, kind: ProviderKind) -> BTreeSet<&'static str> {
         (Flaw::DropsParameters, _) => &["CTR-005", "SL-002", "SL-003"],
         (Flaw::DropsRepeatedUserTurns, _) => &["CTR-006"],
         (Flaw::DropsToolResults, _) => &["TOOL-004", "TOOL-007"],
-        // Chat Completions has no error flag for tool results: nothing to drop.
-        (Flaw::DropsToolErrorFlag, ProviderKind::OpenAi) => &[],
+        // Neither OpenAI API has an error flag for tool results: nothing to drop.
+        (Flaw::DropsToolErrorFlag, Kind::OpenAi | Kind::Responses) => &[],
         (Flaw::DropsToolErrorFlag, _) => &["TOOL-007"],
         (Flaw::IgnoresToolChoice, _) => &["TOOL-005"],
         (Flaw::IgnoresResponseFormat, _) => &["JSON-001"],
         // Gemini gives no ids, so raw ids are empty: invalid everywhere, and unlike the stream's.
-        (Flaw::RawToolCallIds, ProviderKind::Gemini) => {
+        (Flaw::RawToolCallIds, Kind::Gemini) => {
             &["CTR-003", "TOOL-001", "TOOL-002", "TOOL-003", "TOOL-006"]
         }
         (Flaw::RawToolCallIds, _) => &["TOOL-006"],
@@ -57,8 +84,12 @@ fn expected(flaw: Flaw, kind: ProviderKind) -> BTreeSet<&'static str> {
         // The tool_result answer has a degree sign.
         (Flaw::Latin1Text, _) => &["CTR-007", "TOOL-004"],
         // Only Gemini's calls carry a signature.
-        (Flaw::DropsToolCallSignatures, ProviderKind::Gemini) => &["TOOL-004"],
+        (Flaw::DropsToolCallSignatures, Kind::Gemini) => &["TOOL-004"],
         (Flaw::DropsToolCallSignatures, _) => &[],
+        // Anthropic's thinking and Responses' encrypted reasoning come with the tool call of
+        // TOOL-004's round trip; the others issue no reasoning blocks.
+        (Flaw::DropsReasoningBlocks, Kind::Anthropic | Kind::Responses) => &["TOOL-004"],
+        (Flaw::DropsReasoningBlocks, _) => &[],
     };
     ids.iter().copied().collect()
 }
@@ -74,14 +105,9 @@ fn failed(report: &concord_conformance::Report, provider: &str) -> BTreeSet<&'st
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_broken_provider_fails_exactly_its_checks() {
-    let kinds = [
-        ProviderKind::OpenAi,
-        ProviderKind::Anthropic,
-        ProviderKind::Gemini,
-    ];
-    let label = |kind: ProviderKind, flaw: Flaw| format!("{}/{flaw:?}", kind.name());
+    let label = |kind: (&str, Api), flaw: Flaw| format!("{}-{}/{flaw:?}", kind.0, kind.1.name());
     let subjects = Flaw::ALL.into_iter().flat_map(|flaw| {
-        kinds.map(|kind| Subject {
+        KINDS.map(|kind| Subject {
             name: label(kind, flaw),
             ..subject(kind, flaw)
         })
@@ -98,10 +124,10 @@ async fn each_broken_provider_fails_exactly_its_checks() {
         .await;
     let mut problems = Vec::new();
     for flaw in Flaw::ALL {
-        for kind in kinds {
+        for kind in KINDS {
             let name = label(kind, flaw);
             let got = failed(&report, &name);
-            let want = expected(flaw, kind);
+            let want = expected(flaw, kind_of(kind));
             if got != want {
                 let notes: Vec<String> = report
                     .failures()
@@ -130,7 +156,10 @@ async fn the_reference_providers_pass_everything() {
         "the reference providers declare every capability: {}",
         report.failures_text()
     );
-    assert_eq!(pass, 3 * concord_conformance::checks::CHECKS.len());
+    assert_eq!(
+        pass,
+        Subject::defaults().len() * concord_conformance::checks::CHECKS.len()
+    );
 }
 
 /// Every check is failed by at least one broken provider, except those no wrapper around a
@@ -142,14 +171,13 @@ fn every_check_can_fail() {
         ("SEC-001", "checks concord's own Debug output, which no provider controls"),
         ("SEC-002", "checks the fixture files, not a provider"),
     ];
-    let kinds = [
-        ProviderKind::OpenAi,
-        ProviderKind::Anthropic,
-        ProviderKind::Gemini,
-    ];
     let covered: BTreeSet<&str> = Flaw::ALL
         .iter()
-        .flat_map(|f| kinds.into_iter().flat_map(move |k| expected(*f, k)))
+        .flat_map(|f| {
+            KINDS
+                .into_iter()
+                .flat_map(move |k| expected(*f, kind_of(k)))
+        })
         .collect();
     for check in concord_conformance::checks::CHECKS {
         let listed = UNBREAKABLE.iter().any(|(id, _)| *id == check.id);
@@ -171,7 +199,7 @@ async fn absent_capabilities_are_reasoned_skips() {
         json_schema: false,
         ..concord::Capabilities::ALL
     };
-    let provider = concord::openai::OpenAi::openai().with_capabilities(caps);
+    let provider = concord::builtin("openai").unwrap().with_capabilities(caps);
     let report = Suite::new()
         .subject(Subject::new(
             "limited",
@@ -203,7 +231,7 @@ async fn absent_capabilities_are_reasoned_skips() {
 /// An image-less provider that still sends images fails MM-001.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_provider_that_sends_what_it_declared_unsupported_fails() {
-    struct Liar(concord::openai::OpenAi);
+    struct Liar(concord::HttpProvider);
     impl concord::Provider for Liar {
         fn name(&self) -> &str {
             self.0.name()
@@ -233,7 +261,7 @@ async fn a_provider_that_sends_what_it_declared_unsupported_fails() {
         .subject(Subject::new(
             "liar",
             concord_conformance::Protocol::Openai,
-            Liar(concord::openai::OpenAi::openai()),
+            Liar(concord::builtin("openai").unwrap()),
         ))
         .select(concord_conformance::Selection {
             checks: vec!["MM-001".into()],

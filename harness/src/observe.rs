@@ -18,6 +18,8 @@ pub struct RecordedRequest {
     pub query: Option<String>,
     /// Headers, names lower-case, in arrival order.
     pub headers: Vec<(String, String)>,
+    /// The key as the mock read it from the request's auth header (`Bearer` stripped).
+    pub credential: Option<String>,
     /// The body parsed as JSON (`Null` when it is not JSON).
     pub body: Value,
     /// The raw body size.
@@ -35,14 +37,9 @@ impl RecordedRequest {
             .map(|(_, v)| v.as_str())
     }
 
-    /// The credential, from whichever auth header the protocol uses (`Bearer` stripped).
+    /// The credential, from whichever header the mock reads it from (`Bearer` stripped).
     pub fn credential(&self) -> Option<&str> {
-        if let Some(v) = self.header("authorization") {
-            return Some(v.strip_prefix("Bearer ").unwrap_or(v));
-        }
-        self.header("x-api-key")
-            .or_else(|| self.header("x-goog-api-key"))
-            .or_else(|| self.header("api-key"))
+        self.credential.as_deref()
     }
 
     /// The model: the body's `model`, or Gemini's `models/{model}:…` path segment.

@@ -18,10 +18,12 @@ pub fn fixtures_dir() -> PathBuf {
 
 /// The wire protocols the harness speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "kebab-case")]
 pub enum Protocol {
     /// OpenAI Chat Completions.
     Openai,
+    /// OpenAI Responses.
+    OpenaiResponses,
     /// Anthropic Messages.
     Anthropic,
     /// Google Gemini.
@@ -30,14 +32,29 @@ pub enum Protocol {
 
 impl Protocol {
     /// Every protocol.
-    pub const ALL: [Protocol; 3] = [Self::Openai, Self::Anthropic, Self::Gemini];
+    pub const ALL: [Protocol; 4] = [
+        Self::Openai,
+        Self::OpenaiResponses,
+        Self::Anthropic,
+        Self::Gemini,
+    ];
 
     /// The folder and command-line name.
     pub fn name(self) -> &'static str {
         match self {
             Self::Openai => "openai",
+            Self::OpenaiResponses => "openai-responses",
             Self::Anthropic => "anthropic",
             Self::Gemini => "gemini",
+        }
+    }
+
+    /// Where an official SDK's base URL sits on the mock's host: `/v1` for both OpenAI APIs
+    /// (the `openai` SDKs' convention), the host root for Anthropic and Gemini.
+    pub fn sdk_base_path(self) -> &'static str {
+        match self {
+            Self::Openai | Self::OpenaiResponses => "/v1",
+            Self::Anthropic | Self::Gemini => "",
         }
     }
 

@@ -15,6 +15,10 @@ fn call(protocol: Protocol, stream: bool) -> (String, Value) {
             "/v1/chat/completions".into(),
             json!({"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": stream}),
         ),
+        Protocol::OpenaiResponses => (
+            "/v1/responses".into(),
+            json!({"model": "m", "input": "hi", "stream": stream}),
+        ),
         Protocol::Anthropic => (
             "/v1/messages".into(),
             json!({"model": "m", "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}], "stream": stream}),
@@ -32,7 +36,9 @@ fn call(protocol: Protocol, stream: bool) -> (String, Value) {
 
 fn auth(protocol: Protocol, key: &str) -> Vec<(&'static str, String)> {
     match protocol {
-        Protocol::Openai => vec![("authorization", format!("Bearer {key}"))],
+        Protocol::Openai | Protocol::OpenaiResponses => {
+            vec![("authorization", format!("Bearer {key}"))]
+        }
         Protocol::Anthropic => vec![
             ("x-api-key", key.into()),
             ("anthropic-version", "2023-06-01".into()),
@@ -86,6 +92,14 @@ async fn streams_are_framed_as_each_vendor_frames_them() {
                 "content-type: text/event-stream",
                 "data: {\"id\":\"chatcmpl-",
                 "data: [DONE]",
+            ],
+        ),
+        (
+            Protocol::OpenaiResponses,
+            vec![
+                "content-type: text/event-stream",
+                "event: response.created\ndata: {\"type\":\"response.created\"",
+                "event: response.completed",
             ],
         ),
         (

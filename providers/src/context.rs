@@ -4,6 +4,7 @@
 //! before anything is sent. There is no global, default or environment fallback in this module.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
@@ -11,21 +12,50 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::capabilities::Capabilities;
 use crate::error::{Error, Result};
 use crate::request::{ContentPart, Message, Parameters, Request};
+use crate::wire::CredentialSource;
 
-/// A credential (API key or bearer token). It never prints: `Debug` shows `[REDACTED]` and there is
-/// no `Display`.
+/// A credential: an API key or a bearer token. It never prints: `Debug` shows `[REDACTED]` and
+/// there is no `Display`.
 #[derive(Clone)]
-pub struct Credential(SecretString);
+pub struct Credential {
+    secret: SecretString,
+    kind: CredentialKind,
+}
+
+/// What a credential is, which decides how the auth step sends it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialKind {
+    /// A vendor API key, sent the vendor's way ([`Auth`](crate::wire::Auth)).
+    ApiKey,
+    /// An OAuth / Entra ID access token, always `Authorization: Bearer`.
+    BearerToken,
+}
 
 impl Credential {
-    /// Wraps a secret.
+    /// An API key.
     pub fn new(secret: impl Into<String>) -> Self {
-        Self(SecretString::from(secret.into()))
+        Self {
+            secret: SecretString::from(secret.into()),
+            kind: CredentialKind::ApiKey,
+        }
+    }
+
+    /// A bearer token (OAuth, Entra ID).
+    pub fn bearer(token: impl Into<String>) -> Self {
+        Self {
+            secret: SecretString::from(token.into()),
+            kind: CredentialKind::BearerToken,
+        }
+    }
+
+    /// What it is.
+    pub fn kind(&self) -> CredentialKind {
+        self.kind
     }
 
     /// The secret, for the one place that puts it on the wire (and for scrubbing messages).
     pub fn expose(&self) -> &str {
-        self.0.expose_secret()
+        self.secret.expose_secret()
     }
 }
 
@@ -41,10 +71,16 @@ impl fmt::Debug for Credential {
 pub struct RuntimeContext {
     /// The model to call.
     pub model: Option<String>,
-    /// The vendor credential.
+    /// The vendor credential (a static key or token).
     pub credential: Option<Credential>,
+    /// Where credentials come from when they expire (an OAuth token cache the caller owns);
+    /// asked once per call, used when `credential` is unset.
+    pub credential_source: Option<Arc<dyn CredentialSource>>,
     /// The vendor base URL (for OpenAI with `/v1`; for Anthropic and Gemini the host root).
     pub base_url: Option<String>,
+    /// The API version for endpoints that take one in the query (Azure's classic deployment
+    /// API); `None` for the rest.
+    pub api_version: Option<String>,
     /// Extra headers sent with every request (OpenRouter `HTTP-Referer`, `anthropic-beta`, …).
     /// Values are treated as secret: `Debug` prints names only.
     pub headers: Vec<(String, String)>,
@@ -76,9 +112,21 @@ impl RuntimeContext {
         self
     }
 
+    /// Sets a credential source (used when no static credential is set).
+    pub fn credential_source(mut self, source: Arc<dyn CredentialSource>) -> Self {
+        self.credential_source = Some(source);
+        self
+    }
+
     /// Sets the base URL.
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
         self.base_url = Some(url.into());
+        self
+    }
+
+    /// Sets the api-version (Azure's classic deployment API).
+    pub fn api_version(mut self, version: impl Into<String>) -> Self {
+        self.api_version = Some(version.into());
         self
     }
 
@@ -119,7 +167,9 @@ impl fmt::Debug for RuntimeContext {
         f.debug_struct("RuntimeContext")
             .field("model", &self.model)
             .field("credential", &self.credential)
+            .field("credential_source", &self.credential_source)
             .field("base_url", &self.base_url)
+            .field("api_version", &self.api_version)
             .field("headers", &header_names)
             .field("settings", &self.settings)
             .field("timeout", &self.timeout)
@@ -129,18 +179,48 @@ impl fmt::Debug for RuntimeContext {
     }
 }
 
+/// Where a resolved call's credential comes from.
+#[derive(Clone)]
+pub enum CallCredential<'a> {
+    /// A static key or token from the context.
+    Static(&'a Credential),
+    /// A source asked at send time.
+    Source(&'a Arc<dyn CredentialSource>),
+}
+
+impl fmt::Debug for CallCredential<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Static(c) => c.fmt(f),
+            Self::Source(s) => s.fmt(f),
+        }
+    }
+}
+
+impl CallCredential<'_> {
+    /// The credential for this call (a source may fetch or refresh one).
+    pub async fn get(&self, provider: &str, client: &reqwest::Client) -> Result<Credential> {
+        match self {
+            Self::Static(c) => Ok((*c).clone()),
+            Self::Source(source) => source.credential(provider, client).await,
+        }
+    }
+}
+
 /// A call with every piece of its context present and its parameters merged: the output of
-/// [`resolve`], the input of an adapter's encoder.
+/// [`resolve`], the input of a wire format's encoder.
 #[derive(Clone)]
 pub struct ResolvedCall<'a> {
     /// The provider name.
     pub provider: &'a str,
     /// The model.
     pub model: &'a str,
-    /// The credential.
-    pub credential: &'a Credential,
+    /// The credential, or where to get it.
+    pub credential: CallCredential<'a>,
     /// The base URL without a trailing `/`.
     pub base_url: &'a str,
+    /// The api-version, for endpoints that take one.
+    pub api_version: Option<&'a str>,
     /// Extra headers.
     pub headers: &'a [(String, String)],
     /// Request parameters over the context's defaults.
@@ -162,6 +242,7 @@ impl fmt::Debug for ResolvedCall<'_> {
             .field("model", &self.model)
             .field("credential", &self.credential)
             .field("base_url", &self.base_url)
+            .field("api_version", &self.api_version)
             .field("headers", &header_names)
             .field("params", &self.params)
             .field("timeout", &self.timeout)
@@ -186,21 +267,26 @@ pub fn resolve<'a>(
         .as_deref()
         .filter(|m| !m.is_empty())
         .ok_or_else(|| Error::missing_context(provider, "model", "set RuntimeContext::model"))?;
-    let credential = ctx
-        .credential
-        .as_ref()
-        .filter(|c| !c.expose().is_empty())
-        .ok_or_else(|| {
-            Error::missing_context(provider, "credential", "set RuntimeContext::credential")
-        })?;
+    let credential = match (&ctx.credential, &ctx.credential_source) {
+        (Some(c), _) if !c.expose().is_empty() => CallCredential::Static(c),
+        (None, Some(source)) => CallCredential::Source(source),
+        _ => {
+            return Err(Error::missing_context(
+                provider,
+                "credential",
+                "set RuntimeContext::credential or RuntimeContext::credential_source",
+            ))
+        }
+    };
     let base_url = ctx
         .base_url
         .as_deref()
-        .map(|u| u.trim_end_matches('/'))
+        .map(|u| u.trim().trim_end_matches('/'))
         .filter(|u| !u.is_empty())
         .ok_or_else(|| {
             Error::missing_context(provider, "base_url", "set RuntimeContext::base_url")
         })?;
+    check_base_url(provider, base_url)?;
     let client = ctx.client.as_ref().ok_or_else(|| {
         Error::missing_context(
             provider,
@@ -220,12 +306,44 @@ pub fn resolve<'a>(
         model,
         credential,
         base_url,
+        api_version: ctx.api_version.as_deref(),
         headers: &ctx.headers,
         params: request.params.or(&ctx.settings),
         timeout: ctx.timeout,
         client,
         tenant: ctx.tenant.as_deref(),
     })
+}
+
+/// Fails unless `base` is an absolute http(s) URL without a query or fragment (the endpoint
+/// appends paths and queries to it).
+fn check_base_url(provider: &str, base: &str) -> Result<()> {
+    let problem = match reqwest::Url::parse(base) {
+        Err(e) => Some(e.to_string()),
+        Ok(url) if !matches!(url.scheme(), "http" | "https") => Some(format!(
+            "the scheme is `{}`, not http or https",
+            url.scheme()
+        )),
+        Ok(url) if url.host_str().is_none_or(str::is_empty) => Some("it has no host".to_owned()),
+        Ok(url) if url.query().is_some() || url.fragment().is_some() => {
+            Some("it has a query or fragment".to_owned())
+        }
+        Ok(_) => None,
+    };
+    match problem {
+        None => Ok(()),
+        // The URL is the caller's setting; printing it is fine (keys belong in credentials), but
+        // anything after `?` is dropped in case someone put one there anyway.
+        Some(why) => Err(crate::Error::new(
+            crate::ErrorKind::MissingRuntimeContext,
+            provider,
+            format!(
+                "the runtime context's base_url `{}` is not a usable base URL ({why}); \
+                 give an absolute http(s) URL such as https://api.example.com/v1",
+                base.split('?').next().unwrap_or_default()
+            ),
+        )),
+    }
 }
 
 /// Whether any user message carries an image.

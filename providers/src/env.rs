@@ -1,4 +1,5 @@
-//! The registry of every environment variable concord reads: the only place their names are
+//! The registry of every environment variable concord reads: the general ones here, each
+//! provider's in its row of the descriptor table (`descriptor.rs`); nowhere else are their names
 //! spelled. `cargo xtask env-docs` writes `docs/configuration.md` and `.env.example` from it.
 //!
 //! Adapters never read the environment; the CLI and explicit `from_env` constructors do, through
@@ -43,44 +44,28 @@ macro_rules! vars {
                 group: $group,
             };
         )*
-        /// Every variable, in documentation order.
-        pub const ALL: &[EnvVar] = &[$($ident),*];
+        /// The variables that belong to no provider.
+        pub const GENERAL: &[EnvVar] = &[$($ident),*];
     };
 }
 
 vars! {
-    OPENAI_API_KEY = "OPENAI_API_KEY", "secret", None, "OpenAI",
-        "API key for OpenAI Chat Completions (`--provider openai`).";
-    OPENAI_BASE_URL = "OPENAI_BASE_URL", "url", Some("https://api.openai.com/v1"), "OpenAI",
-        "Base URL for `--provider openai`, including `/v1`.";
-    OPENROUTER_API_KEY = "OPENROUTER_API_KEY", "secret", None, "OpenRouter",
-        "API key for OpenRouter (`--provider openrouter`).";
-    OPENROUTER_BASE_URL = "OPENROUTER_BASE_URL", "url", Some("https://openrouter.ai/api/v1"), "OpenRouter",
-        "Base URL for `--provider openrouter`.";
-    OPENAI_COMPATIBLE_API_KEY = "OPENAI_COMPATIBLE_API_KEY", "secret", None, "OpenAI-compatible",
-        "API key for any OpenAI-compatible server (`--provider openai-compatible`: DeepSeek, Groq, vLLM, …).";
-    OPENAI_COMPATIBLE_BASE_URL = "OPENAI_COMPATIBLE_BASE_URL", "url", None, "OpenAI-compatible",
-        "Base URL (with `/v1`) of the OpenAI-compatible server; required for `--provider openai-compatible`.";
-    ANTHROPIC_API_KEY = "ANTHROPIC_API_KEY", "secret", None, "Anthropic",
-        "API key for Anthropic Messages (`--provider anthropic`).";
-    ANTHROPIC_BASE_URL = "ANTHROPIC_BASE_URL", "url", Some("https://api.anthropic.com"), "Anthropic",
-        "Base URL for `--provider anthropic` (host root; `/v1/messages` is added).";
-    GEMINI_API_KEY = "GEMINI_API_KEY", "secret", None, "Gemini",
-        "API key for the Gemini API (`--provider gemini`), sent as `x-goog-api-key`.";
-    GEMINI_BASE_URL = "GEMINI_BASE_URL", "url", Some("https://generativelanguage.googleapis.com"), "Gemini",
-        "Base URL for `--provider gemini` (host root; `/v1beta/models/…` is added).";
     CONCORD_TIMEOUT_SECS = "CONCORD_TIMEOUT_SECS", "integer", Some("60"), "Runtime",
         "Seconds a call waits for the vendor (for streams: for the first byte and between chunks).";
     CONCORD_MAX_RETRIES = "CONCORD_MAX_RETRIES", "integer", Some("2"), "Runtime",
         "Retries after a retryable failure (rate limit, overload, server error, timeout).";
-    CONCORD_LIVE_OPENAI_MODEL = "CONCORD_LIVE_OPENAI_MODEL", "string", Some("gpt-4o-mini"), "Conformance",
-        "Model used by `cargo xtask conformance --live` for openai.";
-    CONCORD_LIVE_ANTHROPIC_MODEL = "CONCORD_LIVE_ANTHROPIC_MODEL", "string", Some("claude-haiku-4-5"), "Conformance",
-        "Model used by `cargo xtask conformance --live` for anthropic.";
-    CONCORD_LIVE_GEMINI_MODEL = "CONCORD_LIVE_GEMINI_MODEL", "string", Some("gemini-2.5-flash"), "Conformance",
-        "Model used by `cargo xtask conformance --live` for gemini.";
     CONCORD_LOG = "CONCORD_LOG", "string", Some("warn"), "Runtime",
         "Log filter for the CLI in `tracing` syntax (`debug`, `concord=trace`). Credentials are never logged.";
+}
+
+/// Every variable concord reads, in documentation order: each shipped provider's (from the
+/// descriptor table), then the general ones.
+pub fn all() -> Vec<EnvVar> {
+    crate::descriptor::DESCRIPTORS
+        .iter()
+        .flat_map(|d| d.env_vars())
+        .chain(GENERAL.iter().copied())
+        .collect()
 }
 
 /// `docs/configuration.md`, generated from [`ALL`] by `cargo xtask env-docs`.
@@ -91,8 +76,9 @@ pub fn markdown() -> String {
          Every environment variable concord reads. Only the `concord` CLI, `cargo xtask` and explicit\n\
          `from_env`-style code read them; providers never do (their context arrives with each call).\n",
     );
+    let all = all();
     let mut groups: Vec<&str> = Vec::new();
-    for v in ALL {
+    for v in &all {
         if !groups.contains(&v.group) {
             groups.push(v.group);
         }
@@ -101,7 +87,7 @@ pub fn markdown() -> String {
         out.push_str(&format!(
             "\n## {group}\n\n| variable | type | default | description |\n|---|---|---|---|\n"
         ));
-        for v in ALL.iter().filter(|v| v.group == group) {
+        for v in all.iter().filter(|v| v.group == group) {
             let default = v
                 .default
                 .map_or_else(|| "—".to_owned(), |d| format!("`{d}`"));
@@ -120,7 +106,7 @@ pub fn env_example() -> String {
         "# Generated by `cargo xtask env-docs` from providers/src/env.rs. Do not edit by hand.\n",
     );
     let mut group = "";
-    for v in ALL {
+    for v in all() {
         if v.group != group {
             group = v.group;
             out.push_str(&format!("\n# {group}\n"));
@@ -141,18 +127,19 @@ mod tests {
 
     #[test]
     fn names_are_unique_and_shouted() {
-        let mut names: Vec<_> = ALL.iter().map(|v| v.name).collect();
+        let all = all();
+        let mut names: Vec<_> = all.iter().map(|v| v.name).collect();
         names.sort_unstable();
         names.dedup();
-        assert_eq!(names.len(), ALL.len());
-        assert!(ALL
+        assert_eq!(names.len(), all.len());
+        assert!(all
             .iter()
             .all(|v| v.name.bytes().all(|b| b.is_ascii_uppercase() || b == b'_')));
     }
 
     #[test]
     fn secrets_have_no_default() {
-        assert!(ALL
+        assert!(all()
             .iter()
             .filter(|v| v.ty == "secret")
             .all(|v| v.default.is_none()));

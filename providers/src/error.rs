@@ -97,42 +97,13 @@ impl ErrorKind {
 }
 
 impl ErrorKind {
-    /// The kind for a vendor error: its type/code/status strings first (they are more specific
-    /// than the HTTP status), then the status, then `fallback`.
-    pub fn from_vendor(status: Option<u16>, codes: &[&str], message: &str, fallback: Self) -> Self {
-        let lower = message.to_ascii_lowercase();
-        let by_code = codes.iter().find_map(|code| {
-            Some(match *code {
-                "insufficient_quota" => Self::QuotaExceeded,
-                "context_length_exceeded" | "request_too_large" | "string_above_max_length" => {
-                    Self::ContextLengthExceeded
-                }
-                "invalid_request_error"
-                | "INVALID_ARGUMENT"
-                | "FAILED_PRECONDITION"
-                | "invalid_request" => Self::InvalidRequest,
-                "authentication_error" | "UNAUTHENTICATED" | "invalid_api_key" => {
-                    Self::Authentication
-                }
-                "permission_error" | "PERMISSION_DENIED" => Self::PermissionDenied,
-                "not_found_error" | "NOT_FOUND" | "model_not_found" => Self::NotFound,
-                "rate_limit_error" | "RESOURCE_EXHAUSTED" | "rate_limit_exceeded" => {
-                    Self::RateLimited
-                }
-                "overloaded_error" | "UNAVAILABLE" => Self::Overloaded,
-                "api_error" | "INTERNAL" | "server_error" => Self::ServerError,
-                _ => return None,
-            })
-        });
-        let too_long = lower.contains("prompt is too long")
-            || lower.contains("maximum context length")
-            || lower.contains("context length")
-            || lower.contains("exceeds the maximum number of tokens");
-        match (by_code, status) {
-            (Some(Self::QuotaExceeded), _) => Self::QuotaExceeded,
-            (Some(Self::InvalidRequest) | None, _) if too_long => Self::ContextLengthExceeded,
+    /// The kind for a vendor error: the kind its body names (each adapter maps its vendor's own
+    /// codes), refined by the HTTP status where the status is more precise, else the status's
+    /// kind, else `fallback` (an in-stream error with no status and no code it knows).
+    pub fn from_parts(named: Option<Self>, status: Option<u16>, fallback: Self) -> Self {
+        match (named, status) {
             // OpenAI labels 401/403/404 `invalid_request_error` too: the status is more precise.
-            (Some(Self::InvalidRequest), Some(s)) if !matches!(s, 400 | 422) => {
+            (Some(Self::InvalidRequest), Some(s)) if s >= 400 && !matches!(s, 400 | 422) => {
                 Self::from_status(s)
             }
             // Likewise `server_error` on a 503 means overloaded.

@@ -5,6 +5,9 @@
 //! `missing_runtime_context` when the context lacks something, and normalise each vendor's
 //! answers to the same [`Response`], [`StreamEvent`]s and [`Error`] kinds.
 //!
+//! A provider is a wire format (bodies), an endpoint (addresses) and an auth step (credentials)
+//! composed in an [`HttpProvider`]; the shipped ones are rows of [`descriptor::DESCRIPTORS`].
+//!
 //! ```no_run
 //! # async fn demo() -> concord::Result<()> {
 //! use concord::{Provider, Request, RuntimeContext};
@@ -14,9 +17,9 @@
 //!     .credential("…")
 //!     .base_url("https://api.anthropic.com")
 //!     .client(client);
-//! let reply = concord::anthropic::Anthropic::new()
-//!     .generate(&Request::user("Hello"), &ctx)
-//!     .await?;
+//! let mut request = Request::user("Hello");
+//! request.params.max_output_tokens = Some(1024);
+//! let reply = concord::builtin("anthropic")?.generate(&request, &ctx).await?;
 //! println!("{}", reply.text);
 //! # Ok(()) }
 //! ```
@@ -25,11 +28,13 @@
 
 pub mod capabilities;
 pub mod context;
+pub mod descriptor;
 pub mod env;
 pub mod error;
 pub mod event;
+mod http;
 pub mod ids;
-pub mod kinds;
+pub mod kit;
 pub mod provider;
 pub mod request;
 pub mod response;
@@ -42,12 +47,15 @@ pub mod anthropic;
 pub mod gemini;
 #[cfg(feature = "openai")]
 pub mod openai;
+#[cfg(feature = "responses")]
+pub mod responses;
 
 pub use capabilities::Capabilities;
-pub use context::{Credential, ResolvedCall, RuntimeContext};
+pub use context::{CallCredential, Credential, CredentialKind, ResolvedCall, RuntimeContext};
+pub use descriptor::{builtin, Api, Descriptor};
 pub use error::{Error, ErrorKind, Result};
 pub use event::{assemble, Assembler, EventStream, StreamEvent};
-pub use kinds::ProviderKind;
+pub use http::HttpProvider;
 pub use provider::Provider;
 pub use request::{
     ContentPart, ImageSource, Message, Parameters, ReasoningBlock, ReasoningOptions, Request,

@@ -105,30 +105,6 @@ impl FinishReason {
     }
 }
 
-/// Parses a tool call's argument text: empty means `{}`; anything but a JSON object is
-/// `malformed_response` (B3), never a silent string.
-pub(crate) fn parse_arguments(
-    provider: &str,
-    name: &str,
-    text: &str,
-) -> crate::Result<serde_json::Value> {
-    if text.trim().is_empty() {
-        return Ok(serde_json::Value::Object(Default::default()));
-    }
-    match serde_json::from_str::<serde_json::Value>(text) {
-        Ok(v @ serde_json::Value::Object(_)) => Ok(v),
-        Ok(serde_json::Value::Null) => Ok(serde_json::Value::Object(Default::default())),
-        Ok(other) => Err(crate::Error::malformed(
-            provider,
-            format!("arguments of tool call `{name}` are not a JSON object: {other}"),
-        )),
-        Err(e) => Err(crate::Error::malformed(
-            provider,
-            format!("arguments of tool call `{name}` are not valid JSON: {e}"),
-        )),
-    }
-}
-
 /// Deserialises `null` as the type's default: compatible servers send `"tool_calls": null`,
 /// `"choices": null` and the like where OpenAI omits the field.
 pub(crate) fn null_as_default<'de, D, T>(de: D) -> Result<T, D::Error>

@@ -1,10 +1,6 @@
 //! Absurd values a vendor or proxy might send become a capped value or a clear error, never a
 //! panic (each case was found from outside, by fuzzing).
 
-use concord::anthropic::Anthropic;
-use concord::gemini::Gemini;
-use concord::openai::OpenAi;
-
 const MAX: u64 = u64::MAX;
 
 #[test]
@@ -22,15 +18,18 @@ fn token_counts_near_u64_max_saturate() {
             "usageMetadata":{{"promptTokenCount":{MAX},"candidatesTokenCount":{MAX},"thoughtsTokenCount":{MAX}}}}}"#
     );
     for usage in [
-        OpenAi::openai()
+        concord::builtin("openai")
+            .unwrap()
             .decode_response(openai.as_bytes())
             .unwrap()
             .usage,
-        Anthropic::new()
+        concord::builtin("anthropic")
+            .unwrap()
             .decode_response(anthropic.as_bytes())
             .unwrap()
             .usage,
-        Gemini::new()
+        concord::builtin("gemini")
+            .unwrap()
             .decode_response(gemini.as_bytes())
             .unwrap()
             .usage,
@@ -46,7 +45,10 @@ fn a_gemini_retry_delay_of_1e20_seconds_is_capped() {
     let body = br#"{"error":{"code":429,"message":"slow down","status":"RESOURCE_EXHAUSTED",
         "details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"1e20s"}]}}"#;
     // Served as an in-band error so the path is the same one a 429 body takes.
-    let err = Gemini::new().decode_response(body).unwrap_err();
+    let err = concord::builtin("gemini")
+        .unwrap()
+        .decode_response(body)
+        .unwrap_err();
     assert_eq!(err.kind, concord::ErrorKind::RateLimited);
     assert_eq!(err.retry_after, Some(concord::wire::MAX_RETRY_AFTER));
 }

@@ -4,7 +4,6 @@
 
 use std::time::{Duration, Instant};
 
-use concord::openai::OpenAi;
 use concord::{
     Capabilities, ContentPart, ErrorKind, ImageSource, Message, Provider, Request, RuntimeContext,
 };
@@ -32,7 +31,8 @@ async fn each_missing_field_is_named_before_anything_is_sent() {
     for (field, strip) in strips {
         let mut c = full.clone();
         strip(&mut c);
-        let err = OpenAi::openai()
+        let err = concord::builtin("openai")
+            .unwrap()
             .generate(&Request::user("hi"), &c)
             .await
             .unwrap_err();
@@ -46,10 +46,12 @@ async fn each_missing_field_is_named_before_anything_is_sent() {
 #[tokio::test]
 async fn a_missing_capability_is_unsupported_before_sending() {
     let server = wiremock::MockServer::start().await;
-    let no_images = OpenAi::openai().with_capabilities(Capabilities {
-        image_input: false,
-        ..Capabilities::ALL
-    });
+    let no_images = concord::builtin("openai")
+        .unwrap()
+        .with_capabilities(Capabilities {
+            image_input: false,
+            ..Capabilities::ALL
+        });
     let req = Request {
         messages: vec![Message::User {
             content: vec![ContentPart::Image {
@@ -66,10 +68,12 @@ async fn a_missing_capability_is_unsupported_before_sending() {
         .unwrap_err();
     assert_eq!(err.kind, ErrorKind::Unsupported);
     assert!(err.message.contains("image input"), "{err}");
-    let no_stream = OpenAi::openai().with_capabilities(Capabilities {
-        streaming: false,
-        ..Capabilities::ALL
-    });
+    let no_stream = concord::builtin("openai")
+        .unwrap()
+        .with_capabilities(Capabilities {
+            streaming: false,
+            ..Capabilities::ALL
+        });
     let err = no_stream
         .stream(&Request::user("hi"), &ctx(&server.uri()))
         .await
@@ -87,7 +91,8 @@ async fn a_refused_connection_is_a_retryable_transport_error() {
         .local_addr()
         .unwrap()
         .port();
-    let err = OpenAi::openai()
+    let err = concord::builtin("openai")
+        .unwrap()
         .generate(
             &Request::user("hi"),
             &ctx(&format!("http://127.0.0.1:{port}/v1")),
@@ -107,7 +112,8 @@ async fn no_answer_within_the_timeout_is_a_timeout() {
         .await;
     let started = Instant::now();
     let c = ctx(&format!("{}/v1", server.uri())).timeout(Duration::from_millis(200));
-    let err = OpenAi::openai()
+    let err = concord::builtin("openai")
+        .unwrap()
         .generate(&Request::user("hi"), &c)
         .await
         .unwrap_err();
@@ -125,7 +131,8 @@ async fn a_body_that_is_not_json_is_malformed() {
         )
         .mount(&server)
         .await;
-    let err = OpenAi::openai()
+    let err = concord::builtin("openai")
+        .unwrap()
         .generate(&Request::user("hi"), &ctx(&format!("{}/v1", server.uri())))
         .await
         .unwrap_err();
@@ -135,7 +142,8 @@ async fn a_body_that_is_not_json_is_malformed() {
 
 #[tokio::test]
 async fn an_empty_request_is_invalid_before_sending() {
-    let err = OpenAi::openai()
+    let err = concord::builtin("openai")
+        .unwrap()
         .generate(&Request::default(), &ctx("http://127.0.0.1:9/v1"))
         .await
         .unwrap_err();
@@ -148,9 +156,11 @@ async fn an_event_that_never_ends_is_cut_off_not_buffered_forever() {
     let megabyte = bytes::Bytes::from(vec![b'x'; 1 << 20]);
     let chunks = std::iter::once(bytes::Bytes::from_static(b"data: "))
         .chain(std::iter::repeat_n(megabyte, 17));
-    let mut events = OpenAi::openai().decode_stream(futures_util::stream::iter(
-        chunks.map(Ok::<_, std::convert::Infallible>),
-    ));
+    let mut events = concord::builtin("openai")
+        .unwrap()
+        .decode_stream(futures_util::stream::iter(
+            chunks.map(Ok::<_, std::convert::Infallible>),
+        ));
     let err = events.next().await.expect("an item").expect_err("an error");
     assert_eq!(err.kind, ErrorKind::MalformedResponse, "{err}");
     assert!(events.next().await.is_none());

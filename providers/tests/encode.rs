@@ -1,12 +1,10 @@
 //! Request encoding: one rich request per protocol as an insta snapshot of the wire body
 //! (reviewed against the vendors' docs), plus targeted assertions on what must (not) be there.
 
-use concord::anthropic::Anthropic;
-use concord::gemini::Gemini;
-use concord::openai::OpenAi;
 use concord::{
-    context::resolve, ContentPart, ImageSource, Message, Parameters, Provider, ReasoningBlock,
-    ReasoningOptions, Request, ResponseFormat, RuntimeContext, Tool, ToolCall, ToolChoice,
+    context::resolve, ContentPart, Credential, ImageSource, Message, Parameters, Provider,
+    ReasoningBlock, ReasoningOptions, Request, ResponseFormat, RuntimeContext, Tool, ToolCall,
+    ToolChoice,
 };
 use serde_json::{json, Value};
 
@@ -124,17 +122,25 @@ macro_rules! wire {
 
 #[test]
 fn openai_rich_request() {
-    let wire = wire!(OpenAi::openai(), "http://h/v1/", rich_request(), true);
+    let p = concord::builtin("openai").unwrap();
+    let wire = wire!(&p, "http://h/v1/", rich_request(), true);
     assert_eq!(wire.url, "http://h/v1/chat/completions");
-    assert_eq!(wire.auth, ("authorization", format!("Bearer {KEY}")));
+    assert_eq!(
+        p.auth().header(&Credential::new(KEY)),
+        ("authorization", format!("Bearer {KEY}"))
+    );
     insta::assert_json_snapshot!(wire.json());
 }
 
 #[test]
 fn anthropic_rich_request() {
-    let wire = wire!(Anthropic::new(), "http://h", rich_request(), true);
+    let p = concord::builtin("anthropic").unwrap();
+    let wire = wire!(&p, "http://h", rich_request(), true);
     assert_eq!(wire.url, "http://h/v1/messages");
-    assert_eq!(wire.auth, ("x-api-key", KEY.to_owned()));
+    assert_eq!(
+        p.auth().header(&Credential::new(KEY)),
+        ("x-api-key", KEY.to_owned())
+    );
     assert!(wire
         .headers
         .contains(&("anthropic-version".into(), "2023-06-01".into())));
@@ -143,12 +149,16 @@ fn anthropic_rich_request() {
 
 #[test]
 fn gemini_rich_request() {
-    let wire = wire!(Gemini::new(), "http://h", rich_request(), true);
+    let p = concord::builtin("gemini").unwrap();
+    let wire = wire!(&p, "http://h", rich_request(), true);
     assert_eq!(
         wire.url,
         "http://h/v1beta/models/test-model:streamGenerateContent?alt=sse"
     );
-    assert_eq!(wire.auth, ("x-goog-api-key", KEY.to_owned()));
+    assert_eq!(
+        p.auth().header(&Credential::new(KEY)),
+        ("x-goog-api-key", KEY.to_owned())
+    );
     assert!(!wire.url.contains(KEY));
     insta::assert_json_snapshot!(wire.json());
 }
@@ -161,11 +171,23 @@ fn openrouter_and_compatible_use_their_field_names() {
         budget_tokens: None,
         effort: Some("high".into()),
     });
-    let or = wire!(OpenAi::openrouter(), "http://h/api/v1", req, false).json();
+    let or = wire!(
+        concord::builtin("openrouter").unwrap(),
+        "http://h/api/v1",
+        req,
+        false
+    )
+    .json();
     assert_eq!(or["max_tokens"], 10);
     assert_eq!(or["reasoning"], json!({"effort": "high"}));
     assert!(or.get("max_completion_tokens").is_none() && or.get("reasoning_effort").is_none());
-    let oa = wire!(OpenAi::openai(), "http://h/v1", req, false).json();
+    let oa = wire!(
+        concord::builtin("openai").unwrap(),
+        "http://h/v1",
+        req,
+        false
+    )
+    .json();
     assert_eq!(oa["max_completion_tokens"], 10);
     assert_eq!(oa["reasoning_effort"], "high");
     assert!(oa.get("stream").is_none() && oa.get("stream_options").is_none());
@@ -177,9 +199,21 @@ fn unset_parameters_are_absent() {
     let mut req = Request::user("hi");
     req.params.max_output_tokens = Some(5);
     let bodies = [
-        wire!(OpenAi::openai(), "http://h/v1", req, false).json(),
-        wire!(Anthropic::new(), "http://h", req, false).json(),
-        wire!(Gemini::new(), "http://h", req, false).json(),
+        wire!(
+            concord::builtin("openai").unwrap(),
+            "http://h/v1",
+            req,
+            false
+        )
+        .json(),
+        wire!(
+            concord::builtin("anthropic").unwrap(),
+            "http://h",
+            req,
+            false
+        )
+        .json(),
+        wire!(concord::builtin("gemini").unwrap(), "http://h", req, false).json(),
     ];
     let text = bodies.iter().map(Value::to_string).collect::<String>();
     for absent in [
@@ -211,7 +245,7 @@ fn request_parameters_override_context_settings() {
         max_output_tokens: Some(99),
         ..Default::default()
     });
-    let a = OpenAi::openai();
+    let a = concord::builtin("openai").unwrap();
     let call = resolve(a.name(), &a.capabilities(), &req, &ctx, false).unwrap();
     let body = a.encode(&call, &req, false).unwrap().json();
     assert_eq!(
@@ -226,7 +260,13 @@ fn request_parameters_override_context_settings() {
 /// B3: history ids are sent normalised, and a call and its result still match.
 #[test]
 fn history_tool_ids_are_normalised_consistently() {
-    let a = wire!(Anthropic::new(), "http://h", rich_request(), false).json();
+    let a = wire!(
+        concord::builtin("anthropic").unwrap(),
+        "http://h",
+        rich_request(),
+        false
+    )
+    .json();
     let use_id = a["messages"][1]["content"]
         .as_array()
         .unwrap()
@@ -244,7 +284,7 @@ fn history_tool_ids_are_normalised_consistently() {
 
 #[test]
 fn anthropic_needs_max_tokens_before_sending() {
-    let a = Anthropic::new();
+    let a = concord::builtin("anthropic").unwrap();
     let req = Request::user("hi");
     let ctx = ctx("http://h");
     let call = resolve(a.name(), &a.capabilities(), &req, &ctx, false).unwrap();
@@ -259,7 +299,7 @@ fn gemini_tool_result_without_a_call_is_rejected() {
         messages: vec![Message::user("hi"), Message::tool_result("nope", "x")],
         ..Default::default()
     };
-    let g = Gemini::new();
+    let g = concord::builtin("gemini").unwrap();
     let ctx = ctx("http://h");
     let call = resolve(g.name(), &g.capabilities(), &req, &ctx, false).unwrap();
     let err = g.encode(&call, &req, false).unwrap_err();
@@ -270,7 +310,7 @@ fn gemini_tool_result_without_a_call_is_rejected() {
 /// redacted) go back first in the assistant turn, unchanged, as Anthropic requires.
 #[test]
 fn anthropic_thinking_blocks_go_back_in_history() {
-    let a = Anthropic::new();
+    let a = concord::builtin("anthropic").unwrap();
     let sc = concord_harness::Fixtures::default()
         .scenario(concord_harness::Protocol::Anthropic, "thinking_tools")
         .unwrap();

@@ -6,45 +6,22 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use bytes::Bytes;
-use concord::anthropic::Anthropic;
-use concord::gemini::Gemini;
-use concord::openai::OpenAi;
 use concord::{assemble, EventStream, Provider, Request, Response, RuntimeContext, StreamEvent};
 use concord_harness::{Fixtures, Protocol, Scenario};
 use futures_util::StreamExt;
+
+mod common;
 use serde_json::Value;
 
-fn adapter(protocol: Protocol) -> Box<dyn Adapter> {
-    match protocol {
-        Protocol::Openai => Box::new(OpenAi::openai()),
-        Protocol::Anthropic => Box::new(Anthropic::new()),
-        Protocol::Gemini => Box::new(Gemini::new()),
-    }
+fn adapter(protocol: Protocol) -> concord::HttpProvider {
+    common::provider(protocol)
 }
 
-/// The decoding entry points each adapter exposes.
-trait Adapter: Provider {
-    fn decode(&self, body: &[u8]) -> concord::Result<Response>;
-    fn stream_bytes(&self, chunks: Vec<Bytes>) -> EventStream;
+fn stream_bytes(a: &concord::HttpProvider, chunks: Vec<Bytes>) -> EventStream {
+    a.decode_stream(futures_util::stream::iter(
+        chunks.into_iter().map(Ok::<_, Infallible>),
+    ))
 }
-
-macro_rules! adapter {
-    ($ty:ty) => {
-        impl Adapter for $ty {
-            fn decode(&self, body: &[u8]) -> concord::Result<Response> {
-                self.decode_response(body)
-            }
-            fn stream_bytes(&self, chunks: Vec<Bytes>) -> EventStream {
-                self.decode_stream(futures_util::stream::iter(
-                    chunks.into_iter().map(Ok::<_, Infallible>),
-                ))
-            }
-        }
-    };
-}
-adapter!(OpenAi);
-adapter!(Anthropic);
-adapter!(Gemini);
 
 fn scenarios() -> Vec<Scenario> {
     let fixtures = Fixtures::default();
@@ -139,7 +116,7 @@ async fn every_scenario_decodes_to_its_expected_result() {
                 .unwrap_or_else(|e| panic!("{label}: bad expect: {e}"))
         });
         if let Some(body) = &sc.generate_body {
-            match (a.decode(body), &expected) {
+            match (a.decode_response(body), &expected) {
                 (Ok(got), Some(want)) => assert_eq!(&got, want, "{label}: generate"),
                 (Err(err), None) => check_error(&label, &err, &expect["error"]),
                 (got, _) => panic!("{label}: generate gave {got:?}, expected {expect}"),
@@ -151,7 +128,7 @@ async fn every_scenario_decodes_to_its_expected_result() {
             if spec.end != concord_harness::StreamEnd::Close || spec.cut_at.is_some() {
                 continue;
             }
-            let (events, err) = collect(a.stream_bytes(vec![Bytes::from(bytes.clone())])).await;
+            let (events, err) = collect(stream_bytes(&a, vec![Bytes::from(bytes.clone())])).await;
             match (&expected, err) {
                 (Some(want), None) => {
                     assert_shape(&label, &events);

@@ -5,13 +5,12 @@
 use std::convert::Infallible;
 
 use bytes::Bytes;
-use concord::anthropic::Anthropic;
-use concord::gemini::Gemini;
-use concord::openai::OpenAi;
 use concord::{EventStream, StreamEvent};
 use concord_harness::{Fixtures, Protocol};
 use futures_util::StreamExt;
 use proptest::prelude::*;
+
+mod common;
 
 const SCENARIOS: &[&str] = &[
     "text",
@@ -26,15 +25,12 @@ const SCENARIOS: &[&str] = &[
     "streamed_arguments",
     "compat_parts",
     "compat_tool_ids",
+    "hosted_tools",
 ];
 
 fn decode(protocol: Protocol, chunks: Vec<Bytes>) -> EventStream {
     let bytes = futures_util::stream::iter(chunks.into_iter().map(Ok::<_, Infallible>));
-    match protocol {
-        Protocol::Openai => OpenAi::openai().decode_stream(bytes),
-        Protocol::Anthropic => Anthropic::new().decode_stream(bytes),
-        Protocol::Gemini => Gemini::new().decode_stream(bytes),
-    }
+    common::provider(protocol).decode_stream(bytes)
 }
 
 /// The events (errors as their kind). One frame gives the same events however it was chunked,

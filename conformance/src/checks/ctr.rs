@@ -1,6 +1,8 @@
 //! CTR: the basic contract.
 
-use concord::{FinishReason, Message, Parameters, Request, Response, StreamEvent, Usage};
+use concord::{
+    ErrorKind, FinishReason, Message, Parameters, Request, Response, StreamEvent, Usage,
+};
 use serde_json::Value;
 
 use crate::cx::Cx;
@@ -130,7 +132,7 @@ pub async fn ctr_004(cx: &Cx<'_>) -> CheckResultOf {
     );
     // Where it must not be: Anthropic and Gemini have no system role in the turns.
     let turns = probe::turns(cx.protocol(), sent);
-    if cx.protocol() != Protocol::Openai
+    if !matches!(cx.protocol(), Protocol::Openai | Protocol::OpenaiResponses)
         && turns.iter().any(|(_, t)| t.contains("Answer in French."))
     {
         fail!("the system prompt also appears as a turn: {turns:?}");
@@ -139,7 +141,7 @@ pub async fn ctr_004(cx: &Cx<'_>) -> CheckResultOf {
 }
 
 pub async fn ctr_005(cx: &Cx<'_>) -> CheckResultOf {
-    let mock = cx.mock("text").await?;
+    let p = cx.protocol();
     let mut req = Request::user("hi");
     req.params = Parameters {
         temperature: Some(0.25),
@@ -147,8 +149,22 @@ pub async fn ctr_005(cx: &Cx<'_>) -> CheckResultOf {
         max_output_tokens: Some(77),
         stop: vec!["STOP-HERE".into()],
     };
+    if !probe::has_param(p, "stop") {
+        // No place for stop sequences on this wire: dropping them silently would change the
+        // answer, so the call must fail with `unsupported` before anything is sent.
+        let mock = cx.mock("text").await?;
+        match cx.generate(&req, &cx.ctx(&mock)).await {
+            Err(e) if e.kind == ErrorKind::Unsupported => {}
+            other => fail!(
+                "stop sequences on a protocol without them: expected unsupported, saw {:?}",
+                other.map(|r| r.text)
+            ),
+        }
+        expect_eq!("requests at the vendor", mock.requests().len(), 0);
+        req.params.stop.clear();
+    }
+    let mock = cx.mock("text").await?;
     cx.generate_ok(&req, &cx.ctx(&mock)).await?;
-    let p = cx.protocol();
     let sent = &mock.requests()[0].body;
     expect_eq!(
         "temperature",
@@ -165,11 +181,13 @@ pub async fn ctr_005(cx: &Cx<'_>) -> CheckResultOf {
         probe::param(p, sent, "max_output_tokens").and_then(Value::as_u64),
         Some(77)
     );
-    expect_eq!(
-        "stop sequences",
-        probe::param(p, sent, "stop").cloned(),
-        Some(serde_json::json!(["STOP-HERE"]))
-    );
+    if probe::has_param(p, "stop") {
+        expect_eq!(
+            "stop sequences",
+            probe::param(p, sent, "stop").cloned(),
+            Some(serde_json::json!(["STOP-HERE"]))
+        );
+    }
 
     // Unset parameters are absent, not null. The context's settings carry a max output token
     // count (Anthropic requires one), so only the other three must be missing.

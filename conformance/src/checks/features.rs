@@ -90,6 +90,16 @@ pub async fn json_001(cx: &Cx<'_>) -> CheckResultOf {
                 Some("person")
             );
         }
+        Protocol::OpenaiResponses => {
+            let format = &body["text"]["format"];
+            expect_eq!(
+                "text.format.type",
+                format["type"].as_str(),
+                Some("json_schema")
+            );
+            expect_eq!("text.format.schema", format["schema"], schema);
+            expect_eq!("text.format.name", format["name"].as_str(), Some("person"));
+        }
         Protocol::Anthropic => {
             expect_eq!(
                 "output_config.format.type",
@@ -173,6 +183,15 @@ pub async fn mm_001(cx: &Cx<'_>) -> CheckResultOf {
             }),
             find(&|p| {
                 p["type"] == "image_url" && p["image_url"]["url"] == "https://example.com/red.png"
+            }),
+        ),
+        Protocol::OpenaiResponses => (
+            find(&|p| {
+                p["type"] == "input_image"
+                    && p["image_url"] == "data:image/png;base64,iVBORw0KGgoAAAANSUhEUg=="
+            }),
+            find(&|p| {
+                p["type"] == "input_image" && p["image_url"] == "https://example.com/red.png"
             }),
         ),
         Protocol::Anthropic => (

@@ -141,6 +141,25 @@ fn tool_result_on_wire(p: Protocol, body: &Value) -> CheckResultOf<Value> {
             );
             Ok((*result).clone())
         }
+        Protocol::OpenaiResponses => {
+            let call_id = parts
+                .iter()
+                .find(|i| i["type"] == "function_call")
+                .and_then(|i| i["call_id"].as_str())
+                .unwrap_or_default();
+            let result = parts
+                .iter()
+                .find(|i| i["type"] == "function_call_output")
+                .ok_or_else(|| {
+                    crate::Outcome::Fail(format!("no function_call_output item: {body}"))
+                })?;
+            expect_eq!(
+                "call_id of the function_call_output",
+                result["call_id"].as_str().unwrap_or_default(),
+                call_id
+            );
+            Ok((*result).clone())
+        }
         Protocol::Anthropic => {
             let use_id = parts
                 .iter()
@@ -237,6 +256,18 @@ pub async fn tool_004(cx: &Cx<'_>) -> CheckResultOf {
     )
     .await?;
     let sent = mock.requests()[0].body.to_string();
+    // Reasoning blocks the vendor issued (Anthropic signatures, Responses encrypted reasoning)
+    // go back with the calls, or the vendor rejects the turn.
+    for block in &cx.expected("tool_call")?.reasoning_blocks {
+        for opaque in [&block.signature, &block.redacted, &block.encrypted_content]
+            .into_iter()
+            .flatten()
+        {
+            if !sent.contains(opaque.as_str()) {
+                fail!("the reasoning block {opaque:?} of the response was not sent back with its tool call: {sent}");
+            }
+        }
+    }
     let signature = serde_json::from_str::<Value>(&vendor_body)
         .ok()
         .and_then(|v| {
@@ -255,33 +286,46 @@ pub async fn tool_004(cx: &Cx<'_>) -> CheckResultOf {
 pub async fn tool_005(cx: &Cx<'_>) -> CheckResultOf {
     cx.require(cx.caps().tools && cx.caps().tool_choice, "tool choice")?;
     let p = cx.protocol();
+    // The forms per protocol: Chat Completions, Responses (flat), Anthropic, Gemini.
     let cases = [
         (
             ToolChoice::Auto,
-            json!("auto"),
-            json!({"type": "auto"}),
-            json!({"mode": "AUTO"}),
+            [
+                json!("auto"),
+                json!("auto"),
+                json!({"type": "auto"}),
+                json!({"mode": "AUTO"}),
+            ],
         ),
         (
             ToolChoice::None,
-            json!("none"),
-            json!({"type": "none"}),
-            json!({"mode": "NONE"}),
+            [
+                json!("none"),
+                json!("none"),
+                json!({"type": "none"}),
+                json!({"mode": "NONE"}),
+            ],
         ),
         (
             ToolChoice::Required,
-            json!("required"),
-            json!({"type": "any"}),
-            json!({"mode": "ANY"}),
+            [
+                json!("required"),
+                json!("required"),
+                json!({"type": "any"}),
+                json!({"mode": "ANY"}),
+            ],
         ),
         (
             ToolChoice::Named("get_weather".into()),
-            json!({"type": "function", "function": {"name": "get_weather"}}),
-            json!({"type": "tool", "name": "get_weather"}),
-            json!({"mode": "ANY", "allowedFunctionNames": ["get_weather"]}),
+            [
+                json!({"type": "function", "function": {"name": "get_weather"}}),
+                json!({"type": "function", "name": "get_weather"}),
+                json!({"type": "tool", "name": "get_weather"}),
+                json!({"mode": "ANY", "allowedFunctionNames": ["get_weather"]}),
+            ],
         ),
     ];
-    for (choice, openai, anthropic, gemini) in cases {
+    for (choice, [openai, responses, anthropic, gemini]) in cases {
         let mock = cx.mock("text").await?;
         let req = Request {
             tool_choice: Some(choice.clone()),
@@ -291,6 +335,7 @@ pub async fn tool_005(cx: &Cx<'_>) -> CheckResultOf {
         let body = &mock.requests()[0].body;
         let (got, want) = match p {
             Protocol::Openai => (&body["tool_choice"], openai),
+            Protocol::OpenaiResponses => (&body["tool_choice"], responses),
             Protocol::Anthropic => (&body["tool_choice"], anthropic),
             Protocol::Gemini => (&body["toolConfig"]["functionCallingConfig"], gemini),
         };
@@ -344,6 +389,12 @@ pub async fn tool_007(cx: &Cx<'_>) -> CheckResultOf {
         Protocol::Gemini => expect_eq!(
             "functionResponse.response.error (Gemini's documented key)",
             result["response"]["error"].as_str(),
+            Some("18C, sunny")
+        ),
+        // Responses has no error flag either: the output text must arrive intact.
+        Protocol::OpenaiResponses => expect_eq!(
+            "function_call_output output",
+            result["output"].as_str(),
             Some("18C, sunny")
         ),
         // Chat Completions has no error flag: the text is the only carrier, and it must arrive intact.

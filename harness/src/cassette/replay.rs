@@ -69,10 +69,7 @@ impl ReplayServer {
 
     /// The base URL for a client of `protocol`.
     pub fn base_url(&self, protocol: Protocol) -> String {
-        match protocol {
-            Protocol::Openai => format!("{}/v1", self.url()),
-            _ => self.url(),
-        }
+        format!("{}{}", self.url(), protocol.sdk_base_path())
     }
 
     /// How many exchanges it holds.

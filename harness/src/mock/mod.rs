@@ -38,6 +38,11 @@ pub struct MockConfig {
     pub fixtures: Fixtures,
     /// Accept only this credential (any non-empty one when `None`).
     pub expected_key: Option<String>,
+    /// The one header the key must arrive in (`authorization` meaning `Bearer`); `None` for the
+    /// protocol's own (`Bearer` for OpenAI, `x-api-key` or `Bearer` for Anthropic,
+    /// `x-goog-api-key` for Gemini). Set it to stand for a provider that reuses a protocol with
+    /// other auth: Azure's `api-key`, Vertex's bearer token.
+    pub key_header: Option<String>,
     /// The port (0: any free port).
     pub port: u16,
 }
@@ -50,6 +55,7 @@ impl MockConfig {
             scenario: "text".into(),
             fixtures: Fixtures::default(),
             expected_key: None,
+            key_header: None,
             port: 0,
         }
     }
@@ -63,6 +69,12 @@ impl MockConfig {
     /// Accept only `key`.
     pub fn expect_key(mut self, key: impl Into<String>) -> Self {
         self.expected_key = Some(key.into());
+        self
+    }
+
+    /// Require the key in `header` (`authorization` for `Bearer`).
+    pub fn key_header(mut self, header: impl Into<String>) -> Self {
+        self.key_header = Some(header.into().to_ascii_lowercase());
         self
     }
 
@@ -125,12 +137,16 @@ impl MockVendor {
         self.server.url()
     }
 
-    /// The base URL a client is configured with: with `/v1` for OpenAI, the host root otherwise.
+    /// The base URL an official SDK of the protocol is configured with: with `/v1` for the
+    /// OpenAI APIs, the host root otherwise. (A provider whose base URL sits elsewhere on the
+    /// host, Vertex's, takes [`MockVendor::url`] plus its own path: routes match on the
+    /// operation at the end of the path.)
     pub fn base_url(&self) -> String {
-        match self.shared.config.protocol {
-            Protocol::Openai => format!("{}/v1", self.url()),
-            Protocol::Anthropic | Protocol::Gemini => self.url(),
-        }
+        format!(
+            "{}{}",
+            self.url(),
+            self.shared.config.protocol.sdk_base_path()
+        )
     }
 
     /// The protocol.
@@ -217,24 +233,6 @@ async fn handle(
     body: Bytes,
 ) -> Response {
     let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let header_pairs: Vec<(String, String)> = headers
-        .iter()
-        .map(|(n, v)| {
-            (
-                n.as_str().to_owned(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
-    shared.obs.record(RecordedRequest {
-        method: method.as_str().to_owned(),
-        path: uri.path().to_owned(),
-        query: uri.query().map(str::to_owned),
-        headers: header_pairs,
-        body: parsed.clone(),
-        body_bytes: body.len(),
-        at: shared.obs.since_start(),
-    });
     let header = |name: &str| {
         headers
             .get(name)
@@ -249,7 +247,27 @@ async fn handle(
         header: &header,
         body: &parsed,
         expected_key: shared.config.expected_key.as_deref(),
+        key_header: shared.config.key_header.as_deref(),
     };
+    let credential = incoming.key(validate::key_headers(protocol));
+    shared.obs.record(RecordedRequest {
+        method: method.as_str().to_owned(),
+        path: uri.path().to_owned(),
+        query: uri.query().map(str::to_owned),
+        headers: headers
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
+        credential: credential.clone(),
+        body: parsed.clone(),
+        body_bytes: body.len(),
+        at: shared.obs.since_start(),
+    });
     let route = match validate::validate(protocol, &incoming) {
         Ok(route) => route,
         Err(rejection) => {
@@ -266,14 +284,10 @@ async fn handle(
         Ok(l) => l,
         Err(e) => return respond::buffered(500, format!("mock vendor: {e}").into_bytes()),
     };
-    let credential = header("x-api-key")
-        .or_else(|| header("x-goog-api-key"))
-        .or_else(|| header("authorization").map(|a| a.trim_start_matches("Bearer ").to_owned()))
-        .unwrap_or_default();
     let subs = Substitutions {
         model: route.model.clone(),
-        prompt: last_user_text(protocol, &parsed),
-        credential,
+        prompt: route.prompt.clone(),
+        credential: credential.unwrap_or_default(),
     };
     match loaded {
         Loaded::Error(case) => {
@@ -307,30 +321,5 @@ async fn handle(
                 ),
             },
         },
-    }
-}
-
-/// The text of the last user turn, for `{{prompt}}`.
-fn last_user_text(protocol: Protocol, body: &Value) -> String {
-    let (list, role) = match protocol {
-        Protocol::Openai | Protocol::Anthropic => ("messages", "user"),
-        Protocol::Gemini => ("contents", "user"),
-    };
-    let Some(last) = body.get(list).and_then(Value::as_array).and_then(|m| {
-        m.iter()
-            .rev()
-            .find(|m| m.get("role").and_then(Value::as_str) == Some(role))
-    }) else {
-        return String::new();
-    };
-    let content = last.get("content").or_else(|| last.get("parts"));
-    match content {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Array(parts)) => parts
-            .iter()
-            .filter_map(|p| p.get("text").and_then(Value::as_str))
-            .collect::<Vec<_>>()
-            .join(""),
-        _ => String::new(),
     }
 }

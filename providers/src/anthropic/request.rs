@@ -3,12 +3,13 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{API_VERSION, NAME};
+use super::API_VERSION;
 use crate::context::ResolvedCall;
 use crate::error::{Error, Result};
 use crate::ids::wire_id;
+use crate::kit::merge_turns;
 use crate::request::{ContentPart, ImageSource, Message, Request, ToolChoice};
-use crate::wire::WireRequest;
+use crate::wire::{Encoded, Operation};
 
 /// Reasoning budgets for effort levels, since Messages takes a token budget only.
 fn budget_for_effort(effort: &str) -> u32 {
@@ -19,15 +20,11 @@ fn budget_for_effort(effort: &str) -> u32 {
     }
 }
 
-pub(super) fn encode(
-    call: &ResolvedCall<'_>,
-    request: &Request,
-    stream: bool,
-) -> Result<WireRequest> {
+pub(super) fn encode(call: &ResolvedCall<'_>, request: &Request, stream: bool) -> Result<Encoded> {
     let p = &call.params;
     let max_tokens = p.max_output_tokens.ok_or_else(|| {
         Error::missing_context(
-            NAME,
+            call.provider,
             "max_output_tokens",
             "Anthropic requires `max_tokens`: set it on the request or in RuntimeContext::settings",
         )
@@ -98,10 +95,9 @@ pub(super) fn encode(
     } else {
         vec![("anthropic-version".to_owned(), API_VERSION.to_owned())]
     };
-    Ok(WireRequest {
-        url: format!("{}/v1/messages", call.base_url),
+    Ok(Encoded {
+        operation: Operation::new("messages"),
         headers,
-        auth: ("x-api-key", call.credential.expose().to_owned()),
         body: serde_json::to_vec(&Value::Object(body)).expect("a JSON value always serialises"),
     })
 }
@@ -109,10 +105,9 @@ pub(super) fn encode(
 /// The `messages` array: system turns left out (they went to `system`), tool results as
 /// `tool_result` blocks of a user turn, and runs of one role merged.
 fn messages(history: &[Message]) -> Value {
-    let mut out: Vec<(&'static str, Vec<Value>)> = Vec::new();
-    for m in history {
-        let (role, blocks) = match m {
-            Message::System { .. } => continue,
+    let turns = history.iter().filter_map(|m| {
+        Some(match m {
+            Message::System { .. } => return None,
             Message::User { content } => ("user", content.iter().map(user_block).collect()),
             Message::Assistant {
                 content,
@@ -152,13 +147,10 @@ fn messages(history: &[Message]) -> Value {
                 }
                 ("user", vec![block])
             }
-        };
-        match out.last_mut() {
-            Some((last, existing)) if *last == role => existing.extend(blocks),
-            _ => out.push((role, blocks)),
-        }
-    }
-    out.into_iter()
+        })
+    });
+    merge_turns(turns)
+        .into_iter()
         .map(|(role, content)| json!({"role": role, "content": content}))
         .collect()
 }

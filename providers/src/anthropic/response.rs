@@ -3,9 +3,9 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::NAME;
 use crate::error::Result;
 use crate::ids::IdNormalizer;
+use crate::kit::arguments_object;
 use crate::response::{null_as_default, FinishReason, ReasoningBlock, Response, ToolCall, Usage};
 use crate::wire::parse_json;
 
@@ -121,20 +121,8 @@ pub(super) fn finish_reason(raw: Option<&str>, has_tool_calls: bool) -> FinishRe
     }
 }
 
-/// A tool_use `input` as arguments: an object, or `{}` when absent.
-pub(super) fn input_object(input: Value) -> Result<Value> {
-    match input {
-        Value::Null => Ok(Value::Object(Default::default())),
-        v @ Value::Object(_) => Ok(v),
-        other => Err(crate::Error::malformed(
-            NAME,
-            format!("tool_use input is not a JSON object: {other}"),
-        )),
-    }
-}
-
-pub(super) fn decode(body: &[u8]) -> Result<Response> {
-    let message: Message = parse_json(NAME, "the message", body)?;
+pub(super) fn decode(provider: &str, body: &[u8]) -> Result<Response> {
+    let message: Message = parse_json(provider, "the message", body)?;
     let mut text = String::new();
     let mut reasoning: Option<String> = None;
     let mut reasoning_blocks = Vec::new();
@@ -165,8 +153,8 @@ pub(super) fn decode(body: &[u8]) -> Result<Response> {
             Block::ToolUse { id, name, input } => tool_calls.push(ToolCall {
                 id: ids.next(id.as_deref()),
                 provider_id: id,
+                arguments: arguments_object(provider, &name, input)?,
                 name,
-                arguments: input_object(input)?,
                 signature: None,
             }),
             Block::Other => {}

@@ -9,11 +9,10 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::response::{finish_reason, Block, WireUsage};
-use super::NAME;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 use crate::event::StreamEvent;
 use crate::ids::IdNormalizer;
-use crate::response::parse_arguments;
+use crate::kit::{parse_arguments, StreamLife};
 use crate::wire::StreamDecoder;
 
 #[derive(Deserialize)]
@@ -106,8 +105,9 @@ enum OpenBlock {
     Other,
 }
 
-#[derive(Default)]
 pub(super) struct Decoder {
+    provider: String,
+    life: StreamLife,
     /// The id of the message being streamed, once `message_start` came.
     message: Option<String>,
     usage: WireUsage,
@@ -115,25 +115,41 @@ pub(super) struct Decoder {
     calls: usize,
     ids: IdNormalizer,
     raw_finish: Option<String>,
-    done: bool,
 }
 
 impl Decoder {
+    pub(super) fn new(provider: &str) -> Self {
+        Self {
+            provider: provider.to_owned(),
+            life: StreamLife::default(),
+            message: None,
+            usage: WireUsage::default(),
+            open: Vec::new(),
+            calls: 0,
+            ids: IdNormalizer::default(),
+            raw_finish: None,
+        }
+    }
+
     fn require_start(&self) -> Result<()> {
         match self.message {
             Some(_) => Ok(()),
-            None => Err(Error::malformed(NAME, "stream event before message_start")),
+            None => Err(Error::malformed(
+                &self.provider,
+                "stream event before message_start",
+            )),
         }
     }
 
     fn block(&mut self, index: usize) -> Result<&mut OpenBlock> {
+        let provider = &self.provider;
         self.open
             .iter_mut()
             .find(|(i, _)| *i == index)
             .map(|(_, b)| b)
             .ok_or_else(|| {
                 Error::malformed(
-                    NAME,
+                    provider,
                     format!("a delta for block {index}, which never started"),
                 )
             })
@@ -148,15 +164,12 @@ impl Decoder {
             // already delivered cannot be taken back, so the stream fails.
             Some(current) => {
                 return Err(Error::malformed(
-                    NAME,
+                    &self.provider,
                     format!("message_start for `{id}` while message `{current}` is still open"),
                 ))
             }
             None => {
-                out.push(StreamEvent::Start {
-                    id: id.clone(),
-                    model: message.model.unwrap_or_default(),
-                });
+                self.life.start(Some(id.clone()), message.model, out);
                 self.message = Some(id);
             }
         }
@@ -211,6 +224,7 @@ impl Decoder {
     }
 
     fn delta(&mut self, index: usize, delta: BlockDelta, out: &mut Vec<StreamEvent>) -> Result<()> {
+        let provider = self.provider.clone();
         let block = self.block(index)?;
         match (delta, block) {
             (BlockDelta::TextDelta { text }, OpenBlock::Text) => {
@@ -233,7 +247,7 @@ impl Decoder {
             (_, OpenBlock::Other) | (BlockDelta::Other, _) => {}
             (_, _) => {
                 return Err(Error::malformed(
-                    NAME,
+                    &provider,
                     format!("a delta that does not fit content block {index}"),
                 ))
             }
@@ -247,7 +261,7 @@ impl Decoder {
         };
         match self.open.remove(at).1 {
             OpenBlock::Tool { call, name, json } => {
-                let arguments = parse_arguments(NAME, &name, &json)?;
+                let arguments = parse_arguments(&self.provider, &name, &json)?;
                 out.push(StreamEvent::ToolCallEnd {
                     index: call,
                     arguments,
@@ -279,8 +293,9 @@ impl StreamDecoder for Decoder {
             return Ok(());
         }
         // The `type` inside the data repeats the `event:` name; the data is authoritative.
-        let event: Event = serde_json::from_str(data)
-            .map_err(|e| Error::malformed(NAME, format!("stream event does not parse: {e}")))?;
+        let event: Event = serde_json::from_str(data).map_err(|e| {
+            Error::malformed(&self.provider, format!("stream event does not parse: {e}"))
+        })?;
         match event {
             Event::MessageStart { message } => self.start_message(message, out)?,
             Event::ContentBlockStart {
@@ -311,11 +326,11 @@ impl StreamDecoder for Decoder {
                     .any(|(_, b)| matches!(b, OpenBlock::Tool { .. }))
                 {
                     return Err(Error::malformed(
-                        NAME,
+                        &self.provider,
                         "message_stop with a tool_use block still open",
                     ));
                 }
-                self.done = true;
+                self.life.finish();
                 out.push(StreamEvent::Finish {
                     finish_reason: finish_reason(self.raw_finish.as_deref(), self.calls > 0),
                     raw_finish_reason: self.raw_finish.clone(),
@@ -324,7 +339,7 @@ impl StreamDecoder for Decoder {
             }
             Event::Error { error } => {
                 let body = serde_json::json!({ "error": error }).to_string();
-                return Err(super::error::decode(None, body.as_bytes()));
+                return Err(super::error::decode(&self.provider, None, body.as_bytes()));
             }
             Event::Ping | Event::Unknown => {}
         }
@@ -332,17 +347,10 @@ impl StreamDecoder for Decoder {
     }
 
     fn is_done(&self) -> bool {
-        self.done
+        self.life.is_done()
     }
 
     fn on_end(&mut self, _out: &mut Vec<StreamEvent>) -> Result<()> {
-        if self.done {
-            return Ok(());
-        }
-        Err(Error::new(
-            ErrorKind::StreamInterrupted,
-            NAME,
-            "the stream ended without `message_stop`",
-        ))
+        self.life.end(&self.provider, "`message_stop`")
     }
 }

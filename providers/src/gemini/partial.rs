@@ -7,7 +7,6 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::NAME;
 use crate::error::{Error, Result};
 
 /// One `partialArgs` entry.
@@ -123,10 +122,10 @@ impl PartialArgs {
     }
 
     /// Applies one fragment of the call named `name`.
-    pub(super) fn apply(&mut self, name: &str, arg: PartialArg) -> Result<()> {
+    pub(super) fn apply(&mut self, provider: &str, name: &str, arg: PartialArg) -> Result<()> {
         let bad = |why: &str| {
             Error::malformed(
-                NAME,
+                provider,
                 format!(
                     "streamed argument {:?} of function call `{name}` {why}",
                     arg.json_path
@@ -198,7 +197,7 @@ mod tests {
             json!({"jsonPath": "$.items[0].ok", "boolValue": true}),
             json!({"jsonPath": "$.note", "nullValue": "NULL_VALUE"}),
         ] {
-            p.apply("f", arg(a)).unwrap();
+            p.apply("gemini", "f", arg(a)).unwrap();
         }
         assert_eq!(
             p.finish(),
@@ -211,13 +210,18 @@ mod tests {
         let mut p = PartialArgs::default();
         let e = p
             .apply(
+                "gemini",
                 "f",
                 arg(json!({"jsonPath": "$.a[99999999999]", "stringValue": "x"})),
             )
             .unwrap_err();
         assert_eq!(e.kind, crate::ErrorKind::MalformedResponse);
         assert!(p
-            .apply("f", arg(json!({"jsonPath": "$", "stringValue": "x"})))
+            .apply(
+                "gemini",
+                "f",
+                arg(json!({"jsonPath": "$", "stringValue": "x"}))
+            )
             .is_err());
     }
 }

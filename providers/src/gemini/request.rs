@@ -5,19 +5,18 @@ use std::collections::HashMap;
 
 use serde_json::{json, Map, Value};
 
-use super::{API_VERSION, NAME};
 use crate::context::ResolvedCall;
 use crate::error::{Error, ErrorKind, Result};
+use crate::kit::merge_turns;
 use crate::request::{ContentPart, ImageSource, Message, Request, ToolChoice};
-use crate::wire::WireRequest;
+use crate::wire::{Encoded, Operation};
 
-pub(super) fn encode(
-    call: &ResolvedCall<'_>,
-    request: &Request,
-    stream: bool,
-) -> Result<WireRequest> {
+pub(super) fn encode(call: &ResolvedCall<'_>, request: &Request, stream: bool) -> Result<Encoded> {
     let mut body = Map::new();
-    body.insert("contents".into(), contents(&request.messages)?);
+    body.insert(
+        "contents".into(),
+        contents(call.provider, &request.messages)?,
+    );
     let system: Vec<Value> = request
         .messages
         .iter()
@@ -82,27 +81,19 @@ pub(super) fn encode(
         body.insert("generationConfig".into(), Value::Object(generation));
     }
     let model = call.model.strip_prefix("models/").unwrap_or(call.model);
-    let url = if stream {
-        format!(
-            "{}/{API_VERSION}/models/{model}:streamGenerateContent?alt=sse",
-            call.base_url
-        )
+    let operation = if stream {
+        Operation::new(format!("models/{model}:streamGenerateContent")).with_query("alt", "sse")
     } else {
-        format!(
-            "{}/{API_VERSION}/models/{model}:generateContent",
-            call.base_url
-        )
+        Operation::new(format!("models/{model}:generateContent"))
     };
-    Ok(WireRequest {
-        url,
+    Ok(Encoded {
+        operation,
         headers: Vec::new(),
-        // Never `?key=`: URLs end up in logs and proxies.
-        auth: ("x-goog-api-key", call.credential.expose().to_owned()),
         body: serde_json::to_vec(&Value::Object(body)).expect("a JSON value always serialises"),
     })
 }
 
-fn contents(history: &[Message]) -> Result<Value> {
+fn contents(provider: &str, history: &[Message]) -> Result<Value> {
     // functionResponse needs the function's name; tool results only carry the call id.
     let names: HashMap<&str, &str> = history
         .iter()
@@ -112,7 +103,7 @@ fn contents(history: &[Message]) -> Result<Value> {
         })
         .map(|c| (c.id.as_str(), c.name.as_str()))
         .collect();
-    let mut out: Vec<(&'static str, Vec<Value>)> = Vec::new();
+    let mut turns: Vec<(&'static str, Vec<Value>)> = Vec::new();
     for m in history {
         let (role, parts) = match m {
             Message::System { .. } => continue,
@@ -143,7 +134,7 @@ fn contents(history: &[Message]) -> Result<Value> {
                 let name = names.get(call_id.as_str()).ok_or_else(|| {
                     Error::new(
                         ErrorKind::InvalidRequest,
-                        NAME,
+                        provider,
                         format!("tool result `{call_id}` answers no earlier tool call; Gemini needs the function name"),
                     )
                 })?;
@@ -156,15 +147,9 @@ fn contents(history: &[Message]) -> Result<Value> {
                 )
             }
         };
-        if parts.is_empty() {
-            continue;
-        }
-        match out.last_mut() {
-            Some((last, existing)) if *last == role => existing.extend(parts),
-            _ => out.push((role, parts)),
-        }
+        turns.push((role, parts));
     }
-    Ok(out
+    Ok(merge_turns(turns)
         .into_iter()
         .map(|(role, parts)| json!({"role": role, "parts": parts}))
         .collect())

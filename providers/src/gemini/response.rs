@@ -3,9 +3,9 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::NAME;
 use crate::error::Result;
 use crate::ids::IdNormalizer;
+use crate::kit::arguments_object;
 use crate::response::{null_as_default, FinishReason, Response, ToolCall, Usage};
 use crate::wire::parse_json;
 
@@ -118,22 +118,11 @@ pub(super) fn finish_reason(raw: Option<&str>) -> FinishReason {
     }
 }
 
-/// A function call's `args` as arguments: an object, or `{}` when absent.
-pub(super) fn args_object(args: Value) -> Result<Value> {
-    match args {
-        Value::Null => Ok(Value::Object(Default::default())),
-        v @ Value::Object(_) => Ok(v),
-        other => Err(crate::Error::malformed(
-            NAME,
-            format!("functionCall args is not a JSON object: {other}"),
-        )),
-    }
-}
-
 /// Mints the tool call for a `functionCall` part. Gemini usually gives no id; newer models
 /// may, and it is kept as `provider_id`. The part's `thoughtSignature` travels with the call,
 /// because thinking models reject a history whose function calls lost theirs.
 pub(super) fn tool_call(
+    provider: &str,
     ids: &mut IdNormalizer,
     call: FunctionCall,
     signature: Option<String>,
@@ -141,16 +130,16 @@ pub(super) fn tool_call(
     Ok(ToolCall {
         id: ids.next(call.id.as_deref()),
         provider_id: call.id,
+        arguments: arguments_object(provider, &call.name, call.args)?,
         name: call.name,
-        arguments: args_object(call.args)?,
         signature,
     })
 }
 
-pub(super) fn decode(body: &[u8]) -> Result<Response> {
-    let response: GenerateResponse = parse_json(NAME, "the response", body)?;
+pub(super) fn decode(provider: &str, body: &[u8]) -> Result<Response> {
+    let response: GenerateResponse = parse_json(provider, "the response", body)?;
     if let Some(err) = &response.error {
-        return Err(super::error::from_object(None, err));
+        return Err(super::error::from_object(provider, None, err));
     }
     let mut text = String::new();
     let mut reasoning: Option<String> = None;
@@ -159,7 +148,7 @@ pub(super) fn decode(body: &[u8]) -> Result<Response> {
     let candidate = response.candidates.into_iter().next().unwrap_or_default();
     for part in candidate.content.unwrap_or_default().parts {
         if let Some(call) = part.function_call {
-            tool_calls.push(tool_call(&mut ids, call, part.thought_signature)?);
+            tool_calls.push(tool_call(provider, &mut ids, call, part.thought_signature)?);
         } else if let Some(t) = part.text {
             if part.thought {
                 reasoning.get_or_insert_with(String::new).push_str(&t);

@@ -5,10 +5,10 @@
 
 use super::partial::PartialArgs;
 use super::response::{finish_reason, tool_call, FunctionCall, GenerateResponse, UsageMetadata};
-use super::NAME;
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::StreamEvent;
 use crate::ids::IdNormalizer;
+use crate::kit::StreamLife;
 use crate::wire::StreamDecoder;
 
 /// A function call whose arguments are still streaming.
@@ -18,9 +18,9 @@ struct OpenCall {
     args: PartialArgs,
 }
 
-#[derive(Default)]
 pub(super) struct Decoder {
-    started: bool,
+    provider: String,
+    life: StreamLife,
     calls: usize,
     ids: IdNormalizer,
     open: Option<OpenCall>,
@@ -29,6 +29,18 @@ pub(super) struct Decoder {
 }
 
 impl Decoder {
+    pub(super) fn new(provider: &str) -> Self {
+        Self {
+            provider: provider.to_owned(),
+            life: StreamLife::default(),
+            calls: 0,
+            ids: IdNormalizer::default(),
+            open: None,
+            raw_finish: None,
+            usage: None,
+        }
+    }
+
     fn close_open(&mut self, out: &mut Vec<StreamEvent>) {
         if let Some(call) = self.open.take() {
             let arguments = call.args.finish();
@@ -70,7 +82,7 @@ impl Decoder {
                 partial_args: Vec::new(),
                 will_continue,
             };
-            let call = tool_call(&mut self.ids, call, signature)?;
+            let call = tool_call(&self.provider, &mut self.ids, call, signature)?;
             out.push(StreamEvent::ToolCallStart {
                 index,
                 id: call.id,
@@ -91,7 +103,7 @@ impl Decoder {
             }
             let mut args = PartialArgs::starting_from(call.arguments);
             for arg in partial_args {
-                args.apply(&call.name, arg)?;
+                args.apply(&self.provider, &call.name, arg)?;
             }
             self.open = Some(OpenCall {
                 index,
@@ -109,12 +121,12 @@ impl Decoder {
                 return Ok(());
             }
             return Err(Error::malformed(
-                NAME,
+                &self.provider,
                 "streamed function-call arguments without a function call to belong to",
             ));
         };
         for arg in partial_args {
-            open.args.apply(&open.name, arg)?;
+            open.args.apply(&self.provider, &open.name, arg)?;
         }
         if !continues {
             self.close_open(out);
@@ -130,18 +142,14 @@ impl StreamDecoder for Decoder {
         if data.is_empty() || data == "[DONE]" {
             return Ok(());
         }
-        let frame: GenerateResponse = serde_json::from_str(data)
-            .map_err(|e| Error::malformed(NAME, format!("stream frame does not parse: {e}")))?;
+        let frame: GenerateResponse = serde_json::from_str(data).map_err(|e| {
+            Error::malformed(&self.provider, format!("stream frame does not parse: {e}"))
+        })?;
         if let Some(err) = &frame.error {
-            return Err(super::error::from_object(None, err));
+            return Err(super::error::from_object(&self.provider, None, err));
         }
-        if !self.started {
-            self.started = true;
-            out.push(StreamEvent::Start {
-                id: frame.response_id.clone().unwrap_or_default(),
-                model: frame.model_version.clone().unwrap_or_default(),
-            });
-        }
+        self.life
+            .start(frame.response_id.clone(), frame.model_version.clone(), out);
         // Usage is cumulative in every frame: the last one wins (A4).
         if frame.usage_metadata.is_some() {
             self.usage = frame.usage_metadata;
@@ -179,7 +187,7 @@ impl StreamDecoder for Decoder {
         if self.raw_finish.is_none() {
             return Err(Error::new(
                 ErrorKind::StreamInterrupted,
-                NAME,
+                &self.provider,
                 "the stream ended before a frame with `finishReason`",
             ));
         }

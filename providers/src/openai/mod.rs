@@ -1,22 +1,21 @@
-//! OpenAI Chat Completions (contract A1). One adapter for OpenAI, OpenRouter and any
-//! OpenAI-compatible server; the flavour only changes the name, a few body fields and defaults.
+//! OpenAI Chat Completions (contract A1): the wire format of OpenAI, OpenRouter, Azure OpenAI
+//! and every OpenAI-compatible server. The dialect only changes a few body fields.
 
-mod error;
+pub(crate) mod error;
 mod request;
 mod response;
 mod stream;
 
-use crate::capabilities::Capabilities;
 use crate::context::ResolvedCall;
 use crate::error::{Error, Result};
 use crate::request::Request;
 use crate::response::Response;
-use crate::wire::{Protocol, StreamDecoder, WireRequest};
+use crate::wire::{Encoded, StreamDecoder, WireFormat};
 
-/// Which server the adapter talks to.
+/// The body dialect of the server on the other end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Flavor {
-    /// api.openai.com: `max_completion_tokens`, `reasoning_effort`.
+pub enum Dialect {
+    /// api.openai.com and Azure: `max_completion_tokens`, `reasoning_effort`.
     OpenAi,
     /// OpenRouter: `max_tokens`, a `reasoning` object.
     OpenRouter,
@@ -24,90 +23,52 @@ pub enum Flavor {
     Compatible,
 }
 
-/// The Chat Completions adapter. A plain value: it holds no credential, client or model.
-#[derive(Debug, Clone)]
-pub struct OpenAi {
-    flavor: Flavor,
-    capabilities: Capabilities,
+/// The Chat Completions wire format (`POST …/chat/completions`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChatCompletions {
+    dialect: Dialect,
 }
 
-impl OpenAi {
-    /// OpenAI itself.
-    // Named for the flavour, beside `openrouter()` and `compatible()`.
-    #[allow(clippy::self_named_constructors)]
+impl ChatCompletions {
+    /// The format in `dialect`.
+    pub fn new(dialect: Dialect) -> Self {
+        Self { dialect }
+    }
+
+    /// OpenAI's own dialect.
     pub fn openai() -> Self {
-        Self::with_flavor(Flavor::OpenAi)
+        Self::new(Dialect::OpenAi)
     }
 
-    /// OpenRouter.
+    /// OpenRouter's dialect.
     pub fn openrouter() -> Self {
-        Self::with_flavor(Flavor::OpenRouter)
+        Self::new(Dialect::OpenRouter)
     }
 
-    /// Any OpenAI-compatible server.
+    /// The dialect of other compatible servers.
     pub fn compatible() -> Self {
-        Self::with_flavor(Flavor::Compatible)
-    }
-
-    /// The adapter for `flavor`, declaring every capability.
-    pub fn with_flavor(flavor: Flavor) -> Self {
-        Self {
-            flavor,
-            capabilities: Capabilities::ALL,
-        }
-    }
-
-    /// The same adapter declaring `capabilities` (for servers that lack some).
-    pub fn with_capabilities(mut self, capabilities: Capabilities) -> Self {
-        self.capabilities = capabilities;
-        self
-    }
-
-    /// Builds the HTTP request for a resolved call without sending it.
-    pub fn encode(
-        &self,
-        call: &ResolvedCall<'_>,
-        request: &Request,
-        stream: bool,
-    ) -> Result<WireRequest> {
-        request::encode(self.flavor, call, request, stream)
-    }
-
-    /// Parses a non-streamed answer body.
-    pub fn decode_response(&self, body: &[u8]) -> Result<Response> {
-        response::decode(Protocol::name(self), body)
+        Self::new(Dialect::Compatible)
     }
 }
 
-impl Protocol for OpenAi {
-    fn name(&self) -> &str {
-        match self.flavor {
-            Flavor::OpenAi => "openai",
-            Flavor::OpenRouter => "openrouter",
-            Flavor::Compatible => "openai-compatible",
-        }
+impl WireFormat for ChatCompletions {
+    fn id(&self) -> &'static str {
+        "chat-completions"
     }
 
-    fn encode(
-        &self,
-        call: &ResolvedCall<'_>,
-        request: &Request,
-        stream: bool,
-    ) -> Result<WireRequest> {
-        OpenAi::encode(self, call, request, stream)
+    fn encode(&self, call: &ResolvedCall<'_>, request: &Request, stream: bool) -> Result<Encoded> {
+        request::encode(self.dialect, call, request, stream)
     }
 
-    fn decode_response(&self, body: &[u8]) -> Result<Response> {
-        OpenAi::decode_response(self, body)
+    fn decode_response(&self, provider: &str, body: &[u8]) -> Result<Response> {
+        response::decode(provider, body)
     }
 
-    fn decode_error(&self, status: u16, body: &[u8]) -> Error {
-        error::decode(Protocol::name(self), Some(status), body)
+    fn decode_error(&self, provider: &str, status: u16, body: &[u8]) -> Error {
+        error::decode(provider, Some(status), body)
     }
 
-    fn stream_decoder(&self) -> Box<dyn StreamDecoder> {
-        Box::new(stream::Decoder::new(Protocol::name(self)))
+    fn stream_decoder(&self, provider: &str) -> Box<dyn StreamDecoder> {
+        Box::new(stream::Decoder::new(provider))
     }
 }
-
-crate::provider::http_provider!(OpenAi);

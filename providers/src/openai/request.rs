@@ -2,19 +2,19 @@
 
 use serde_json::{json, Map, Value};
 
-use super::Flavor;
+use super::Dialect;
 use crate::context::ResolvedCall;
 use crate::error::Result;
 use crate::ids::wire_id;
 use crate::request::{ContentPart, ImageSource, Message, Request, ToolChoice};
-use crate::wire::WireRequest;
+use crate::wire::{Encoded, Operation};
 
 pub(super) fn encode(
-    flavor: Flavor,
+    dialect: Dialect,
     call: &ResolvedCall<'_>,
     request: &Request,
     stream: bool,
-) -> Result<WireRequest> {
+) -> Result<Encoded> {
     let mut body = Map::new();
     body.insert("model".into(), call.model.into());
     body.insert(
@@ -41,9 +41,9 @@ pub(super) fn encode(
     if let Some(max) = p.max_output_tokens {
         // Reasoning models on api.openai.com reject the legacy `max_tokens`; many compatible
         // servers only know it.
-        let name = match flavor {
-            Flavor::OpenAi => "max_completion_tokens",
-            Flavor::OpenRouter | Flavor::Compatible => "max_tokens",
+        let name = match dialect {
+            Dialect::OpenAi => "max_completion_tokens",
+            Dialect::OpenRouter | Dialect::Compatible => "max_tokens",
         };
         body.insert(name.into(), max.into());
     }
@@ -58,8 +58,8 @@ pub(super) fn encode(
         );
     }
     if let Some(reasoning) = &request.reasoning {
-        match flavor {
-            Flavor::OpenRouter => {
+        match dialect {
+            Dialect::OpenRouter => {
                 let mut r = Map::new();
                 if let Some(effort) = &reasoning.effort {
                     r.insert("effort".into(), effort.clone().into());
@@ -68,7 +68,7 @@ pub(super) fn encode(
                 }
                 body.insert("reasoning".into(), Value::Object(r));
             }
-            Flavor::OpenAi | Flavor::Compatible => {
+            Dialect::OpenAi | Dialect::Compatible => {
                 let effort = reasoning.effort.clone().unwrap_or_else(|| "medium".into());
                 body.insert("reasoning_effort".into(), effort.into());
             }
@@ -79,13 +79,9 @@ pub(super) fn encode(
         // Without this a stream carries no usage at all (A1).
         body.insert("stream_options".into(), json!({"include_usage": true}));
     }
-    Ok(WireRequest {
-        url: format!("{}/chat/completions", call.base_url),
+    Ok(Encoded {
+        operation: Operation::new("chat/completions"),
         headers: Vec::new(),
-        auth: (
-            "authorization",
-            format!("Bearer {}", call.credential.expose()),
-        ),
         body: serde_json::to_vec(&Value::Object(body)).expect("a JSON value always serialises"),
     })
 }

@@ -5,7 +5,8 @@ use serde_json::Value;
 
 use crate::error::Result;
 use crate::ids::IdNormalizer;
-use crate::response::{null_as_default, parse_arguments, FinishReason, Response, ToolCall, Usage};
+use crate::kit::parse_arguments;
+use crate::response::{null_as_default, FinishReason, Response, ToolCall, Usage};
 use crate::wire::parse_json;
 
 #[derive(Deserialize)]

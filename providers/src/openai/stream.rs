@@ -4,10 +4,11 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::response::{finish_reason, Content, WireFunction, WireUsage};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 use crate::event::StreamEvent;
 use crate::ids::IdNormalizer;
-use crate::response::{null_as_default, parse_arguments, Usage};
+use crate::kit::{parse_arguments, StreamLife};
+use crate::response::{null_as_default, Usage};
 use crate::wire::StreamDecoder;
 
 #[derive(Deserialize)]
@@ -66,36 +67,24 @@ struct OpenCall {
 
 pub(super) struct Decoder {
     provider: String,
-    started: bool,
+    life: StreamLife,
     calls: Vec<OpenCall>,
     ids: IdNormalizer,
     raw_finish: Option<String>,
     usage: Option<Usage>,
     refused: bool,
-    done: bool,
 }
 
 impl Decoder {
     pub(super) fn new(provider: &str) -> Self {
         Self {
             provider: provider.to_owned(),
-            started: false,
+            life: StreamLife::default(),
             calls: Vec::new(),
             ids: IdNormalizer::default(),
             raw_finish: None,
             usage: None,
             refused: false,
-            done: false,
-        }
-    }
-
-    fn start(&mut self, id: Option<String>, model: Option<String>, out: &mut Vec<StreamEvent>) {
-        if !self.started {
-            self.started = true;
-            out.push(StreamEvent::Start {
-                id: id.unwrap_or_default(),
-                model: model.unwrap_or_default(),
-            });
         }
     }
 
@@ -148,7 +137,7 @@ impl Decoder {
     }
 
     fn finish(&mut self, out: &mut Vec<StreamEvent>) -> Result<()> {
-        self.start(None, None, out);
+        self.life.start(None, None, out);
         self.close_calls(out)?;
         let reason = if self.refused {
             crate::FinishReason::ContentFilter
@@ -160,7 +149,7 @@ impl Decoder {
             raw_finish_reason: self.raw_finish.clone(),
             usage: self.usage.unwrap_or_default(),
         });
-        self.done = true;
+        self.life.finish();
         Ok(())
     }
 }
@@ -180,7 +169,7 @@ impl StreamDecoder for Decoder {
         if let Some(err) = &chunk.error {
             return Err(super::error::from_object(&self.provider, None, err));
         }
-        self.start(chunk.id, chunk.model, out);
+        self.life.start(chunk.id, chunk.model, out);
         if let Some(usage) = &chunk.usage {
             self.usage = Some(usage.normalise());
         }
@@ -225,17 +214,10 @@ impl StreamDecoder for Decoder {
     }
 
     fn is_done(&self) -> bool {
-        self.done
+        self.life.is_done()
     }
 
     fn on_end(&mut self, _out: &mut Vec<StreamEvent>) -> Result<()> {
-        if self.done {
-            return Ok(());
-        }
-        Err(Error::new(
-            ErrorKind::StreamInterrupted,
-            &self.provider,
-            "the stream ended without `data: [DONE]`",
-        ))
+        self.life.end(&self.provider, "`data: [DONE]`")
     }
 }

@@ -1,0 +1,414 @@
+//! The providers this crate ships, one row each: name, the wire formats it speaks, its endpoint
+//! and auth step, where its key, base URL and live-test model come from, and what it can do.
+//! The CLI (`--provider`, `--api`, help), the environment registry and its docs, the conformance
+//! suite's subjects and the mock vendors' routing all read this table. Adding a provider that
+//! speaks an existing wire format is one row here and nothing else.
+
+use std::sync::Arc;
+
+use crate::capabilities::Capabilities;
+use crate::env::EnvVar;
+use crate::error::{Error, ErrorKind, Result};
+use crate::http::HttpProvider;
+use crate::wire::{Auth, Endpoint, WireFormat};
+
+/// A wire format a provider can speak, by its `--api` name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Api {
+    /// OpenAI Chat Completions (`chat`).
+    Chat,
+    /// OpenAI Responses (`responses`).
+    Responses,
+    /// Anthropic Messages (`messages`).
+    Messages,
+    /// Gemini `generateContent` (`generate-content`).
+    GenerateContent,
+}
+
+impl Api {
+    /// Every API, in documentation order.
+    pub const ALL: [Api; 4] = [
+        Api::Chat,
+        Api::Responses,
+        Api::Messages,
+        Api::GenerateContent,
+    ];
+
+    /// The `--api` name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Api::Chat => "chat",
+            Api::Responses => "responses",
+            Api::Messages => "messages",
+            Api::GenerateContent => "generate-content",
+        }
+    }
+
+    /// The API named `name`.
+    pub fn from_name(name: &str) -> Option<Api> {
+        Api::ALL.into_iter().find(|a| a.name() == name)
+    }
+}
+
+/// One shipped provider.
+#[derive(Debug, Clone, Copy)]
+pub struct Descriptor {
+    /// The name used on the command line, in errors and in reports (`openai`).
+    pub name: &'static str,
+    /// The vendor's name as people write it (`OpenAI`): the heading of its variables in the docs.
+    pub title: &'static str,
+    /// One line for `--help`.
+    pub about: &'static str,
+    /// The APIs it speaks; the first is the default.
+    pub apis: &'static [Api],
+    /// Builds the wire format for an API (`None`: the cargo feature for it is off).
+    format: fn(Api) -> Option<Arc<dyn WireFormat>>,
+    /// Where its operations live.
+    pub endpoint: Endpoint,
+    /// How an API key travels.
+    pub auth: Auth,
+    /// The variable holding its API key.
+    pub key: EnvVar,
+    /// The variable holding its base URL, with the vendor's public URL as default.
+    pub base_url: EnvVar,
+    /// The model `cargo xtask conformance --live` uses.
+    pub live_model: EnvVar,
+    /// What it supports.
+    pub capabilities: Capabilities,
+    /// The output-token limit a caller must send when the vendor requires one (Anthropic's
+    /// `max_tokens`); the CLI uses it when `--max-tokens` is not given.
+    pub required_max_tokens: Option<u32>,
+}
+
+const fn var(
+    name: &'static str,
+    ty: &'static str,
+    default: Option<&'static str>,
+    group: &'static str,
+    description: &'static str,
+) -> EnvVar {
+    EnvVar {
+        name,
+        ty,
+        default,
+        description,
+        group,
+    }
+}
+
+/// The formats of the OpenAI family: Chat Completions in `dialect`, and Responses.
+macro_rules! openai_family {
+    ($f:ident, $dialect:ident) => {
+        fn $f(api: Api) -> Option<Arc<dyn WireFormat>> {
+            match api {
+                #[cfg(feature = "openai")]
+                Api::Chat => Some(Arc::new(crate::openai::ChatCompletions::new(
+                    crate::openai::Dialect::$dialect,
+                ))),
+                #[cfg(feature = "responses")]
+                Api::Responses => Some(Arc::new(crate::responses::Responses::new())),
+                _ => None,
+            }
+        }
+    };
+}
+openai_family!(openai_format, OpenAi);
+openai_family!(openrouter_format, OpenRouter);
+openai_family!(compatible_format, Compatible);
+
+fn anthropic_format(api: Api) -> Option<Arc<dyn WireFormat>> {
+    match api {
+        #[cfg(feature = "anthropic")]
+        Api::Messages => Some(Arc::new(crate::anthropic::Messages::new())),
+        _ => None,
+    }
+}
+
+fn gemini_format(api: Api) -> Option<Arc<dyn WireFormat>> {
+    match api {
+        #[cfg(feature = "gemini")]
+        Api::GenerateContent => Some(Arc::new(crate::gemini::GenerateContent::new())),
+        _ => None,
+    }
+}
+
+/// Every shipped provider, in documentation order.
+pub static DESCRIPTORS: &[Descriptor] = &[
+    Descriptor {
+        name: "openai",
+        title: "OpenAI",
+        about: "OpenAI: Chat Completions (default) or Responses (--api responses)",
+        apis: &[Api::Chat, Api::Responses],
+        format: openai_format,
+        endpoint: Endpoint::OpenAi,
+        auth: Auth::Bearer,
+        key: var("OPENAI_API_KEY", "secret", None, "OpenAI", "API key for `--provider openai`."),
+        base_url: var("OPENAI_BASE_URL", "url", Some("https://api.openai.com/v1"), "OpenAI", "Base URL for `--provider openai`, including `/v1`."),
+        live_model: var("CONCORD_LIVE_OPENAI_MODEL", "string", Some("gpt-4o-mini"), "OpenAI", "Model used by `cargo xtask conformance --live` for openai."),
+        capabilities: Capabilities::ALL,
+        required_max_tokens: None,
+    },
+    Descriptor {
+        name: "openrouter",
+        title: "OpenRouter",
+        about: "OpenRouter: Chat Completions with its `reasoning` object, or Responses",
+        apis: &[Api::Chat, Api::Responses],
+        format: openrouter_format,
+        endpoint: Endpoint::OpenAi,
+        auth: Auth::Bearer,
+        key: var("OPENROUTER_API_KEY", "secret", None, "OpenRouter", "API key for `--provider openrouter`."),
+        base_url: var("OPENROUTER_BASE_URL", "url", Some("https://openrouter.ai/api/v1"), "OpenRouter", "Base URL for `--provider openrouter`."),
+        live_model: var("CONCORD_LIVE_OPENROUTER_MODEL", "string", Some("openai/gpt-4o-mini"), "OpenRouter", "Model used by `cargo xtask conformance --live` for openrouter."),
+        capabilities: Capabilities::ALL,
+        required_max_tokens: None,
+    },
+    Descriptor {
+        name: "openai-compatible",
+        title: "OpenAI-compatible",
+        about: "Any OpenAI-compatible server (vLLM, llama.cpp, LM Studio, DeepSeek, Groq, …); needs a base URL",
+        apis: &[Api::Chat, Api::Responses],
+        format: compatible_format,
+        endpoint: Endpoint::OpenAi,
+        auth: Auth::Bearer,
+        key: var("OPENAI_COMPATIBLE_API_KEY", "secret", None, "OpenAI-compatible", "API key for `--provider openai-compatible` (DeepSeek, Groq, vLLM, …)."),
+        base_url: var("OPENAI_COMPATIBLE_BASE_URL", "url", None, "OpenAI-compatible", "Base URL (with `/v1`) of the OpenAI-compatible server; required for `--provider openai-compatible`."),
+        live_model: var("CONCORD_LIVE_OPENAI_COMPATIBLE_MODEL", "string", None, "OpenAI-compatible", "Model used by `cargo xtask conformance --live` for openai-compatible."),
+        capabilities: Capabilities::ALL,
+        required_max_tokens: None,
+    },
+    Descriptor {
+        name: "anthropic",
+        title: "Anthropic",
+        about: "Anthropic Messages",
+        apis: &[Api::Messages],
+        format: anthropic_format,
+        endpoint: Endpoint::Anthropic,
+        auth: Auth::Header("x-api-key"),
+        key: var("ANTHROPIC_API_KEY", "secret", None, "Anthropic", "API key for `--provider anthropic`."),
+        base_url: var("ANTHROPIC_BASE_URL", "url", Some("https://api.anthropic.com"), "Anthropic", "Base URL for `--provider anthropic` (host root; `/v1/messages` is added)."),
+        live_model: var("CONCORD_LIVE_ANTHROPIC_MODEL", "string", Some("claude-haiku-4-5"), "Anthropic", "Model used by `cargo xtask conformance --live` for anthropic."),
+        capabilities: Capabilities::ALL,
+        required_max_tokens: Some(4096),
+    },
+    Descriptor {
+        name: "gemini",
+        title: "Gemini",
+        about: "Google Gemini API (generateContent)",
+        apis: &[Api::GenerateContent],
+        format: gemini_format,
+        endpoint: Endpoint::GeminiApi,
+        auth: Auth::Header("x-goog-api-key"),
+        key: var("GEMINI_API_KEY", "secret", None, "Gemini", "API key for `--provider gemini`, sent as `x-goog-api-key`."),
+        base_url: var("GEMINI_BASE_URL", "url", Some("https://generativelanguage.googleapis.com"), "Gemini", "Base URL for `--provider gemini` (host root; `/v1beta/models/…` is added)."),
+        live_model: var("CONCORD_LIVE_GEMINI_MODEL", "string", Some("gemini-2.5-flash"), "Gemini", "Model used by `cargo xtask conformance --live` for gemini."),
+        capabilities: Capabilities::ALL,
+        required_max_tokens: None,
+    },
+];
+
+/// The shipped provider named `name`.
+pub fn get(name: &str) -> Option<&'static Descriptor> {
+    DESCRIPTORS.iter().find(|d| d.name == name)
+}
+
+/// The shipped provider `name`, speaking its default API: `concord::builtin("anthropic")`.
+/// Fails with `unsupported` for a name the table does not have (the message lists them).
+pub fn builtin(name: &str) -> Result<HttpProvider> {
+    match get(name) {
+        Some(d) => d.provider(None),
+        None => Err(Error::new(
+            ErrorKind::Unsupported,
+            name,
+            format!(
+                "no shipped provider is called `{name}`; known: {}",
+                names().collect::<Vec<_>>().join(", ")
+            ),
+        )),
+    }
+}
+
+/// The names of every shipped provider, in table order.
+pub fn names() -> impl Iterator<Item = &'static str> {
+    DESCRIPTORS.iter().map(|d| d.name)
+}
+
+impl Descriptor {
+    /// The provider speaking `api` (its default API when `None`). Fails with `unsupported` when
+    /// it does not speak that API, or this build lacks the adapter.
+    pub fn provider(&self, api: Option<Api>) -> Result<HttpProvider> {
+        let api = api.unwrap_or(self.apis[0]);
+        if !self.apis.contains(&api) {
+            let spoken: Vec<&str> = self.apis.iter().map(|a| a.name()).collect();
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                self.name,
+                format!(
+                    "{} does not speak the {} API (it speaks: {})",
+                    self.name,
+                    api.name(),
+                    spoken.join(", ")
+                ),
+            ));
+        }
+        let format = (self.format)(api).ok_or_else(|| {
+            Error::new(
+                ErrorKind::Unsupported,
+                self.name,
+                format!(
+                    "this build of concord has no {} adapter for {} (enable its cargo feature)",
+                    api.name(),
+                    self.name
+                ),
+            )
+        })?;
+        Ok(
+            HttpProvider::from_parts(self.name, format, self.endpoint, self.auth)
+                .with_capabilities(self.capabilities),
+        )
+    }
+
+    /// Every environment variable this provider reads.
+    pub fn env_vars(&self) -> [EnvVar; 3] {
+        [self.key, self.base_url, self.live_model]
+    }
+
+    /// A context for this provider from the environment (key, base URL, timeout): the explicit
+    /// opt-in for programs that want it; providers themselves never read the environment.
+    /// Fails with `missing_runtime_context` naming the variable to set.
+    pub fn context_from_env(
+        &self,
+        model: impl Into<String>,
+        client: reqwest::Client,
+    ) -> Result<crate::RuntimeContext> {
+        self.context_from(model, client, |var| var.get_or_default())
+    }
+
+    /// [`Descriptor::context_from_env`] with the variables looked up by `lookup`.
+    pub fn context_from(
+        &self,
+        model: impl Into<String>,
+        client: reqwest::Client,
+        lookup: impl Fn(&EnvVar) -> Option<String>,
+    ) -> Result<crate::RuntimeContext> {
+        let missing =
+            |var: EnvVar| Error::missing_context(self.name, var.name, &format!("set {}", var.name));
+        let key = lookup(&self.key).ok_or_else(|| missing(self.key))?;
+        let base = lookup(&self.base_url).ok_or_else(|| missing(self.base_url))?;
+        let mut ctx = crate::RuntimeContext::new()
+            .model(model)
+            .credential(key)
+            .base_url(base)
+            .client(client);
+        if let Some(secs) = lookup(&crate::env::CONCORD_TIMEOUT_SECS) {
+            let secs: u64 = secs.parse().map_err(|_| {
+                Error::new(
+                    ErrorKind::MissingRuntimeContext,
+                    self.name,
+                    format!(
+                        "{} must be a whole number of seconds, got {secs:?}",
+                        crate::env::CONCORD_TIMEOUT_SECS.name
+                    ),
+                )
+            })?;
+            ctx = ctx.timeout(std::time::Duration::from_secs(secs));
+        }
+        Ok(ctx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Provider;
+
+    fn lookup<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&EnvVar) -> Option<String> + 'a {
+        move |var| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == var.name)
+                .map(|(_, v)| v.to_string())
+                .or_else(|| var.default.map(str::to_owned))
+        }
+    }
+
+    #[test]
+    fn names_are_unique_and_every_row_builds_its_default_api() {
+        let mut names: Vec<_> = names().collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), DESCRIPTORS.len());
+        for d in DESCRIPTORS {
+            let p = d.provider(None).unwrap();
+            assert_eq!(p.name(), d.name, "errors name the configured provider");
+        }
+    }
+
+    #[test]
+    fn an_api_a_provider_does_not_speak_is_unsupported() {
+        let err = get("anthropic")
+            .unwrap()
+            .provider(Some(Api::Responses))
+            .unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Unsupported);
+        assert!(err.message.contains("messages"), "{err}");
+        assert_eq!(
+            get("openai")
+                .unwrap()
+                .provider(Some(Api::Responses))
+                .unwrap()
+                .format()
+                .id(),
+            "responses"
+        );
+    }
+
+    #[test]
+    fn a_context_comes_from_the_variables_with_defaults() {
+        let ctx = get("anthropic")
+            .unwrap()
+            .context_from(
+                "m",
+                reqwest::Client::new(),
+                lookup(&[("ANTHROPIC_API_KEY", "sk-ant-x1234567")]),
+            )
+            .unwrap();
+        assert_eq!(ctx.base_url.as_deref(), Some("https://api.anthropic.com"));
+        assert_eq!(ctx.timeout, Some(std::time::Duration::from_secs(60)));
+        assert_eq!(ctx.credential.unwrap().expose(), "sk-ant-x1234567");
+    }
+
+    #[test]
+    fn a_missing_key_names_its_variable() {
+        let err = get("gemini")
+            .unwrap()
+            .context_from("m", reqwest::Client::new(), lookup(&[]))
+            .unwrap_err();
+        assert_eq!(err.kind, ErrorKind::MissingRuntimeContext);
+        assert!(err.message.contains("GEMINI_API_KEY"), "{err}");
+        let err = get("openai-compatible")
+            .unwrap()
+            .context_from(
+                "m",
+                reqwest::Client::new(),
+                lookup(&[("OPENAI_COMPATIBLE_API_KEY", "k-12345678")]),
+            )
+            .unwrap_err();
+        assert!(err.message.contains("OPENAI_COMPATIBLE_BASE_URL"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_timeout_is_reported() {
+        let err = get("openai")
+            .unwrap()
+            .context_from(
+                "m",
+                reqwest::Client::new(),
+                lookup(&[
+                    ("OPENAI_API_KEY", "k-12345678"),
+                    ("CONCORD_TIMEOUT_SECS", "soon"),
+                ]),
+            )
+            .unwrap_err();
+        assert!(err.message.contains("CONCORD_TIMEOUT_SECS"), "{err}");
+    }
+}
