@@ -1,5 +1,10 @@
 //! Stream decoding: recorded SSE bytes (a fixture's text stream with its delta frames repeated
-//! to about 100 KB) to normalised events, per protocol, reported as throughput.
+//! to about 100 KB) to normalised events, per protocol, reported as throughput, beside a floor
+//! measured in the same run: the same bytes and chunks through `eventsource-stream` plus
+//! `serde_json` into `IgnoredAny` per frame, i.e. splitting and parsing with no decoding at all.
+//!
+//! A second group feeds a pathological stream (32 KiB of bare newlines) through both splitters:
+//! `eventsource-stream` 0.2.3 is quadratic on it, concord's is linear.
 
 use std::convert::Infallible;
 
@@ -7,6 +12,7 @@ use bytes::Bytes;
 use concord::{Api, EventStream};
 use concord_harness::{Fixtures, Protocol};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use eventsource_stream::Eventsource;
 use futures_util::StreamExt;
 
 /// Splits after each blank line, keeping delimiters.
@@ -44,8 +50,7 @@ fn big_stream(protocol: Protocol) -> Vec<u8> {
     out
 }
 
-fn decode(protocol: Protocol, chunks: Vec<Bytes>) -> EventStream {
-    let bytes = futures_util::stream::iter(chunks.into_iter().map(Ok::<_, Infallible>));
+fn provider(protocol: Protocol) -> concord::HttpProvider {
     let (name, api) = match protocol {
         Protocol::Openai => ("openai", Api::Chat),
         Protocol::OpenaiResponses => ("openai", Api::Responses),
@@ -56,7 +61,26 @@ fn decode(protocol: Protocol, chunks: Vec<Bytes>) -> EventStream {
         .unwrap()
         .provider(Some(api))
         .unwrap()
-        .decode_stream(bytes)
+}
+
+fn decode(provider: &concord::HttpProvider, chunks: Vec<Bytes>) -> EventStream {
+    provider.decode_stream(futures_util::stream::iter(
+        chunks.into_iter().map(Ok::<_, Infallible>),
+    ))
+}
+
+/// The floor: split with `eventsource-stream`, parse each frame's JSON into nothing.
+async fn floor(chunks: Vec<Bytes>) -> usize {
+    let mut events =
+        futures_util::stream::iter(chunks.into_iter().map(Ok::<_, Infallible>)).eventsource();
+    let mut n = 0;
+    while let Some(Ok(event)) = events.next().await {
+        if event.data != "[DONE]" {
+            let _: serde::de::IgnoredAny = serde_json::from_str(&event.data).unwrap();
+        }
+        n += 1;
+    }
+    n
 }
 
 fn bench(c: &mut Criterion) {
@@ -68,7 +92,8 @@ fn bench(c: &mut Criterion) {
         let bytes = big_stream(protocol);
         // Network-sized chunks, as a real connection delivers them.
         let chunks: Vec<Bytes> = bytes.chunks(4096).map(Bytes::copy_from_slice).collect();
-        let events = rt.block_on(decode(protocol, chunks.clone()).collect::<Vec<_>>());
+        let p = provider(protocol);
+        let events = rt.block_on(decode(&p, chunks.clone()).collect::<Vec<_>>());
         assert!(
             events.iter().all(Result::is_ok),
             "{protocol}: the bench stream must decode cleanly"
@@ -76,12 +101,34 @@ fn bench(c: &mut Criterion) {
         group.throughput(Throughput::Bytes(bytes.len() as u64));
         group.bench_function(protocol.name(), |b| {
             b.iter(|| {
-                rt.block_on(
-                    decode(protocol, chunks.clone()).fold(0usize, |n, _| async move { n + 1 }),
-                )
+                rt.block_on(decode(&p, chunks.clone()).fold(0usize, |n, _| async move { n + 1 }))
             })
         });
+        group.bench_function(format!("{}-floor", protocol.name()), |b| {
+            b.iter(|| rt.block_on(floor(chunks.clone())))
+        });
     }
+    group.finish();
+
+    let mut group = c.benchmark_group("split_newlines");
+    let newlines: Vec<Bytes> = vec![Bytes::from(vec![b'\n'; 32 * 1024])];
+    group.throughput(Throughput::Bytes(32 * 1024));
+    let p = provider(Protocol::Openai);
+    group.bench_function("concord", |b| {
+        b.iter(|| {
+            rt.block_on(decode(&p, newlines.clone()).fold(0usize, |n, _| async move { n + 1 }))
+        })
+    });
+    group.bench_function("eventsource-stream", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                futures_util::stream::iter(newlines.clone().into_iter().map(Ok::<_, Infallible>))
+                    .eventsource()
+                    .fold(0usize, |n, _| async move { n + 1 })
+                    .await
+            })
+        })
+    });
     group.finish();
 }
 

@@ -75,25 +75,40 @@ fn bench(c: &mut Criterion) {
         .header("x-tenant", "t1")
         .client(reqwest::Client::new());
     let mut group = c.benchmark_group("normalize");
+    // The Responses API has no stop sequences (the encoder refuses them).
+    let mut no_stop = request.clone();
+    no_stop.params.stop.clear();
     macro_rules! protocol {
-        ($name:literal, $adapter:expr) => {{
+        ($name:literal, $adapter:expr) => {
+            protocol!($name, $adapter, request)
+        };
+        ($name:literal, $adapter:expr, $request:ident) => {{
             let adapter = $adapter;
+            let request = &$request;
             group.bench_function($name, |b| {
                 b.iter(|| {
                     let call = resolve(
                         adapter.name(),
                         &adapter.capabilities(),
-                        std::hint::black_box(&request),
+                        std::hint::black_box(request),
                         &ctx,
                         false,
                     )
                     .unwrap();
-                    adapter.encode(&call, &request, false).unwrap()
+                    adapter.encode(&call, request, false).unwrap()
                 })
             });
         }};
     }
     protocol!("openai", concord::builtin("openai").unwrap());
+    protocol!(
+        "openai-responses",
+        concord::descriptor::get("openai")
+            .unwrap()
+            .provider(Some(concord::Api::Responses))
+            .unwrap(),
+        no_stop
+    );
     protocol!("anthropic", concord::builtin("anthropic").unwrap());
     protocol!("gemini", concord::builtin("gemini").unwrap());
     group.finish();

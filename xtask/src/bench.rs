@@ -8,10 +8,17 @@ use anyhow::{bail, Context, Result};
 /// The seed requirement: normalising one call may take at most this long.
 const BUDGET: Duration = Duration::from_millis(5);
 
+/// Stream decoding may take at most this many times the floor (splitting SSE and parsing each
+/// frame's JSON into nothing, measured in the same run).
+const FLOOR_RATIO: f64 = 1.3;
+
+const PROTOCOLS: [&str; 4] = ["openai", "openai-responses", "anthropic", "gemini"];
+
 /// Run the benchmarks quickly (about a minute on 2 cores).
 #[derive(clap::Args)]
 pub struct Args {
-    /// Fail when a normalisation median is over the 5 ms budget.
+    /// Fail when a normalisation median is over the 5 ms budget, or stream decoding over 1.3x
+    /// its floor.
     #[arg(long)]
     check: bool,
 }
@@ -47,7 +54,7 @@ pub fn run(args: Args) -> Result<()> {
         ],
     )?;
     let mut over = Vec::new();
-    for protocol in ["openai", "anthropic", "gemini"] {
+    for protocol in PROTOCOLS {
         let m = median(&format!("normalize/{protocol}"))?;
         let margin = BUDGET.as_secs_f64() / m.as_secs_f64().max(1e-12);
         println!(
@@ -56,12 +63,25 @@ pub fn run(args: Args) -> Result<()> {
             BUDGET.as_millis()
         );
         if m > BUDGET {
-            over.push(protocol);
+            over.push(format!("normalize/{protocol}"));
+        }
+    }
+    for protocol in PROTOCOLS {
+        let m = median(&format!("decode_stream/{protocol}"))?;
+        let floor = median(&format!("decode_stream/{protocol}-floor"))?;
+        let ratio = m.as_secs_f64() / floor.as_secs_f64().max(1e-12);
+        println!(
+            "decode_stream/{protocol}: median {:.0} µs, floor {:.0} µs: {ratio:.2}x the floor",
+            m.as_secs_f64() * 1e6,
+            floor.as_secs_f64() * 1e6
+        );
+        if ratio > FLOOR_RATIO {
+            over.push(format!("decode_stream/{protocol}"));
         }
     }
     if args.check && !over.is_empty() {
         bail!(
-            "normalisation over the {} ms budget for {}",
+            "over budget ({} ms to normalise, {FLOOR_RATIO}x the floor to decode): {}",
             BUDGET.as_millis(),
             over.join(", ")
         );
