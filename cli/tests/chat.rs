@@ -462,3 +462,17 @@ async fn an_api_the_provider_does_not_speak_exits_2() {
         "{stderr}"
     );
 }
+
+/// The CLI reads the descriptor table: every row is a `--provider` value with its description.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_descriptor_row_is_a_provider_value() {
+    let out = concord(vec!["chat".into(), "--help".into()], vec![]).await;
+    let help = String::from_utf8_lossy(&out.stdout);
+    for d in concord::descriptor::DESCRIPTORS {
+        assert!(help.contains(d.name), "{} missing from:\n{help}", d.name);
+        assert!(help.contains(d.about), "{}'s description missing", d.name);
+    }
+    for api in concord::Api::ALL {
+        assert!(help.contains(api.name()), "--api {} missing", api.name());
+    }
+}

@@ -62,7 +62,7 @@ pub struct Descriptor {
     /// The APIs it speaks; the first is the default.
     pub apis: &'static [Api],
     /// Builds the wire format for an API (`None`: the cargo feature for it is off).
-    format: fn(Api) -> Option<Arc<dyn WireFormat>>,
+    pub format: fn(Api) -> Option<Arc<dyn WireFormat>>,
     /// Where its operations live.
     pub endpoint: Endpoint,
     /// How an API key travels.
