@@ -4,6 +4,7 @@ mod bench;
 mod conformance;
 mod docs;
 mod fixtures;
+mod sdk;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -35,7 +36,11 @@ enum Cmd {
     },
     /// Run the criterion benchmarks quickly.
     Bench(bench::Args),
-    /// Everything CI runs: fmt, clippy, tests, the mock-mode suite, generated docs, fixtures.
+    /// Point the official Python SDKs (pinned in harness/sdk/requirements.txt, installed in a
+    /// virtualenv under target/) at every mock vendor.
+    SdkCheck,
+    /// Everything CI runs: fmt, clippy, tests, the mock-mode suite, generated docs, fixtures,
+    /// the official-SDK check.
     Ci,
 }
 
@@ -68,6 +73,7 @@ fn main() -> Result<()> {
         Cmd::EnvDocs { check } => docs::env_docs(check),
         Cmd::Fixtures { command } => fixtures::run(command),
         Cmd::Bench(args) => bench::run(args),
+        Cmd::SdkCheck => sdk::run(),
         Cmd::Ci => ci(),
     }
 }
@@ -91,6 +97,7 @@ fn ci() -> Result<()> {
     docs::env_docs(true)?;
     fixtures::run(fixtures::Cmd::Check)?;
     conformance::run(conformance::Args::mock_all())?;
+    sdk::run()?;
     eprintln!("ci: all green");
     Ok(())
 }
