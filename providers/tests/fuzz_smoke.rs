@@ -57,6 +57,33 @@ fn every_fixture_passes_every_body() {
     }
 }
 
+/// Every input a fuzzer ever crashed on, kept in `fuzz/regressions/<target>/` (the target's
+/// name says which body and protocol), still passes.
+#[test]
+fn past_fuzz_findings_stay_fixed() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/regressions");
+    let mut ran = 0;
+    for dir in std::fs::read_dir(&root).unwrap() {
+        let dir = dir.unwrap().path();
+        let target = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let which = ["openai", "responses", "anthropic", "gemini"]
+            .iter()
+            .position(|p| target.ends_with(p))
+            .unwrap_or(0) as u8;
+        for file in std::fs::read_dir(&dir).unwrap() {
+            let data = std::fs::read(file.unwrap().path()).unwrap();
+            match target.split('_').next().unwrap() {
+                "stream" => bodies::stream(which, &data),
+                "body" => bodies::body(which, &data),
+                "retry" => bodies::retry_signals(&data),
+                _ => bodies::sse(&data),
+            }
+            ran += 1;
+        }
+    }
+    assert!(ran >= 2, "only {ran} regression inputs");
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
 

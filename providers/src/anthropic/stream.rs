@@ -179,7 +179,18 @@ impl Decoder {
         Ok(())
     }
 
-    fn start_block(&mut self, index: usize, block: Block, out: &mut Vec<StreamEvent>) {
+    fn start_block(
+        &mut self,
+        index: usize,
+        block: Block,
+        out: &mut Vec<StreamEvent>,
+    ) -> Result<()> {
+        if self.open.iter().any(|(i, _)| *i == index) {
+            return Err(Error::malformed(
+                &self.provider,
+                format!("content block {index} started again before it stopped"),
+            ));
+        }
         let open = match block {
             Block::Text { text } => {
                 if !text.is_empty() {
@@ -219,8 +230,8 @@ impl Decoder {
             }
             Block::Other => OpenBlock::Other,
         };
-        self.open.retain(|(i, _)| *i != index);
         self.open.push((index, open));
+        Ok(())
     }
 
     fn delta(&mut self, index: usize, delta: BlockDelta, out: &mut Vec<StreamEvent>) -> Result<()> {
@@ -303,7 +314,7 @@ impl StreamDecoder for Decoder {
                 content_block,
             } => {
                 self.require_start()?;
-                self.start_block(index, content_block, out);
+                self.start_block(index, content_block, out)?;
             }
             Event::ContentBlockDelta { index, delta } => {
                 self.require_start()?;

@@ -421,6 +421,14 @@ impl StreamDecoder for Decoder {
         })?;
         // The data's `type` is authoritative; the `event:` name stands in when it is missing.
         let kind = event.kind.clone().unwrap_or_else(|| name.to_owned());
+        // Whatever comes first, the start event goes out before anything else (B4); the
+        // `response.created` that normally comes first carries the id and model.
+        if !matches!(
+            kind.as_str(),
+            "response.created" | "response.in_progress" | "response.queued" | "error"
+        ) {
+            self.life.start(None, None, out);
+        }
         let response = || -> Result<WireResponse> {
             match event.response.clone() {
                 None => Ok(WireResponse::default()),
