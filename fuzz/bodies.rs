@@ -14,16 +14,7 @@ use futures_util::StreamExt;
 
 /// The reference provider of each wire format, by a selector byte.
 pub fn provider(which: u8) -> HttpProvider {
-    let (name, api) = match which % 4 {
-        0 => ("openai", Api::Chat),
-        1 => ("openai", Api::Responses),
-        2 => ("anthropic", Api::Messages),
-        _ => ("gemini", Api::GenerateContent),
-    };
-    concord::descriptor::get(name)
-        .unwrap()
-        .provider(Some(api))
-        .unwrap()
+    concord::descriptor::reference(Api::ALL[usize::from(which % 4)]).unwrap()
 }
 
 /// Splits `data` into chunks at cut points drawn from its first byte (so the fuzzer explores

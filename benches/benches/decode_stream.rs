@@ -51,16 +51,13 @@ fn big_stream(protocol: Protocol) -> Vec<u8> {
 }
 
 fn provider(protocol: Protocol) -> concord::HttpProvider {
-    let (name, api) = match protocol {
-        Protocol::Openai => ("openai", Api::Chat),
-        Protocol::OpenaiResponses => ("openai", Api::Responses),
-        Protocol::Anthropic => ("anthropic", Api::Messages),
-        Protocol::Gemini => ("gemini", Api::GenerateContent),
-    };
-    concord::descriptor::get(name)
-        .unwrap()
-        .provider(Some(api))
-        .unwrap()
+    concord::descriptor::reference(match protocol {
+        Protocol::Openai => Api::Chat,
+        Protocol::OpenaiResponses => Api::Responses,
+        Protocol::Anthropic => Api::Messages,
+        Protocol::Gemini => Api::GenerateContent,
+    })
+    .unwrap()
 }
 
 fn decode(provider: &concord::HttpProvider, chunks: Vec<Bytes>) -> EventStream {

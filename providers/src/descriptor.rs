@@ -227,6 +227,17 @@ pub fn builtin(name: &str) -> Result<HttpProvider> {
     }
 }
 
+/// The reference provider of a wire format: OpenAI for both of its APIs, Anthropic for
+/// Messages, Gemini for generateContent (what the suite and the benches run each format as).
+pub fn reference(api: Api) -> Result<HttpProvider> {
+    let name = match api {
+        Api::Chat | Api::Responses => "openai",
+        Api::Messages => "anthropic",
+        Api::GenerateContent => "gemini",
+    };
+    get(name).expect("a shipped row").provider(Some(api))
+}
+
 /// The names of every shipped provider, in table order.
 pub fn names() -> impl Iterator<Item = &'static str> {
     DESCRIPTORS.iter().map(|d| d.name)

@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::StreamEvent;
+use crate::request::{ImageSource, Message};
 
 /// A tool call's argument text as the arguments object (contract B3): empty or `null` means
 /// `{}`; anything but a JSON object is `malformed_response`, never a silent string.
@@ -51,6 +52,27 @@ pub fn merge_turns<R: PartialEq>(
         }
     }
     out
+}
+
+/// The system messages of a conversation as one instruction text (blank lines between them),
+/// for formats that take the system prompt apart from the turns; `None` when there are none.
+pub fn system_prompt(messages: &[Message]) -> Option<String> {
+    let parts: Vec<&str> = messages
+        .iter()
+        .filter_map(|m| match m {
+            Message::System { content } => Some(content.as_str()),
+            _ => None,
+        })
+        .collect();
+    (!parts.is_empty()).then(|| parts.join("\n\n"))
+}
+
+/// An image as one URL: the URL itself, or the base64 bytes as a `data:` URL.
+pub fn image_url(source: &ImageSource) -> String {
+    match source {
+        ImageSource::Url { url } => url.clone(),
+        ImageSource::Base64 { media_type, data } => format!("data:{media_type};base64,{data}"),
+    }
 }
 
 /// The `message` of a vendor's error object, or the object itself as text.

@@ -7,7 +7,7 @@ use super::API_VERSION;
 use crate::context::ResolvedCall;
 use crate::error::{Error, Result};
 use crate::ids::wire_id;
-use crate::kit::merge_turns;
+use crate::kit::{merge_turns, system_prompt};
 use crate::request::{ContentPart, ImageSource, Message, Request, ToolChoice};
 use crate::wire::{Encoded, Operation};
 
@@ -32,16 +32,8 @@ pub(super) fn encode(call: &ResolvedCall<'_>, request: &Request, stream: bool) -
     let mut body = Map::new();
     body.insert("model".into(), call.model.into());
     body.insert("max_tokens".into(), max_tokens.into());
-    let system: Vec<&str> = request
-        .messages
-        .iter()
-        .filter_map(|m| match m {
-            Message::System { content } => Some(content.as_str()),
-            _ => None,
-        })
-        .collect();
-    if !system.is_empty() {
-        body.insert("system".into(), system.join("\n\n").into());
+    if let Some(system) = system_prompt(&request.messages) {
+        body.insert("system".into(), system.into());
     }
     body.insert("messages".into(), messages(&request.messages));
     if !request.tools.is_empty() {

@@ -6,7 +6,8 @@ use super::Dialect;
 use crate::context::ResolvedCall;
 use crate::error::Result;
 use crate::ids::wire_id;
-use crate::request::{ContentPart, ImageSource, Message, Request, ToolChoice};
+use crate::kit::image_url;
+use crate::request::{ContentPart, Message, Request, ToolChoice};
 use crate::wire::{Encoded, Operation};
 
 pub(super) fn encode(
@@ -131,13 +132,7 @@ fn part(p: &ContentPart) -> Value {
     match p {
         ContentPart::Text { text } => json!({"type": "text", "text": text}),
         ContentPart::Image { source } => {
-            let url = match source {
-                ImageSource::Url { url } => url.clone(),
-                ImageSource::Base64 { media_type, data } => {
-                    format!("data:{media_type};base64,{data}")
-                }
-            };
-            json!({"type": "image_url", "image_url": {"url": url}})
+            json!({"type": "image_url", "image_url": {"url": image_url(source)}})
         }
     }
 }

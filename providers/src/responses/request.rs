@@ -7,7 +7,8 @@ use serde_json::{json, Map, Value};
 use crate::context::ResolvedCall;
 use crate::error::{Error, Result};
 use crate::ids::wire_id;
-use crate::request::{ContentPart, ImageSource, Message, Request, ToolChoice};
+use crate::kit::{image_url, system_prompt};
+use crate::request::{ContentPart, Message, Request, ToolChoice};
 use crate::wire::{Encoded, Operation};
 
 /// Reasoning effort for a token budget, since the Responses API takes an effort only.
@@ -30,16 +31,8 @@ pub(super) fn encode(call: &ResolvedCall<'_>, request: &Request, stream: bool) -
     }
     let mut body = Map::new();
     body.insert("model".into(), call.model.into());
-    let system: Vec<&str> = request
-        .messages
-        .iter()
-        .filter_map(|m| match m {
-            Message::System { content } => Some(content.as_str()),
-            _ => None,
-        })
-        .collect();
-    if !system.is_empty() {
-        body.insert("instructions".into(), system.join("\n\n").into());
+    if let Some(system) = system_prompt(&request.messages) {
+        body.insert("instructions".into(), system.into());
     }
     body.insert("input".into(), input(&request.messages).into());
     if !request.tools.is_empty() {
@@ -154,13 +147,7 @@ fn part(p: &ContentPart) -> Value {
     match p {
         ContentPart::Text { text } => json!({"type": "input_text", "text": text}),
         ContentPart::Image { source } => {
-            let url = match source {
-                ImageSource::Url { url } => url.clone(),
-                ImageSource::Base64 { media_type, data } => {
-                    format!("data:{media_type};base64,{data}")
-                }
-            };
-            json!({"type": "input_image", "image_url": url})
+            json!({"type": "input_image", "image_url": image_url(source)})
         }
     }
 }

@@ -3,16 +3,13 @@
 use concord::{Api, HttpProvider};
 use concord_harness::Protocol;
 
-/// The reference provider for a harness protocol: OpenAI for both OpenAI wire formats.
+/// The reference provider for a harness protocol.
 pub fn provider(protocol: Protocol) -> HttpProvider {
-    let (name, api) = match protocol {
-        Protocol::Openai => ("openai", Api::Chat),
-        Protocol::OpenaiResponses => ("openai", Api::Responses),
-        Protocol::Anthropic => ("anthropic", Api::Messages),
-        Protocol::Gemini => ("gemini", Api::GenerateContent),
-    };
-    concord::descriptor::get(name)
-        .unwrap()
-        .provider(Some(api))
-        .unwrap()
+    concord::descriptor::reference(match protocol {
+        Protocol::Openai => Api::Chat,
+        Protocol::OpenaiResponses => Api::Responses,
+        Protocol::Anthropic => Api::Messages,
+        Protocol::Gemini => Api::GenerateContent,
+    })
+    .unwrap()
 }
