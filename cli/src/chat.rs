@@ -63,9 +63,22 @@ pub struct ChatArgs {
     /// public URL.
     #[arg(long)]
     base_url: Option<String>,
-    /// The API key; defaults to the provider's key variable (OPENAI_API_KEY, ANTHROPIC_API_KEY, …).
+    /// The API key (for Vertex, an access token), sent the vendor's way; defaults to the
+    /// provider's key variable (OPENAI_API_KEY, ANTHROPIC_API_KEY, …), then its token sources
+    /// (Azure: AZURE_OPENAI_AD_TOKEN, Entra ID client credentials; Vertex:
+    /// GOOGLE_APPLICATION_CREDENTIALS).
     #[arg(long)]
     api_key: Option<String>,
+    /// Azure: an api-version for the classic deployment API (default: the v1 API).
+    #[arg(long)]
+    api_version: Option<String>,
+    /// Vertex: the Google Cloud project (default: GOOGLE_CLOUD_PROJECT, then the service
+    /// account's).
+    #[arg(long)]
+    vertex_project: Option<String>,
+    /// Vertex: the location (default: GOOGLE_CLOUD_LOCATION, then `global`).
+    #[arg(long)]
+    vertex_location: Option<String>,
     /// A system prompt.
     #[arg(long)]
     system: Option<String>,
@@ -145,34 +158,6 @@ pub async fn run(args: ChatArgs) -> u8 {
         Ok(p) => p,
         Err(e) => return usage_error(&args, e.kind, name, e.message),
     };
-    let Some(key) = args.api_key.clone().or_else(|| d.key.get()) else {
-        let var = d.key.name;
-        return usage_error(
-            &args,
-            ErrorKind::MissingRuntimeContext,
-            name,
-            format!("no credential for {name}: pass --api-key or set {var}"),
-        );
-    };
-    let Some(base_url) = args
-        .base_url
-        .clone()
-        .or_else(|| d.base_url.get_or_default())
-    else {
-        let var = d.base_url.name;
-        return usage_error(
-            &args,
-            ErrorKind::MissingRuntimeContext,
-            name,
-            format!(
-                "no base URL for {name}: pass --base-url or set {var} (like {})",
-                d.endpoint.base_url_example()
-            ),
-        );
-    };
-    if let Err(message) = check_base_url(d, &base_url) {
-        return usage_error(&args, ErrorKind::InvalidRequest, name, message);
-    }
     let prompt = match read_prompt(args.prompt.clone()) {
         Ok(p) => p,
         Err(message) => return usage_error(&args, ErrorKind::InvalidRequest, name, message),
@@ -210,12 +195,45 @@ pub async fn run(args: ChatArgs) -> u8 {
             return EXIT_PROVIDER;
         }
     };
-    let ctx = RuntimeContext::new()
-        .model(args.model.clone())
-        .credential(key)
-        .base_url(base_url)
-        .timeout(Duration::from_secs(timeout))
-        .client(client);
+    // The flags stand in front of the environment: --api-key for the row's key variable,
+    // --base-url for its base-URL variable, and so on; the row's setup does the rest (Azure's
+    // token sources, Vertex's base URL from project and location).
+    let overrides = [
+        (d.key.name, args.api_key.clone()),
+        (d.base_url.name, args.base_url.clone()),
+        (
+            concord::descriptor::setup::GOOGLE_CLOUD_PROJECT.name,
+            args.vertex_project.clone(),
+        ),
+        (
+            concord::descriptor::setup::GOOGLE_CLOUD_LOCATION.name,
+            args.vertex_location.clone(),
+        ),
+        (
+            concord::descriptor::setup::AZURE_OPENAI_API_VERSION.name,
+            args.api_version.clone(),
+        ),
+    ];
+    let lookup = |var: &concord::env::EnvVar| {
+        overrides
+            .iter()
+            .find(|(name, value)| *name == var.name && value.is_some())
+            .and_then(|(_, value)| value.clone())
+            .or_else(|| var.get_or_default())
+    };
+    let ctx = match d.context_from(args.model.clone(), client, lookup) {
+        Ok(ctx) => ctx.timeout(Duration::from_secs(timeout)),
+        Err(e) => {
+            let message = format!(
+                "{} (or pass it as a flag: --api-key, --base-url)",
+                e.message
+            );
+            return usage_error(&args, e.kind, name, message);
+        }
+    };
+    if let Err(message) = check_base_url(d, ctx.base_url.as_deref().unwrap_or_default()) {
+        return usage_error(&args, ErrorKind::InvalidRequest, name, message);
+    }
     let provider = Retry::new(provider, RetryPolicy::default().with_max_retries(retries));
 
     let started = Instant::now();

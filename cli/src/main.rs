@@ -23,7 +23,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Send one prompt to a provider and print the answer.
-    Chat(chat::ChatArgs),
+    Chat(Box<chat::ChatArgs>),
     /// Run a mock vendor on loopback that speaks a real wire protocol.
     Mock(mock::MockArgs),
 }
@@ -48,7 +48,7 @@ fn main() -> ExitCode {
     };
     let code = runtime.block_on(async {
         match cli.command {
-            Command::Chat(args) => chat::run(args).await,
+            Command::Chat(args) => chat::run(*args).await,
             Command::Mock(args) => mock::run(args).await,
         }
     });

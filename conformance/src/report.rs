@@ -218,7 +218,7 @@ impl Report {
 
 /// `docs/conformance.md`: the catalogue with the mock-mode results of the reference providers.
 pub fn conformance_doc(report: &Report) -> String {
-    let preamble = "Every check of the catalogue (`shared/spec/checks.md`) with its result for concord's reference providers \
+    let preamble = "Every check of the catalogue with its result for every shipped provider and API \
 against the harness's mock vendors. Checks observe both what the caller got back and what reached the wire. \
 Reproduce with `cargo xtask conformance --mock-providers`; select with `--provider`, `--check 'TOOL-*'`, `--family SL`.";
     format!(

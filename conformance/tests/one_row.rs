@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use concord::descriptor::{Api, Descriptor};
+use concord::descriptor::{Api, Descriptor, Setup};
 use concord::env::EnvVar;
 use concord::wire::{Auth, Endpoint, WireFormat};
 use concord::{Capabilities, Provider, Request};
@@ -43,6 +43,7 @@ static ACME: Descriptor = Descriptor {
     live_model: var("CONCORD_LIVE_ACME_MODEL", "string"),
     capabilities: Capabilities::ALL,
     required_max_tokens: None,
+    setup: Setup::Plain,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -28,6 +28,8 @@
 
 pub mod capabilities;
 pub mod context;
+#[cfg(feature = "oauth")]
+pub mod credentials;
 pub mod descriptor;
 pub mod env;
 pub mod error;

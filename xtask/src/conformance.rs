@@ -74,7 +74,10 @@ pub fn run(args: Args) -> Result<()> {
     } else {
         Mode::Mock
     };
-    let known: Vec<String> = Subject::defaults().iter().map(|s| s.name.clone()).collect();
+    let known: Vec<String> = Subject::all_builtin()
+        .iter()
+        .map(|s| s.name.clone())
+        .collect();
     if let Some(unknown) = args.providers.iter().find(|p| !known.contains(p)) {
         bail!("unknown provider `{unknown}`; known: {}", known.join(", "));
     }
@@ -90,7 +93,7 @@ pub fn run(args: Args) -> Result<()> {
         );
     }
     let suite = Suite::new()
-        .subjects(Subject::defaults())
+        .subjects(Subject::all_builtin())
         .select(selection)
         .mode(mode.clone());
     let planned = suite.plan().len();

@@ -4,7 +4,11 @@
 //! suite's subjects and the mock vendors' routing all read this table. Adding a provider that
 //! speaks an existing wire format is one row here and nothing else.
 
+pub mod setup;
+
 use std::sync::Arc;
+
+pub use setup::Setup;
 
 use crate::capabilities::Capabilities;
 use crate::env::EnvVar;
@@ -78,6 +82,9 @@ pub struct Descriptor {
     /// The output-token limit a caller must send when the vendor requires one (Anthropic's
     /// `max_tokens`); the CLI uses it when `--max-tokens` is not given.
     pub required_max_tokens: Option<u32>,
+    /// How the environment supplies its credential and base URL (a key and a URL for most;
+    /// token sources for Azure and Vertex).
+    pub setup: Setup,
 }
 
 const fn var(
@@ -147,6 +154,7 @@ pub static DESCRIPTORS: &[Descriptor] = &[
         live_model: var("CONCORD_LIVE_OPENAI_MODEL", "string", Some("gpt-4o-mini"), "OpenAI", "Model used by `cargo xtask conformance --live` for openai."),
         capabilities: Capabilities::ALL,
         required_max_tokens: None,
+        setup: Setup::Plain,
     },
     Descriptor {
         name: "openrouter",
@@ -161,6 +169,7 @@ pub static DESCRIPTORS: &[Descriptor] = &[
         live_model: var("CONCORD_LIVE_OPENROUTER_MODEL", "string", Some("openai/gpt-4o-mini"), "OpenRouter", "Model used by `cargo xtask conformance --live` for openrouter."),
         capabilities: Capabilities::ALL,
         required_max_tokens: None,
+        setup: Setup::Plain,
     },
     Descriptor {
         name: "openai-compatible",
@@ -175,6 +184,7 @@ pub static DESCRIPTORS: &[Descriptor] = &[
         live_model: var("CONCORD_LIVE_OPENAI_COMPATIBLE_MODEL", "string", None, "OpenAI-compatible", "Model used by `cargo xtask conformance --live` for openai-compatible."),
         capabilities: Capabilities::ALL,
         required_max_tokens: None,
+        setup: Setup::Plain,
     },
     Descriptor {
         name: "anthropic",
@@ -189,6 +199,7 @@ pub static DESCRIPTORS: &[Descriptor] = &[
         live_model: var("CONCORD_LIVE_ANTHROPIC_MODEL", "string", Some("claude-haiku-4-5"), "Anthropic", "Model used by `cargo xtask conformance --live` for anthropic."),
         capabilities: Capabilities::ALL,
         required_max_tokens: Some(4096),
+        setup: Setup::Plain,
     },
     Descriptor {
         name: "gemini",
@@ -203,6 +214,37 @@ pub static DESCRIPTORS: &[Descriptor] = &[
         live_model: var("CONCORD_LIVE_GEMINI_MODEL", "string", Some("gemini-2.5-flash"), "Gemini", "Model used by `cargo xtask conformance --live` for gemini."),
         capabilities: Capabilities::ALL,
         required_max_tokens: None,
+        setup: Setup::Plain,
+    },
+    Descriptor {
+        name: "azure",
+        title: "Azure OpenAI",
+        about: "Azure OpenAI: Chat Completions (default) or Responses; key, Entra ID token or client credentials",
+        apis: &[Api::Chat, Api::Responses],
+        format: openai_format,
+        endpoint: Endpoint::Azure,
+        auth: Auth::Header("api-key"),
+        key: var("AZURE_OPENAI_API_KEY", "secret", None, "Azure OpenAI", "API key for `--provider azure`, sent as `api-key`. Without it: `AZURE_OPENAI_AD_TOKEN`, then Entra ID client credentials."),
+        base_url: var("AZURE_OPENAI_ENDPOINT", "url", None, "Azure OpenAI", "The resource root, `https://{resource}.openai.azure.com`; required for `--provider azure`."),
+        live_model: var("CONCORD_LIVE_AZURE_MODEL", "string", None, "Azure OpenAI", "Deployment used by `cargo xtask conformance --live` for azure."),
+        capabilities: Capabilities::ALL,
+        required_max_tokens: None,
+        setup: Setup::Azure,
+    },
+    Descriptor {
+        name: "vertex",
+        title: "Vertex AI",
+        about: "Google Vertex AI (Gemini models); access token or service-account file",
+        apis: &[Api::GenerateContent],
+        format: gemini_format,
+        endpoint: Endpoint::Vertex,
+        auth: Auth::Bearer,
+        key: var("VERTEX_ACCESS_TOKEN", "secret", None, "Vertex AI", "A pre-acquired OAuth access token for `--provider vertex`. Without it: the service account of `GOOGLE_APPLICATION_CREDENTIALS`."),
+        base_url: var("VERTEX_BASE_URL", "url", None, "Vertex AI", "`https://{location}-aiplatform.googleapis.com/v1/projects/{project}/locations/{location}`; built from `GOOGLE_CLOUD_PROJECT` and `GOOGLE_CLOUD_LOCATION` when unset."),
+        live_model: var("CONCORD_LIVE_VERTEX_MODEL", "string", Some("gemini-2.5-flash"), "Vertex AI", "Model used by `cargo xtask conformance --live` for vertex."),
+        capabilities: Capabilities::ALL,
+        required_max_tokens: None,
+        setup: Setup::Vertex,
     },
 ];
 
@@ -279,13 +321,18 @@ impl Descriptor {
     }
 
     /// Every environment variable this provider reads.
-    pub fn env_vars(&self) -> [EnvVar; 3] {
-        [self.key, self.base_url, self.live_model]
+    pub fn env_vars(&self) -> Vec<EnvVar> {
+        let mut vars = vec![self.key, self.base_url, self.live_model];
+        vars.extend_from_slice(self.setup.vars());
+        vars
     }
 
-    /// A context for this provider from the environment (key, base URL, timeout): the explicit
-    /// opt-in for programs that want it; providers themselves never read the environment.
-    /// Fails with `missing_runtime_context` naming the variable to set.
+    /// A context for this provider from the environment (credential, base URL, api-version,
+    /// timeout): the explicit opt-in for programs that want it; providers themselves never read
+    /// the environment. A credential source it builds (an Entra ID or service-account token
+    /// cache) lives in the context, so every call made with clones of it shares one token.
+    /// Fails with `missing_runtime_context` naming every variable that could supply what is
+    /// missing.
     pub fn context_from_env(
         &self,
         model: impl Into<String>,
@@ -294,21 +341,18 @@ impl Descriptor {
         self.context_from(model, client, |var| var.get_or_default())
     }
 
-    /// [`Descriptor::context_from_env`] with the variables looked up by `lookup`.
+    /// [`Descriptor::context_from_env`] with the variables looked up by `lookup` (a caller's
+    /// overrides, a config file, a test).
     pub fn context_from(
         &self,
         model: impl Into<String>,
         client: reqwest::Client,
         lookup: impl Fn(&EnvVar) -> Option<String>,
     ) -> Result<crate::RuntimeContext> {
-        let missing =
-            |var: EnvVar| Error::missing_context(self.name, var.name, &format!("set {}", var.name));
-        let key = lookup(&self.key).ok_or_else(|| missing(self.key))?;
-        let base = lookup(&self.base_url).ok_or_else(|| missing(self.base_url))?;
-        let mut ctx = crate::RuntimeContext::new()
+        let mut ctx = self
+            .setup
+            .context(self, &lookup)?
             .model(model)
-            .credential(key)
-            .base_url(base)
             .client(client);
         if let Some(secs) = lookup(&crate::env::CONCORD_TIMEOUT_SECS) {
             let secs: u64 = secs.parse().map_err(|_| {
