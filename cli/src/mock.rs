@@ -38,6 +38,10 @@ pub struct MockArgs {
     /// The port to listen on (default: any free port).
     #[arg(long, default_value_t = 0)]
     port: u16,
+    /// Require the key in this header instead of the protocol's own (`api-key` to stand in for
+    /// Azure, `authorization` for a bearer token as Vertex takes it).
+    #[arg(long)]
+    key_header: Option<String>,
     /// Answer from a recorded cassette instead of a scenario.
     #[arg(long)]
     cassette: Option<std::path::PathBuf>,
@@ -66,9 +70,12 @@ pub async fn run(args: MockArgs) -> u8 {
     if let Some(path) = &args.cassette {
         return replay(protocol, path, args.port).await;
     }
-    let config = MockConfig::new(protocol)
+    let mut config = MockConfig::new(protocol)
         .scenario(args.scenario.clone())
         .port(args.port);
+    if let Some(header) = &args.key_header {
+        config = config.key_header(header.clone());
+    }
     let mock = match MockVendor::start_with(config).await {
         Ok(m) => m,
         Err(e) => {

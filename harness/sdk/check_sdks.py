@@ -34,8 +34,11 @@ def modes(protocol, scenario):
     return "generate" in sc, "stream" in sc
 
 
-def start(concord, protocol):
-    proc = subprocess.Popen([concord, "mock", "--protocol", protocol], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+def start(concord, protocol, key_header=None):
+    args = [concord, "mock", "--protocol", protocol]
+    if key_header:
+        args += ["--key-header", key_header]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     return proc, proc.stdout.readline().strip()
 
 
@@ -72,6 +75,46 @@ def responses_check(base, scenario, generate, stream):
                 s.get_final_response()
 
 
+def origin(base):
+    return base[: base.index("/", len("http://"))] if base.count("/") > 2 else base
+
+
+def azure_chat_check(base, scenario, generate, stream):
+    import openai
+    # The classic deployment path with an api-version, and the `api-key` header.
+    client = openai.AzureOpenAI(api_key="azure-sdk-check", azure_endpoint=origin(base), api_version="2024-10-21", max_retries=0)
+    h = {"x-mock-scenario": scenario}
+    if generate:
+        client.chat.completions.create(model="my-deployment", messages=[{"role": "user", "content": "hi"}], extra_headers=h)
+    if stream:
+        for _ in client.chat.completions.create(model="my-deployment", messages=[{"role": "user", "content": "hi"}], stream=True, extra_headers=h):
+            pass
+
+
+def azure_responses_check(base, scenario, generate, stream):
+    import openai
+    client = openai.AzureOpenAI(api_key="azure-sdk-check", azure_endpoint=origin(base), api_version="2025-04-01-preview", max_retries=0)
+    h = {"x-mock-scenario": scenario}
+    if generate:
+        client.responses.create(model="my-deployment", input="hi", extra_headers=h)
+    if stream:
+        for _ in client.responses.create(model="my-deployment", input="hi", stream=True, extra_headers=h):
+            pass
+
+
+def vertex_check(base, scenario, generate, stream):
+    from google import genai
+    from google.genai import types
+    from google.oauth2.credentials import Credentials
+    client = genai.Client(vertexai=True, project="conformance", location="us-central1", credentials=Credentials(token="vertex-sdk-check"),
+                          http_options=types.HttpOptions(base_url=origin(base) + "/", api_version="v1", headers={"x-mock-scenario": scenario}))
+    if generate:
+        client.models.generate_content(model="gemini-2.5-flash", contents="hi")
+    if stream:
+        for _ in client.models.generate_content_stream(model="gemini-2.5-flash", contents="hi"):
+            pass
+
+
 def anthropic_check(base, scenario, generate, stream):
     import anthropic
     client = anthropic.Anthropic(api_key="sk-ant-sdk-check", base_url=base, max_retries=0)
@@ -104,15 +147,20 @@ def main():
     except ImportError as e:
         print(f"the official SDKs are not installed ({e}): python3 -m pip install -r {REQUIREMENTS}")
         sys.exit(2)
-    for protocol, check in [("openai", openai_check), ("openai-responses", responses_check), ("anthropic", anthropic_check), ("gemini", gemini_check)]:
-        proc, base = start(concord, protocol)
+    runs = [("openai", None, openai_check), ("openai-responses", None, responses_check),
+            ("anthropic", None, anthropic_check), ("gemini", None, gemini_check),
+            # Azure and Vertex: the same mock vendors at their paths, with their auth.
+            ("openai", "api-key", azure_chat_check), ("openai-responses", "api-key", azure_responses_check),
+            ("gemini", "authorization", vertex_check)]
+    for protocol, key_header, check in runs:
+        proc, base = start(concord, protocol, key_header)
         try:
             for scenario in scenarios(concord, protocol):
                 try:
                     check(base, scenario, *modes(protocol, scenario))
                     checked += 1
                 except Exception as e:  # noqa: BLE001 - report every SDK failure
-                    failures.append(f"{protocol}/{scenario}: {type(e).__name__}: {e}")
+                    failures.append(f"{check.__name__} {protocol}/{scenario}: {type(e).__name__}: {e}")
         finally:
             proc.terminate()
     for f in failures:

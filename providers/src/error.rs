@@ -23,6 +23,9 @@ pub enum ErrorKind {
     RateLimited,
     /// 429 `insufficient_quota`: a billing problem, retrying will not help.
     QuotaExceeded,
+    /// The vendor's content filter refused the prompt (Azure's HTTP 400 `content_filter`); a
+    /// filtered *answer* is a finish reason, not an error.
+    ContentFilter,
     /// 529/503: the vendor is overloaded.
     Overloaded,
     /// 500/502/504: the vendor failed.
@@ -54,6 +57,7 @@ impl ErrorKind {
             Self::ContextLengthExceeded => "context_length_exceeded",
             Self::RateLimited => "rate_limited",
             Self::QuotaExceeded => "quota_exceeded",
+            Self::ContentFilter => "content_filter",
             Self::Overloaded => "overloaded",
             Self::ServerError => "server_error",
             Self::Timeout => "timeout",

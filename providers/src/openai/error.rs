@@ -20,6 +20,8 @@ fn named_kind(codes: &[&str], message: &str) -> Option<ErrorKind> {
     let by_code = codes.iter().find_map(|code| {
         Some(match *code {
             "insufficient_quota" => ErrorKind::QuotaExceeded,
+            // Azure: `code: content_filter`, `innererror.code: ResponsibleAIPolicyViolation`.
+            "content_filter" | "ResponsibleAIPolicyViolation" => ErrorKind::ContentFilter,
             "context_length_exceeded" | "string_above_max_length" => {
                 ErrorKind::ContextLengthExceeded
             }
@@ -50,6 +52,10 @@ pub(crate) fn from_object(provider: &str, status: Option<u16>, err: &Value) -> E
     let code = err.get("code");
     let code_text = code.and_then(Value::as_str).unwrap_or_default();
     let kind_text = err.get("type").and_then(Value::as_str).unwrap_or_default();
+    let inner_code = err
+        .pointer("/innererror/code")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     // In-stream errors have no HTTP status; OpenRouter puts one in a numeric `code` (Azure in a
     // string one: `"429"`).
     let status = status.or_else(|| {
@@ -58,7 +64,7 @@ pub(crate) fn from_object(provider: &str, status: Option<u16>, err: &Value) -> E
             .filter(|c| (100..600).contains(c))
     });
     let kind = ErrorKind::from_parts(
-        named_kind(&[code_text, kind_text], &message),
+        named_kind(&[code_text, inner_code, kind_text], &message),
         status,
         ErrorKind::ServerError,
     );

@@ -7,10 +7,13 @@ use reqwest::header::HeaderMap;
 
 use crate::error::Error;
 
-/// Adds what the headers say: retry delay (A6), `x-should-retry`, request id.
+/// Adds what the headers say: retry delay (A6), `x-should-retry`, request id. A rate limit
+/// with no other hint takes its delay from the `x-ratelimit-reset-*` headers.
 pub fn with_headers(mut err: Error, headers: &HeaderMap) -> Error {
     if let Some(after) = retry_after(headers, SystemTime::now()) {
         err.retry_after = Some(after);
+    } else if err.kind == crate::ErrorKind::RateLimited && err.retry_after.is_none() {
+        err.retry_after = ratelimit_reset(headers);
     }
     if let Some(flag) = header(headers, "x-should-retry") {
         match flag.trim() {
@@ -68,6 +71,48 @@ pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
             .unwrap_or(Duration::ZERO)
             .min(MAX_RETRY_AFTER),
     )
+}
+
+/// When the exhausted limits reset, from `x-ratelimit-reset-requests` and
+/// `x-ratelimit-reset-tokens` (OpenAI and Azure): the later of the two, as both must have
+/// reset. Values are durations like `6m0s`, `1.5s`, `20ms`, or plain seconds.
+pub fn ratelimit_reset(headers: &HeaderMap) -> Option<Duration> {
+    ["x-ratelimit-reset-requests", "x-ratelimit-reset-tokens"]
+        .iter()
+        .filter_map(|n| parse_go_duration(header(headers, n)?))
+        .max()
+}
+
+/// A duration as Go prints them (`1h2m3.5s`, `20ms`, `6m0s`), or a plain number of seconds;
+/// capped like every delay.
+fn parse_go_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    if let Ok(secs) = text.parse::<f64>() {
+        return delay_from_secs(secs);
+    }
+    let mut total = 0.0;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .filter(|&e| e > 0)?;
+        let value: f64 = rest[..end].parse().ok()?;
+        rest = &rest[end..];
+        let (unit, scale) = [
+            ("ms", 1e-3),
+            ("us", 1e-6),
+            ("µs", 1e-6),
+            ("ns", 1e-9),
+            ("h", 3600.0),
+            ("m", 60.0),
+            ("s", 1.0),
+        ]
+        .into_iter()
+        .find(|(u, _)| rest.starts_with(u))?;
+        total += value * scale;
+        rest = &rest[unit.len()..];
+    }
+    delay_from_secs(total)
 }
 
 /// Parses a protobuf-JSON duration such as `"34.4s"` (Gemini `RetryInfo.retryDelay`), capped
@@ -136,6 +181,45 @@ mod tests {
         for (pairs, want) in cases {
             assert_eq!(retry_after(&headers(pairs), now), *want, "{pairs:?}");
         }
+    }
+
+    #[test]
+    fn ratelimit_resets_are_read_as_go_durations() {
+        let h = headers(&[
+            ("x-ratelimit-reset-requests", "1.5s"),
+            ("x-ratelimit-reset-tokens", "6m0s"),
+        ]);
+        assert_eq!(ratelimit_reset(&h), Some(Duration::from_secs(360)));
+        assert_eq!(
+            ratelimit_reset(&headers(&[("x-ratelimit-reset-tokens", "20ms")])),
+            Some(Duration::from_millis(20))
+        );
+        assert_eq!(
+            ratelimit_reset(&headers(&[("x-ratelimit-reset-requests", "7")])),
+            Some(Duration::from_secs(7))
+        );
+        assert_eq!(
+            ratelimit_reset(&headers(&[("x-ratelimit-reset-requests", "1h2m3s")])),
+            Some(Duration::from_secs(3723))
+        );
+        for bad in ["soon", "5x", "m", "1e400h", ""] {
+            let got = ratelimit_reset(&headers(&[("x-ratelimit-reset-requests", bad)]));
+            assert!(
+                got.is_none() || got <= Some(MAX_RETRY_AFTER),
+                "{bad}: {got:?}"
+            );
+        }
+        // Only a rate limit with no other hint takes it.
+        let e = with_headers(
+            Error::new(ErrorKind::RateLimited, "p", "m"),
+            &headers(&[("x-ratelimit-reset-requests", "2s"), ("retry-after", "9")]),
+        );
+        assert_eq!(e.retry_after, Some(Duration::from_secs(9)));
+        let e = with_headers(
+            Error::new(ErrorKind::ServerError, "p", "m"),
+            &headers(&[("x-ratelimit-reset-requests", "2s")]),
+        );
+        assert_eq!(e.retry_after, None);
     }
 
     #[test]

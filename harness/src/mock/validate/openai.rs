@@ -23,6 +23,19 @@ pub(super) fn common<'a>(req: &'a Incoming<'_>, operation: &str) -> Result<&'a s
             Some("unknown_url"),
         ));
     }
+    // Azure's classic deployment paths need an api-version; without one Azure answers 404.
+    if req.path.contains("/openai/deployments/")
+        && !req
+            .query
+            .unwrap_or_default()
+            .split('&')
+            .any(|p| p.starts_with("api-version="))
+    {
+        return Err(Rejection {
+            status: 404,
+            body: json!({"error": {"code": "404", "message": "Resource not found"}}),
+        });
+    }
     if !req.key_ok(super::key_headers(crate::Protocol::Openai)) {
         return Err(error(
             401,
