@@ -79,6 +79,10 @@ pub struct ChatArgs {
     /// Vertex: the location (default: GOOGLE_CLOUD_LOCATION, then `global`).
     #[arg(long)]
     vertex_location: Option<String>,
+    /// Who the call runs for (the runtime context's tenant); the enterprise AI gateway
+    /// (GENAI_PLATFORM_ENABLED) sends it as the calling user and requires it.
+    #[arg(long)]
+    tenant: Option<String>,
     /// A system prompt.
     #[arg(long)]
     system: Option<String>,
@@ -221,7 +225,38 @@ pub async fn run(args: ChatArgs) -> u8 {
             .and_then(|(_, value)| value.clone())
             .or_else(|| var.get_or_default())
     };
-    let ctx = match d.context_from(args.model.clone(), client, lookup) {
+    // Behind the enterprise AI gateway, when it is on: its configuration is checked here, at
+    // startup, every missing variable named at once.
+    let gateway = match concord::wire::gateway::from_vars(&lookup) {
+        Ok(g) => g,
+        Err(e) => return usage_error(&args, e.kind, name, e.message),
+    };
+    let (provider, built) = match gateway {
+        Some((gateway, token)) => {
+            let Some(tenant) = args.tenant.clone() else {
+                return usage_error(
+                    &args,
+                    ErrorKind::MissingRuntimeContext,
+                    name,
+                    "the AI gateway (GENAI_PLATFORM_ENABLED) needs the calling user: pass --tenant"
+                        .into(),
+                );
+            };
+            (
+                provider.behind(gateway),
+                d.context_behind_gateway(args.model.clone(), client, lookup, token, tenant),
+            )
+        }
+        None => (
+            provider,
+            d.context_from(args.model.clone(), client, lookup)
+                .map(|ctx| match &args.tenant {
+                    Some(t) => ctx.tenant(t.clone()),
+                    None => ctx,
+                }),
+        ),
+    };
+    let ctx = match built {
         Ok(ctx) => ctx.timeout(Duration::from_secs(timeout)),
         Err(e) => {
             let message = format!(

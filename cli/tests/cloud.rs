@@ -255,3 +255,54 @@ async fn vertex_with_a_service_account_file() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ai_gateway_is_checked_at_startup_and_carries_the_tenant() {
+    let out = concord(
+        args("azure", &["--tenant", "u1"]),
+        vec![("GENAI_PLATFORM_ENABLED".into(), "true".into())],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2));
+    let message = json(&out)["error"]["message"].as_str().unwrap().to_owned();
+    for var in [
+        "GENAI_PLATFORM_BASE_URL",
+        "GENAI_PLATFORM_PROJECT",
+        "GENAI_PLATFORM_TOKEN",
+    ] {
+        assert!(message.contains(var), "{var}: {message}");
+    }
+
+    let gateway = MockVendor::start_with(
+        MockConfig::new(Protocol::Gemini)
+            .expect_key("gw-token-77")
+            .key_header("authorization"),
+    )
+    .await
+    .unwrap();
+    let env: Vec<(String, String)> = [
+        ("GENAI_PLATFORM_ENABLED", "true".to_owned()),
+        ("GENAI_PLATFORM_BASE_URL", format!("{}/gw", gateway.url())),
+        ("GENAI_PLATFORM_PROJECT", "proj-x".to_owned()),
+        ("GENAI_PLATFORM_TOKEN", "gw-token-77".to_owned()),
+        ("GOOGLE_CLOUD_PROJECT", "gp".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let out = concord(args("vertex", &[]), env.clone()).await;
+    assert_eq!(out.status.code(), Some(2), "no --tenant: a usage error");
+    let out = concord(args("vertex", &["--tenant", "alice"]), env).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let sent = &gateway.requests()[0];
+    assert_eq!(
+        sent.path,
+        "/gw/v1/projects/gp/locations/global/publishers/google/models/my-deployment:generateContent"
+    );
+    assert_eq!(sent.header("x-genai-user"), Some("alice"));
+    assert_eq!(sent.header("x-genai-project"), Some("proj-x"));
+}

@@ -64,6 +64,7 @@ pub fn all() -> Vec<EnvVar> {
     crate::descriptor::DESCRIPTORS
         .iter()
         .flat_map(|d| d.env_vars())
+        .chain(crate::wire::gateway::VARS.iter().copied())
         .chain(GENERAL.iter().copied())
         .collect()
 }

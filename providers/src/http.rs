@@ -17,7 +17,9 @@ use crate::request::Request;
 use crate::response::Response;
 use crate::wire::send::{read_body, timeout_error, transport_error};
 use crate::wire::sse::idle_timeout;
-use crate::wire::{decode_sse, with_headers, Auth, ByteError, Endpoint, WireFormat, WireRequest};
+use crate::wire::{
+    decode_sse, with_headers, Auth, ByteError, Endpoint, Gateway, WireFormat, WireRequest,
+};
 
 /// A provider speaking HTTP: `format` builds bodies and reads answers, `endpoint` says where they
 /// go, `auth` how the credential travels. A plain value: it holds no credential, client or model.
@@ -42,6 +44,7 @@ pub struct HttpProvider {
     endpoint: Endpoint,
     auth: Auth,
     capabilities: Capabilities,
+    gateway: Option<Gateway>,
 }
 
 impl HttpProvider {
@@ -59,6 +62,7 @@ impl HttpProvider {
             endpoint,
             auth,
             capabilities: Capabilities::ALL,
+            gateway: None,
         }
     }
 
@@ -75,7 +79,17 @@ impl HttpProvider {
             endpoint,
             auth,
             capabilities: Capabilities::ALL,
+            gateway: None,
         }
+    }
+
+    /// The same provider behind an enterprise AI gateway: the vendor's bodies and paths, sent to
+    /// the gateway with its project and user headers, the call's credential going as the
+    /// gateway's bearer token instead of the vendor's auth (vendor headers the gateway forwards
+    /// can ride in the context's extra headers). The user is the call's tenant.
+    pub fn behind(mut self, gateway: Gateway) -> Self {
+        self.gateway = Some(gateway);
+        self
     }
 
     /// The same provider declaring `capabilities` (for servers that lack some).
@@ -147,10 +161,16 @@ impl HttpProvider {
         request: &Request,
         stream: bool,
     ) -> Result<(reqwest::Response, String)> {
-        let wire = self.encode(call, request, stream)?;
+        let mut wire = self.encode(call, request, stream)?;
+        let mut auth = self.auth;
+        if let Some(gateway) = &self.gateway {
+            wire.url = gateway.url(&wire.url);
+            wire.headers.extend(gateway.headers(call)?);
+            auth = Auth::Bearer;
+        }
         let credential = call.credential.get(&self.name, call.client).await?;
         let secret = credential.expose().to_owned();
-        let (auth_name, auth_value) = self.auth.header(&credential);
+        let (auth_name, auth_value) = auth.header(&credential);
         let mut builder = call
             .client
             .post(&wire.url)

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
-pub use azure::AzureClientCredentials;
+pub use azure::{AzureClientCredentials, ClientCredentials};
 pub use cache::{AccessToken, TokenCache, TokenFetcher};
 pub use gcp::ServiceAccount;
 

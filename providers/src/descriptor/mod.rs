@@ -341,6 +341,26 @@ impl Descriptor {
         self.context_from(model, client, |var| var.get_or_default())
     }
 
+    /// Like [`Descriptor::context_from`], for a provider put behind an AI gateway: the base
+    /// URL (and api-version) from the variables, the credential the gateway's token instead of
+    /// the vendor's, the user the `tenant` (which the gateway requires).
+    pub fn context_behind_gateway(
+        &self,
+        model: impl Into<String>,
+        client: reqwest::Client,
+        lookup: impl Fn(&EnvVar) -> Option<String>,
+        token: crate::wire::gateway::GatewayToken,
+        tenant: impl Into<String>,
+    ) -> Result<crate::RuntimeContext> {
+        let ctx = self
+            .setup
+            .context(self, &lookup, false)?
+            .model(model)
+            .client(client)
+            .tenant(tenant);
+        crate::wire::gateway::with_token(self.name, ctx, token)
+    }
+
     /// [`Descriptor::context_from_env`] with the variables looked up by `lookup` (a caller's
     /// overrides, a config file, a test).
     pub fn context_from(
@@ -351,7 +371,7 @@ impl Descriptor {
     ) -> Result<crate::RuntimeContext> {
         let mut ctx = self
             .setup
-            .context(self, &lookup)?
+            .context(self, &lookup, true)?
             .model(model)
             .client(client);
         if let Some(secs) = lookup(&crate::env::CONCORD_TIMEOUT_SECS) {

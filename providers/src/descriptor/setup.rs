@@ -136,20 +136,26 @@ impl Setup {
 
     /// A context with the credential (or its source), base URL and api-version the variables
     /// give; model and client are the caller's to add.
+    /// `credentials: false` leaves the credential out (a gateway supplies its own).
     pub(super) fn context(
         self,
         d: &Descriptor,
         lookup: &dyn Fn(&EnvVar) -> Option<String>,
+        credentials: bool,
     ) -> Result<RuntimeContext> {
         let missing = |what: &str, hint: String| Error::missing_context(d.name, what, &hint);
         let ctx = RuntimeContext::new();
         match self {
             Setup::Plain => {
-                let key = lookup(&d.key)
-                    .ok_or_else(|| missing(d.key.name, format!("set {}", d.key.name)))?;
                 let base = lookup(&d.base_url)
                     .ok_or_else(|| missing(d.base_url.name, format!("set {}", d.base_url.name)))?;
-                Ok(ctx.credential(key).base_url(base))
+                let ctx = ctx.base_url(base);
+                if !credentials {
+                    return Ok(ctx);
+                }
+                let key = lookup(&d.key)
+                    .ok_or_else(|| missing(d.key.name, format!("set {}", d.key.name)))?;
+                Ok(ctx.credential(key))
             }
             Setup::Azure => {
                 let base = lookup(&d.base_url).ok_or_else(|| {
@@ -161,13 +167,16 @@ impl Setup {
                         ),
                     )
                 })?;
-                let mut ctx = azure_credential(d, lookup, ctx.base_url(base))?;
+                let mut ctx = ctx.base_url(base);
+                if credentials {
+                    ctx = azure_credential(d, lookup, ctx)?;
+                }
                 if let Some(version) = lookup(&AZURE_OPENAI_API_VERSION) {
                     ctx = ctx.api_version(version);
                 }
                 Ok(ctx)
             }
-            Setup::Vertex => vertex(d, lookup, ctx),
+            Setup::Vertex => vertex(d, lookup, ctx, credentials),
         }
     }
 }
@@ -262,10 +271,12 @@ fn vertex(
     d: &Descriptor,
     lookup: &dyn Fn(&EnvVar) -> Option<String>,
     ctx: RuntimeContext,
+    credentials: bool,
 ) -> Result<RuntimeContext> {
     let token = lookup(&d.key);
     let file = lookup(&GOOGLE_APPLICATION_CREDENTIALS);
     let (mut ctx, file_project) = match (token, file) {
+        _ if !credentials => (ctx, None),
         (Some(token), _) => {
             let mut ctx = ctx;
             ctx.credential = Some(Credential::bearer(token));
@@ -347,6 +358,16 @@ mod tests {
         }
     }
 
+    impl Setup {
+        fn context_test(
+            self,
+            d: &Descriptor,
+            lookup: &dyn Fn(&EnvVar) -> Option<String>,
+        ) -> Result<RuntimeContext> {
+            self.context(d, lookup, true)
+        }
+    }
+
     fn azure() -> &'static Descriptor {
         super::super::get("azure").unwrap()
     }
@@ -355,7 +376,7 @@ mod tests {
     fn azure_takes_a_key_then_a_token_then_client_credentials() {
         let base = ("AZURE_OPENAI_ENDPOINT", "https://r.openai.azure.com");
         let ctx = Setup::Azure
-            .context(
+            .context_test(
                 azure(),
                 &lookup(&[base, ("AZURE_OPENAI_API_KEY", "k-1234567")]),
             )
@@ -365,7 +386,7 @@ mod tests {
             crate::CredentialKind::ApiKey
         );
         let ctx = Setup::Azure
-            .context(
+            .context_test(
                 azure(),
                 &lookup(&[
                     base,
@@ -380,7 +401,7 @@ mod tests {
         );
         assert_eq!(ctx.api_version.as_deref(), Some("2024-10-21"));
         let ctx = Setup::Azure
-            .context(
+            .context_test(
                 azure(),
                 &lookup(&[
                     base,
@@ -397,7 +418,9 @@ mod tests {
     #[test]
     fn a_missing_azure_credential_names_every_variable_that_could_supply_it() {
         let base = ("AZURE_OPENAI_ENDPOINT", "https://r.openai.azure.com");
-        let err = Setup::Azure.context(azure(), &lookup(&[base])).unwrap_err();
+        let err = Setup::Azure
+            .context_test(azure(), &lookup(&[base]))
+            .unwrap_err();
         for name in [
             "AZURE_OPENAI_API_KEY",
             "AZURE_OPENAI_AD_TOKEN",
@@ -408,7 +431,7 @@ mod tests {
             assert!(err.message.contains(name), "{name}: {err}");
         }
         let err = Setup::Azure
-            .context(azure(), &lookup(&[base, ("AZURE_TENANT_ID", "t")]))
+            .context_test(azure(), &lookup(&[base, ("AZURE_TENANT_ID", "t")]))
             .unwrap_err();
         assert!(
             err.message
@@ -421,7 +444,7 @@ mod tests {
     fn vertex_builds_its_base_from_project_and_location() {
         let vertex = super::super::get("vertex").unwrap();
         let ctx = Setup::Vertex
-            .context(
+            .context_test(
                 vertex,
                 &lookup(&[
                     ("VERTEX_ACCESS_TOKEN", "ya29.token"),
@@ -439,7 +462,7 @@ mod tests {
             "https://aiplatform.googleapis.com/v1/projects/p1/locations/global"
         );
         let err = Setup::Vertex
-            .context(vertex, &lookup(&[("GOOGLE_CLOUD_PROJECT", "p1")]))
+            .context_test(vertex, &lookup(&[("GOOGLE_CLOUD_PROJECT", "p1")]))
             .unwrap_err();
         assert!(
             err.message.contains("VERTEX_ACCESS_TOKEN")

@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod endpoint;
 pub mod format;
+pub mod gateway;
 pub(crate) mod send;
 pub mod signals;
 pub mod sse;
@@ -15,6 +16,7 @@ use std::fmt;
 pub use auth::{Auth, CredentialSource};
 pub use endpoint::Endpoint;
 pub use format::{Encoded, Operation, StreamDecoder, WireFormat};
+pub use gateway::Gateway;
 pub use send::MAX_BODY_BYTES;
 pub use signals::{parse_proto_duration, retry_after, with_headers, MAX_RETRY_AFTER};
 pub use sse::{decode_sse, ByteError, MAX_EVENT_BYTES};
