@@ -199,6 +199,11 @@ async fn violations_get_the_vendors_errors() {
         ("gemini no auth", (Protocol::Gemini, "/v1beta/models/m:generateContent", vec![], gem_ok.clone()), 401, "UNAUTHENTICATED"),
         ("gemini bad role", ge("/v1beta/models/m:generateContent", json!({"contents": [{"role": "assistant", "parts": [{"text": "x"}]}]})), 400, "INVALID_ARGUMENT"),
         ("gemini missing model", ge("/v1/models/missing-model:generateContent", gem_ok.clone()), 404, "NOT_FOUND"),
+        ("gemini JSON Schema as responseSchema", ge("/v1beta/models/m:generateContent", json!({"contents": gem_ok["contents"], "generationConfig": {"responseMimeType": "application/json", "responseSchema": {"type": "object", "properties": {"a": {"type": "string"}}, "additionalProperties": false}}})), 400, "INVALID_ARGUMENT"),
+        ("gemini nested $schema in parameters", ge("/v1beta/models/m:generateContent", json!({"contents": gem_ok["contents"], "tools": [{"functionDeclarations": [{"name": "f", "parameters": {"type": "object", "properties": {"xs": {"type": "array", "items": {"type": "object", "const": 1}}}}}]}]})), 400, "INVALID_ARGUMENT"),
+        ("gemini nullable type list", ge("/v1beta/models/m:generateContent", json!({"contents": gem_ok["contents"], "generationConfig": {"responseMimeType": "application/json", "responseSchema": {"type": ["string", "null"]}}})), 400, "INVALID_ARGUMENT"),
+        ("gemini both schema fields", ge("/v1beta/models/m:generateContent", json!({"contents": gem_ok["contents"], "generationConfig": {"responseMimeType": "application/json", "responseSchema": {"type": "string"}, "responseJsonSchema": {"type": "string"}}})), 400, "INVALID_ARGUMENT"),
+        ("gemini JSON schema without the JSON mime type", ge("/v1beta/models/m:generateContent", json!({"contents": gem_ok["contents"], "generationConfig": {"responseJsonSchema": {"type": "string"}}})), 400, "INVALID_ARGUMENT"),
     ]
     .into_iter()
     .map(|(name, (protocol, path, headers, body), status, error_type)| Case { protocol, name, path, headers, body, status, error_type })

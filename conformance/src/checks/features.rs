@@ -118,9 +118,11 @@ pub async fn json_001(cx: &Cx<'_>) -> CheckResultOf {
                 body["generationConfig"]["responseMimeType"].as_str(),
                 Some("application/json")
             );
+            // JSON Schema (with `additionalProperties`) is only accepted as `responseJsonSchema`;
+            // the mock refuses it under `responseSchema` as the API does.
             expect_eq!(
-                "generationConfig.responseSchema",
-                body["generationConfig"]["responseSchema"],
+                "generationConfig.responseJsonSchema",
+                body["generationConfig"]["responseJsonSchema"],
                 schema
             );
         }

@@ -32,7 +32,10 @@ pub(super) fn encode(call: &ResolvedCall<'_>, request: &Request, stream: bool) -
         let declarations: Vec<Value> = request
             .tools
             .iter()
-            .map(|t| json!({"name": t.name, "description": t.description, "parameters": t.parameters}))
+            // `parametersJsonSchema`, not `parameters`: the latter is the API's OpenAPI-subset
+            // `Schema` message and refuses JSON Schema's other keywords (`additionalProperties`,
+            // `$schema`, `const`…) that the tools callers bring routinely carry.
+            .map(|t| json!({"name": t.name, "description": t.description, "parametersJsonSchema": t.parameters}))
             .collect();
         body.insert(
             "tools".into(),
@@ -67,7 +70,9 @@ pub(super) fn encode(call: &ResolvedCall<'_>, request: &Request, stream: bool) -
     }
     if let Some(format) = &request.response_format {
         generation.insert("responseMimeType".into(), "application/json".into());
-        generation.insert("responseSchema".into(), format.schema.clone());
+        // JSON Schema goes in `responseJsonSchema`; `responseSchema` is the OpenAPI subset
+        // (see `parametersJsonSchema` above). Both the Gemini API and Vertex take it.
+        generation.insert("responseJsonSchema".into(), format.schema.clone());
     }
     if let Some(reasoning) = &request.reasoning {
         let mut thinking = Map::new();
