@@ -23,15 +23,9 @@ pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 pub enum Endpoint {
     /// A harness mock.
     Mock(MockVendor),
-    /// A real vendor (possibly behind a recording proxy, or a replay server).
-    Remote {
-        /// Base URL.
-        base_url: String,
-        /// Key.
-        key: String,
-        /// Model.
-        model: String,
-    },
+    /// A real vendor (possibly behind a recording proxy, or a replay server): the context that
+    /// reaches it, model included.
+    Remote(RuntimeContext),
 }
 
 pub struct Cx<'a> {
@@ -134,37 +128,28 @@ impl<'a> Cx<'a> {
             Mode::Live | Mode::Record(_) => {
                 let live =
                     live.ok_or_else(|| Outcome::Skip("no live endpoint configured".into()))?;
-                let key = live
-                    .key_var
-                    .get()
-                    .ok_or_else(|| Outcome::Skip(format!("{} not set", live.key_var.name)))?;
-                let base = live
-                    .base_url_var
-                    .get_or_default()
-                    .ok_or_else(|| Outcome::Skip(format!("{} not set", live.base_url_var.name)))?;
+                let ctx = live
+                    .connect(self.client.clone())
+                    .map_err(Outcome::Skip)?
+                    .model(model());
                 if !matches!(self.mode, Mode::Record(_)) {
-                    return Ok(Endpoint::Remote {
-                        base_url: base,
-                        key,
-                        model: model(),
-                    });
+                    return Ok(Endpoint::Remote(ctx));
                 }
-                // The proxy sees origin-relative paths; keep the base's own path (`/v1`) on our side.
+                let base = ctx.base_url.clone().unwrap_or_default();
+                // The proxy sees origin-relative paths; keep the base's own path (`/v1`) on our
+                // side. It learns the credential from the auth headers it forwards, whatever
+                // source issued it.
                 let (origin, path) = split_origin(&base);
                 let proxy = RecordingProxy::start(RecordConfig {
                     upstream: origin,
-                    secrets: vec![key.clone()],
+                    secrets: Vec::new(),
                     client: self.client.clone(),
                 })
                 .await
                 .map_err(|e| Outcome::Fail(format!("cannot start the recording proxy: {e}")))?;
-                let base_url = format!("{}{path}", proxy.url());
+                let ctx = ctx.base_url(format!("{}{path}", proxy.url()));
                 self.recorders.lock().expect("lock").push(proxy);
-                Ok(Endpoint::Remote {
-                    base_url,
-                    key,
-                    model: model(),
-                })
+                Ok(Endpoint::Remote(ctx))
             }
             Mode::Replay(_) => {
                 let path = self.cassette_path().expect("replay mode has a folder");
@@ -179,11 +164,12 @@ impl<'a> Cx<'a> {
                     .map_err(|e| Outcome::Fail(format!("cannot replay {}: {e}", path.display())))?;
                 let base_url = server.base_url(self.protocol());
                 self.replays.lock().expect("lock").push(server);
-                Ok(Endpoint::Remote {
-                    base_url,
-                    key: "replayed-key-000000".into(),
-                    model: model(),
-                })
+                Ok(Endpoint::Remote(
+                    RuntimeContext::new()
+                        .base_url(base_url)
+                        .credential("replayed-key-000000")
+                        .model(model()),
+                ))
             }
         }
     }
@@ -192,15 +178,17 @@ impl<'a> Cx<'a> {
     pub fn ctx_for(&self, endpoint: &Endpoint) -> RuntimeContext {
         match endpoint {
             Endpoint::Mock(m) => self.ctx(m),
-            Endpoint::Remote {
-                base_url,
-                key,
-                model,
-            } => self
-                .base_ctx()
-                .model(model.clone())
-                .credential(key.clone())
-                .base_url(base_url.clone()),
+            // The vendor's own context, with the check's client, timeout, settings and tenant.
+            Endpoint::Remote(remote) => {
+                let base = self.base_ctx();
+                RuntimeContext {
+                    client: base.client,
+                    timeout: base.timeout,
+                    settings: base.settings,
+                    tenant: base.tenant,
+                    ..remote.clone()
+                }
+            }
         }
     }
 

@@ -4,7 +4,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use concord::{Api, Descriptor, Provider};
+use concord::env::EnvVar;
+use concord::{Api, Descriptor, Provider, RuntimeContext};
 use concord_harness::Fixtures;
 use futures_util::StreamExt;
 
@@ -46,15 +47,70 @@ pub struct MockSetup {
     pub key_header: Option<String>,
 }
 
-/// How to reach the real vendor.
-#[derive(Clone, Debug)]
+/// Builds the context that reaches a real vendor from the environment.
+type Connect = dyn Fn(reqwest::Client) -> Result<RuntimeContext, String> + Send + Sync;
+
+/// How to reach the real vendor: where its live model comes from, and how its credential, base
+/// URL and whatever else it needs (an api-version, a token source) are found in the environment.
+#[derive(Clone)]
 pub struct Live {
-    /// The key variable.
-    pub key_var: concord::env::EnvVar,
-    /// The base URL variable (with its default).
-    pub base_url_var: concord::env::EnvVar,
     /// The model variable (with its default).
-    pub model_var: concord::env::EnvVar,
+    pub model_var: EnvVar,
+    connect: Arc<Connect>,
+    /// The first connection, kept for the run: every check's calls then share one token
+    /// source, so a run asks the token endpoint once, not once per check.
+    connected: Arc<std::sync::OnceLock<Result<RuntimeContext, String>>>,
+}
+
+impl Live {
+    /// A vendor reached with a key and a base URL from two variables.
+    pub fn from_vars(key_var: EnvVar, base_url_var: EnvVar, model_var: EnvVar) -> Self {
+        Self {
+            model_var,
+            connected: Arc::default(),
+            connect: Arc::new(move |client| {
+                let key = key_var
+                    .get()
+                    .ok_or_else(|| format!("{} not set", key_var.name))?;
+                let base = base_url_var
+                    .get_or_default()
+                    .ok_or_else(|| format!("{} not set", base_url_var.name))?;
+                Ok(RuntimeContext::new()
+                    .credential(key)
+                    .base_url(base)
+                    .client(client))
+            }),
+        }
+    }
+
+    /// A vendor reached the way its descriptor row finds it in the environment: a key, or the
+    /// token sources of Azure (Entra ID) and Vertex (a service account), its api-version.
+    pub fn from_descriptor(d: Descriptor) -> Self {
+        Self {
+            model_var: d.live_model,
+            connected: Arc::default(),
+            connect: Arc::new(move |client| {
+                d.context_from("", client, |var| var.get_or_default())
+                    .map_err(|e| e.message)
+            }),
+        }
+    }
+
+    /// The context that reaches the vendor (no model yet); `Err` says which variables to set.
+    /// Built once from the environment and shared by the run's checks.
+    pub fn connect(&self, client: reqwest::Client) -> Result<RuntimeContext, String> {
+        self.connected
+            .get_or_init(|| (self.connect)(client))
+            .clone()
+    }
+}
+
+impl std::fmt::Debug for Live {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Live")
+            .field("model_var", &self.model_var.name)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The harness protocol that carries a concord API.
@@ -115,11 +171,7 @@ impl Subject {
                 base_path: Some(d.endpoint.base_path().to_owned()),
                 key_header: Some(d.auth.key_header().to_owned()),
             },
-            live: Some(Live {
-                key_var: d.key,
-                base_url_var: d.base_url,
-                model_var: d.live_model,
-            }),
+            live: Some(Live::from_descriptor(*d)),
         })
     }
 
@@ -390,8 +442,14 @@ impl Suite {
                 "no live endpoint configured for this provider".into(),
             ));
         };
-        if matches!(self.mode, Mode::Live | Mode::Record(_)) && live.key_var.get().is_none() {
-            return Some(Outcome::Skip(format!("{} not set", live.key_var.name)));
+        if matches!(self.mode, Mode::Live | Mode::Record(_)) {
+            if let Err(missing) = live.connect(self.client.clone()) {
+                return Some(Outcome::Skip(missing));
+            }
+            // A made-up model (or Azure deployment) would only fail at the vendor.
+            if live.model_var.get_or_default().is_none() {
+                return Some(Outcome::Skip(format!("{} not set", live.model_var.name)));
+            }
         }
         None
     }
