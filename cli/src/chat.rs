@@ -59,8 +59,9 @@ pub struct ChatArgs {
     #[arg(long)]
     model: String,
     /// The vendor base URL: with /v1 for OpenAI-style providers (both APIs), the host root for
-    /// Anthropic and Gemini. Defaults to the provider's *_BASE_URL variable, then the vendor's
-    /// public URL.
+    /// Anthropic and Gemini, the resource root for Azure (https://{resource}.openai.azure.com),
+    /// `…/v1/projects/{p}/locations/{l}` for Vertex. Defaults to the provider's *_BASE_URL
+    /// variable, then the vendor's public URL (Vertex: built from project and location).
     #[arg(long)]
     base_url: Option<String>,
     /// The API key (for Vertex, an access token), sent the vendor's way; defaults to the
