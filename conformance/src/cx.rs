@@ -36,8 +36,8 @@ pub struct Cx<'a> {
     check: &'static str,
     recorders: Mutex<Vec<RecordingProxy>>,
     replays: Mutex<Vec<ReplayServer>>,
-    /// Save shrunk property-test failures (SL-003).
-    pub persist_regressions: bool,
+    /// Where shrunk property-test failures (SL-003) are saved and replayed from (`None`: off).
+    pub regressions_file: Option<std::path::PathBuf>,
     /// Cases for SL-003 (`None`: its default).
     pub property_cases: Option<u32>,
 }
@@ -58,7 +58,7 @@ impl<'a> Cx<'a> {
             check,
             recorders: Mutex::new(Vec::new()),
             replays: Mutex::new(Vec::new()),
-            persist_regressions: true,
+            regressions_file: None,
             property_cases: None,
         }
     }

@@ -268,7 +268,7 @@ pub struct Suite {
     fixtures: Fixtures,
     client: reqwest::Client,
     parallel: usize,
-    persist_regressions: bool,
+    regressions_file: Option<PathBuf>,
     property_cases: Option<u32>,
 }
 
@@ -288,7 +288,7 @@ impl Suite {
             fixtures: Fixtures::default(),
             client: reqwest::Client::new(),
             parallel: 4,
-            persist_regressions: true,
+            regressions_file: None,
             property_cases: None,
         }
     }
@@ -335,10 +335,12 @@ impl Suite {
         self
     }
 
-    /// Whether shrunk property-test failures are saved to `proptest-regressions/` (on by
-    /// default; the self-test turns it off so deliberate bugs are not recorded as real ones).
-    pub fn persist_regressions(mut self, on: bool) -> Self {
-        self.persist_regressions = on;
+    /// Saves shrunk property-test failures (SL-003) to `path` and replays the saved ones first
+    /// on later runs. Off by default, so a suite run from a dependency never writes into that
+    /// dependency's source; a project that wants its found bugs replayed names a file it owns
+    /// (this repository: `conformance/proptest-regressions/sl_003.txt`).
+    pub fn regressions_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.regressions_file = Some(path.into());
         self
     }
 
@@ -391,7 +393,7 @@ impl Suite {
             Some(skip) => skip,
             None => {
                 let mut cx = Cx::new(subject, &self.mode, &self.fixtures, &self.client, check.id);
-                cx.persist_regressions = self.persist_regressions;
+                cx.regressions_file = self.regressions_file.clone();
                 cx.property_cases = self.property_cases;
                 // A panicking check is a failure of that check, not of the whole run.
                 let run = std::panic::AssertUnwindSafe((check.run)(&cx));

@@ -14,7 +14,11 @@ fn run((name, api): (&str, Api), id: &str) {
         .unwrap();
     let subject = Subject::builtin(name, Some(api)).expect("provider built with its feature");
     let check = by_id(id).expect("check id");
-    let result = runtime.block_on(Suite::new().run_one(check, &subject));
+    let suite = Suite::new().regressions_file(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/proptest-regressions/sl_003.txt"
+    ));
+    let result = runtime.block_on(suite.run_one(check, &subject));
     match result.outcome {
         Outcome::Pass => {}
         // Skips are reasoned and shown; mock mode skips only declared-absent capabilities.

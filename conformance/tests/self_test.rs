@@ -123,7 +123,6 @@ async fn each_broken_provider_fails_exactly_its_checks() {
         // watch for a disconnect a broken provider never makes); running many at once overlaps
         // the waits: ~110 s at 4, ~80 s at 16 on this project's 2-core machine.
         .parallel(16)
-        .persist_regressions(false)
         // Few property cases: this run asks only whether each flaw is caught, and with 175
         // subjects in flight SL-003 must not outlive its deadline on a loaded CI machine.
         .property_cases(6)
@@ -280,4 +279,53 @@ async fn a_provider_that_sends_what_it_declared_unsupported_fails() {
         report.get("MM-001", "liar").unwrap().outcome,
         Outcome::Fail(_)
     ));
+}
+
+/// A client that stores sampling parameters as `f32` (as async-openai does) puts its own
+/// runtime's values on the wire and must pass the isolation checks: SL-002 and SL-003 once
+/// compared `0.05 * 3` exactly and failed such a client although it was isolated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_keeps_parameters_as_f32_is_isolated() {
+    struct F32(concord::HttpProvider);
+    fn narrowed(c: &concord::RuntimeContext) -> concord::RuntimeContext {
+        let mut c = c.clone();
+        c.settings.temperature = c.settings.temperature.map(|t| f64::from(t as f32));
+        c
+    }
+    impl concord::Provider for F32 {
+        fn name(&self) -> &str {
+            self.0.name()
+        }
+        fn capabilities(&self) -> concord::Capabilities {
+            self.0.capabilities()
+        }
+        fn generate<'a>(
+            &'a self,
+            r: &'a concord::Request,
+            c: &'a concord::RuntimeContext,
+        ) -> futures_util::future::BoxFuture<'a, concord::Result<concord::Response>> {
+            Box::pin(async move { self.0.generate(r, &narrowed(c)).await })
+        }
+        fn stream<'a>(
+            &'a self,
+            r: &'a concord::Request,
+            c: &'a concord::RuntimeContext,
+        ) -> futures_util::future::BoxFuture<'a, concord::Result<concord::EventStream>> {
+            Box::pin(async move { self.0.stream(r, &narrowed(c)).await })
+        }
+    }
+    let report = Suite::new()
+        .subject(Subject::new(
+            "f32",
+            concord_conformance::Protocol::Openai,
+            F32(concord::builtin("openai").unwrap()),
+        ))
+        .select(concord_conformance::Selection {
+            checks: vec!["SL-002".into(), "SL-003".into()],
+            ..Default::default()
+        })
+        .run()
+        .await;
+    report.assert_passed();
+    assert_eq!(report.counts().0, 2, "both checks ran and passed");
 }

@@ -94,6 +94,7 @@ pub fn run(args: Args) -> Result<()> {
     }
     let suite = Suite::new()
         .subjects(Subject::all_builtin())
+        .regressions_file(crate::root().join("conformance/proptest-regressions/sl_003.txt"))
         .select(selection)
         .mode(mode.clone());
     let planned = suite.plan().len();

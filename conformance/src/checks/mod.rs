@@ -70,7 +70,7 @@ checks! {
     "ERR-002" "ERR" false err::err_002: "retry_after from each A6 signal; x-should-retry overrides";
     "ERR-003" "ERR" false err::err_003: "an error mid-stream surfaces as an error item of the right kind";
     "ERR-004" "ERR" false err::err_004: "a malformed frame gives malformed_response";
-    "ERR-005" "ERR" false err::err_005: "a stream cut without its terminal marker gives stream_interrupted";
+    "ERR-005" "ERR" false err::err_005: "a stream cut without its terminal marker (mid-text, or after the finish reason) gives stream_interrupted";
     "ERR-006" "ERR" false err::err_006: "a stalled upstream gives timeout within the configured bound";
     "ERR-007" "ERR" true err::err_007: "no error output contains the credential";
     "SL-001" "SL" true sl::sl_001: "a call without its runtime context fails before anything is sent";

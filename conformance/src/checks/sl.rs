@@ -67,6 +67,10 @@ pub async fn sl_001(cx: &Cx<'_>) -> CheckResultOf {
     Ok(())
 }
 
+/// How far a temperature on the wire may be from its runtime's: enough for an f32 round trip
+/// (about 6e-8 at 1.0), far below the 1/32 between two runtimes.
+const TEMPERATURE_TOLERANCE: f64 = 1e-6;
+
 struct Runtime {
     key: String,
     model: String,
@@ -79,7 +83,10 @@ impl Runtime {
         Self {
             key: format!("sk-runtime-{i:02}-0123456789abcdef"),
             model: format!("model-{i:02}"),
-            temperature: 0.05 * (i as f64 + 1.0),
+            // Multiples of 1/32 are exact in f32 and f64 alike, so a client that stores the
+            // temperature as f32 still puts this runtime's exact value on the wire; the
+            // comparison below tolerates rounding anyway (TEMPERATURE_TOLERANCE).
+            temperature: (i as f64 + 1.0) / 32.0,
             prompt: format!("prompt from runtime {i}"),
         }
     }
@@ -113,10 +120,8 @@ impl Runtime {
         }
         let temp = probe::param(p, &r.body, "temperature").and_then(Value::as_f64);
         let prompt_seen = r.body.to_string().contains(&self.prompt);
-        if r.model().as_deref() != Some(self.model.as_str())
-            || temp != Some(self.temperature)
-            || !prompt_seen
-        {
+        let temp_ok = temp.is_some_and(|t| (t - self.temperature).abs() <= TEMPERATURE_TOLERANCE);
+        if r.model().as_deref() != Some(self.model.as_str()) || !temp_ok || !prompt_seen {
             return Err(format!(
                 "a request with {}'s key carried model {:?}, temperature {temp:?}, prompt present {prompt_seen}",
                 self.model,
@@ -193,20 +198,13 @@ pub async fn sl_002(cx: &Cx<'_>) -> CheckResultOf {
     Ok(())
 }
 
-fn regressions_file() -> &'static str {
-    concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/proptest-regressions/sl_003.txt"
-    )
-}
-
 pub async fn sl_003(cx: &Cx<'_>) -> CheckResultOf {
     let mock = Arc::new(cx.mock("echo").await?);
     let provider = cx.subject.provider.clone();
     let protocol = cx.protocol();
     let streaming = cx.caps().streaming;
     let handle = tokio::runtime::Handle::current();
-    let persist = cx.persist_regressions;
+    let persist = cx.regressions_file.clone();
     let cases = cx.property_cases;
     let run = tokio::task::spawn_blocking(move || {
         let mut config = Config::default();
@@ -217,14 +215,17 @@ pub async fn sl_003(cx: &Cx<'_>) -> CheckResultOf {
             None if std::env::var_os("PROPTEST_CASES").is_none() => config.cases = 24,
             None => {}
         }
-        config.failure_persistence = if persist {
-            Some(Box::new(FileFailurePersistence::Direct(regressions_file())))
-        } else {
-            None
-        };
+        // FileFailurePersistence::Direct wants a &'static str; one leaked path per SL-003 run
+        // that asked for persistence is a few bytes.
+        config.failure_persistence = persist.as_ref().map(|path| {
+            let path: &'static str =
+                Box::leak(path.to_string_lossy().into_owned().into_boxed_str());
+            Box::new(FileFailurePersistence::Direct(path))
+                as Box<dyn proptest::test_runner::FailurePersistence>
+        });
         // A failing case shrinks by rerunning calls; bound it so a broken provider reports
         // fast, and barely shrink cases that are not kept anyway.
-        config.max_shrink_iters = if persist { 256 } else { 8 };
+        config.max_shrink_iters = if persist.is_some() { 256 } else { 8 };
         config.max_shrink_time = 10_000;
         let mut runner = TestRunner::new(config);
         let strategy = (2usize..=16)
@@ -297,7 +298,7 @@ pub async fn sl_003(cx: &Cx<'_>) -> CheckResultOf {
     });
     match run.await {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(TestError::Fail(reason, (n, ops)))) => fail!("{reason} (minimal case: {n} runtimes, calls {ops:?}; saved in proptest-regressions/sl_003.txt unless persistence is off)"),
+        Ok(Err(TestError::Fail(reason, (n, ops)))) => fail!("{reason} (minimal case: {n} runtimes, calls {ops:?}; saved if the suite was given a regressions file)"),
         Ok(Err(TestError::Abort(reason))) => fail!("the property test aborted: {reason}"),
         Err(e) => fail!("the property test panicked: {e}"),
     }
