@@ -201,7 +201,8 @@ fn every_check_can_fail() {
 async fn absent_capabilities_are_reasoned_skips() {
     let caps = concord::Capabilities {
         image_input: false,
-        reasoning: false,
+        reasoning_options: false,
+        reasoning_output: false,
         json_schema: false,
         ..concord::Capabilities::ALL
     };
@@ -222,7 +223,7 @@ async fn absent_capabilities_are_reasoned_skips() {
     );
     for (id, reason) in [
         ("MM-001", "no image input"),
-        ("RSN-001", "no reasoning"),
+        ("RSN-001", "no reasoning output"),
         ("JSON-001", "no JSON-schema output"),
     ] {
         match &report.get(id, "limited").unwrap().outcome {

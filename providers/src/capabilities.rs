@@ -1,29 +1,34 @@
 //! What a provider declares it can do. The conformance suite turns a missing capability into a
 //! reasoned skip; a request that needs one fails with `unsupported` before anything is sent.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::request::Request;
 
 /// The features a provider supports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Capabilities {
-    /// `stream` works.
+    /// `stream` works (CTR-002, CTR-003 and every stream half of a check).
     pub streaming: bool,
-    /// Tool definitions and tool calls.
+    /// Tool definitions are sent and tool calls come back (TOOL-*).
     pub tools: bool,
-    /// More than one tool call in a turn.
+    /// More than one tool call can come back in one turn, each assembled by its index (TOOL-002).
     pub parallel_tools: bool,
-    /// `tool_choice` other than auto.
+    /// `tool_choice` other than auto is sent (TOOL-005).
     pub tool_choice: bool,
-    /// JSON-schema response format.
+    /// A JSON-schema response format is sent (JSON-001).
     pub json_schema: bool,
-    /// Image parts in user messages.
+    /// Image parts in user messages are sent (MM-001).
     pub image_input: bool,
-    /// Reasoning output and options.
-    pub reasoning: bool,
-    /// Usage reported at the end of a stream.
+    /// Reasoning options in: `Request::reasoning` (effort, budget) is sent the vendor's way.
+    /// Without it such a request fails with `unsupported` before anything is sent.
+    pub reasoning_options: bool,
+    /// Reasoning text out: the vendor's reasoning comes back as `reasoning` (deltas in a
+    /// stream), never in the answer text, its tokens counted (RSN-001). A provider can return
+    /// reasoning a model produces on its own without accepting options, or the reverse.
+    pub reasoning_output: bool,
+    /// Usage is reported at the end of a stream (CTR-002, USE-001).
     pub usage_in_streams: bool,
 }
 
@@ -36,7 +41,8 @@ impl Capabilities {
         tool_choice: true,
         json_schema: true,
         image_input: true,
-        reasoning: true,
+        reasoning_options: true,
+        reasoning_output: true,
         usage_in_streams: true,
     };
 
@@ -57,7 +63,10 @@ impl Capabilities {
                 crate::context::has_image(request) && !self.image_input,
                 "image input",
             ),
-            (request.reasoning.is_some() && !self.reasoning, "reasoning"),
+            (
+                request.reasoning.is_some() && !self.reasoning_options,
+                "reasoning options",
+            ),
         ];
         match lacking.iter().find(|(missing, _)| *missing) {
             Some((_, what)) => Err(Error::unsupported(provider, what)),

@@ -52,6 +52,11 @@ pub mod openai;
 #[cfg(feature = "responses")]
 pub mod responses;
 
+/// The HTTP client crate of the contract: [`RuntimeContext::client`] is a `reqwest::Client` of
+/// this version (0.13). Build clients with `concord::reqwest` so the pool you pass is the one
+/// the providers use, whatever version your own crate depends on.
+pub use reqwest;
+
 pub use capabilities::Capabilities;
 pub use context::{CallCredential, Credential, CredentialKind, ResolvedCall, RuntimeContext};
 pub use descriptor::{builtin, Api, Descriptor};

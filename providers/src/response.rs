@@ -97,7 +97,7 @@ impl Usage {
 impl FinishReason {
     /// B1: a turn that ended to call tools is `tool_calls`, whatever the vendor said
     /// (Gemini says `STOP`; some compatible servers say `stop`).
-    pub(crate) fn with_tool_calls(self, has_tool_calls: bool) -> Self {
+    pub fn with_tool_calls(self, has_tool_calls: bool) -> Self {
         match self {
             Self::Stop | Self::Other if has_tool_calls => Self::ToolCalls,
             other => other,

@@ -11,12 +11,13 @@ use crate::outcome::CheckResultOf;
 use crate::{expect_eq, fail, probe, Protocol};
 
 pub async fn rsn_001(cx: &Cx<'_>) -> CheckResultOf {
-    cx.require(cx.caps().reasoning, "reasoning")?;
+    cx.require(cx.caps().reasoning_output, "reasoning output")?;
     let want = cx.expected("reasoning")?;
     let mock = cx.mock("reasoning").await?;
     let ctx = cx.ctx(&mock);
+    // A provider that returns reasoning without accepting options is asked without them.
     let req = Request {
-        reasoning: Some(ReasoningOptions {
+        reasoning: cx.caps().reasoning_options.then_some(ReasoningOptions {
             budget_tokens: Some(1024),
             effort: None,
         }),

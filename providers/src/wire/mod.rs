@@ -7,7 +7,7 @@ pub mod auth;
 pub mod endpoint;
 pub mod format;
 pub mod gateway;
-pub(crate) mod send;
+pub mod send;
 pub mod signals;
 pub mod sse;
 

@@ -8,7 +8,9 @@ use crate::error::{Error, ErrorKind, Result};
 /// The largest body read into memory (a non-streamed answer or an error body).
 pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 
-pub(crate) async fn read_body(
+/// Reads a whole body with the [`MAX_BODY_BYTES`] cap (over it: `malformed_response`) and the
+/// call's timeout (`timeout`); a broken connection is `transport`.
+pub async fn read_body(
     provider: &str,
     mut response: reqwest::Response,
     limit: Option<Duration>,
@@ -38,7 +40,8 @@ pub(crate) async fn read_body(
     }
 }
 
-pub(crate) fn timeout_error(provider: &str, limit: Duration) -> Error {
+/// The `timeout` error of a call that got no answer within `limit`.
+pub fn timeout_error(provider: &str, limit: Duration) -> Error {
     Error::new(
         ErrorKind::Timeout,
         provider,
@@ -46,7 +49,9 @@ pub(crate) fn timeout_error(provider: &str, limit: Duration) -> Error {
     )
 }
 
-pub(crate) fn transport_error(provider: &str, e: &reqwest::Error) -> Error {
+/// The error of a failed send or read: `timeout` when reqwest timed out, else `transport`; the
+/// message carries the error's sources with every URL's query string removed.
+pub fn transport_error(provider: &str, e: &reqwest::Error) -> Error {
     let kind = if e.is_timeout() {
         ErrorKind::Timeout
     } else {
@@ -56,7 +61,7 @@ pub(crate) fn transport_error(provider: &str, e: &reqwest::Error) -> Error {
 }
 
 /// An error and its sources on one line, with any URL's query string removed (keys can hide there).
-pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {
@@ -68,7 +73,7 @@ pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// Drops query strings from anything that looks like a URL.
-pub(crate) fn redact_url(text: &str) -> String {
+pub fn redact_url(text: &str) -> String {
     match text.find('?') {
         Some(q) => {
             let end = text[q..].find([' ', ')']).map_or(text.len(), |e| q + e);
