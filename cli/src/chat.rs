@@ -16,7 +16,7 @@ use crate::output::{error_json, ChatJson};
 use crate::{EXIT_PROVIDER, EXIT_USAGE};
 
 /// `--provider` values: the descriptor table, with each row's one-line description.
-fn provider_values() -> PossibleValuesParser {
+pub(crate) fn provider_values() -> PossibleValuesParser {
     PossibleValuesParser::new(
         descriptor::DESCRIPTORS
             .iter()
@@ -25,7 +25,7 @@ fn provider_values() -> PossibleValuesParser {
 }
 
 /// `--api` values: every wire format some provider speaks.
-fn api_values() -> PossibleValuesParser {
+pub(crate) fn api_values() -> PossibleValuesParser {
     PossibleValuesParser::new(Api::ALL.iter().map(|a| {
         let speakers: Vec<&str> = descriptor::DESCRIPTORS
             .iter()

@@ -7,6 +7,7 @@
 mod chat;
 mod mock;
 mod output;
+mod plugin;
 
 use std::process::ExitCode;
 
@@ -26,6 +27,8 @@ enum Command {
     Chat(Box<chat::ChatArgs>),
     /// Run a mock vendor on loopback that speaks a real wire protocol.
     Mock(mock::MockArgs),
+    /// Serve a built-in provider over the plugin protocol on stdin/stdout.
+    PluginServe(plugin::PluginServeArgs),
 }
 
 /// Exit codes: 0 success, 1 provider or network error, 2 usage or configuration error.
@@ -50,6 +53,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Chat(args) => chat::run(*args).await,
             Command::Mock(args) => mock::run(args).await,
+            Command::PluginServe(args) => plugin::run(args).await,
         }
     });
     ExitCode::from(code)

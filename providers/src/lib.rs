@@ -37,6 +37,8 @@ pub mod event;
 mod http;
 pub mod ids;
 pub mod kit;
+#[cfg(feature = "plugin")]
+pub mod plugin;
 pub mod provider;
 pub mod request;
 pub mod response;

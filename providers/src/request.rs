@@ -194,8 +194,9 @@ pub struct ToolCall {
     pub arguments: Value,
     /// Opaque vendor data that must go back with this call in history (Gemini's
     /// `thoughtSignature`, which thinking models require on function calls they are shown again).
-    /// Kept out of serialised output; `None` for vendors without one.
-    #[serde(default, skip_serializing)]
+    /// Serialised when present, so a response carried over a pipe (the plugin protocol, a
+    /// saved conversation) can still be sent back; `None` for vendors without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signature: Option<String>,
 }
 
