@@ -80,6 +80,18 @@ impl Args {
     }
 }
 
+impl Args {
+    /// The full mock-mode run against a plugin.
+    pub fn plugin(manifest: PathBuf, protocol: &str, known_failures: Option<PathBuf>) -> Self {
+        Self {
+            plugin: Some(manifest),
+            protocol: Some(protocol.into()),
+            known_failures,
+            ..Self::mock_all()
+        }
+    }
+}
+
 pub fn run(args: Args) -> Result<()> {
     let cassettes = crate::root().join(&args.cassette_dir);
     let mode = if args.live {

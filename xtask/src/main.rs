@@ -98,6 +98,19 @@ fn ci() -> Result<()> {
     fixtures::run(fixtures::Cmd::Check)?;
     conformance::run(conformance::Args::mock_all())?;
     sdk::run()?;
+    // The example plugins (docs/plugins.md): concord's own provider over the protocol must pass
+    // everything; the official openai SDK must fail exactly its known failures.
+    let plugins = root().join("plugins");
+    conformance::run(conformance::Args::plugin(
+        plugins.join("concord-openai/manifest.json"),
+        "openai",
+        None,
+    ))?;
+    conformance::run(conformance::Args::plugin(
+        plugins.join("openai-sdk/manifest.json"),
+        "openai",
+        Some(plugins.join("openai-sdk/known-failures.txt")),
+    ))?;
     eprintln!("ci: all green");
     Ok(())
 }

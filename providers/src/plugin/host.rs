@@ -90,7 +90,20 @@ impl Manifest {
         if manifest.command.is_empty() {
             return Err(fail("`command` is empty".into()));
         }
-        manifest.dir = path.parent().map(Path::to_path_buf);
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let dir = std::fs::canonicalize(dir).map_err(|e| fail(e.to_string()))?;
+        // A relative program path is the manifest's (`../../target/…/python3`): resolve it here,
+        // since how a child's program is looked up relative to its new folder differs by OS.
+        if manifest.command[0].contains('/') && Path::new(&manifest.command[0]).is_relative() {
+            manifest.command[0] = dir
+                .join(&manifest.command[0])
+                .to_string_lossy()
+                .into_owned();
+        }
+        manifest.dir = Some(dir);
         Ok(manifest)
     }
 }
@@ -387,7 +400,7 @@ impl Conn {
         })?;
         let stdin = child.stdin.take().expect("piped");
         let mut stdout = BufReader::new(child.stdout.take().expect("piped"));
-        let stderr = child.stderr.take().expect("piped");
+        let mut stderr = child.stderr.take().expect("piped");
         let child = Arc::new(tokio::sync::Mutex::new(child));
         let handshake = match tokio::time::timeout(HANDSHAKE_TIMEOUT, read_line(&mut stdout)).await
         {
@@ -403,10 +416,12 @@ impl Conn {
             Ok(Ok(Some(line))) => parse_handshake(&line)?,
             Ok(Ok(None)) => {
                 let status = child.lock().await.wait().await.ok();
+                // No call has run yet, so no credential can be in it: show what it said.
+                let said = stderr_tail(&mut stderr).await;
                 return Err(fail(
                     ErrorKind::Transport,
                     format!(
-                        "the plugin exited before its handshake ({})",
+                        "the plugin exited before its handshake ({}){said}",
                         status.map_or("status unknown".into(), |s| s.to_string())
                     ),
                 ));
@@ -433,6 +448,25 @@ impl Conn {
         ));
         Ok((conn, handshake))
     }
+}
+
+/// The last lines a plugin that failed to start wrote on stderr, for the error message.
+async fn stderr_tail(stderr: &mut tokio::process::ChildStderr) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut text = Vec::new();
+    let mut limited = stderr.take(64 * 1024);
+    let read = limited.read_to_end(&mut text);
+    if tokio::time::timeout(Duration::from_secs(2), read)
+        .await
+        .is_err()
+        || text.is_empty()
+    {
+        return String::new();
+    }
+    let text = String::from_utf8_lossy(&text);
+    let lines: Vec<&str> = text.lines().rev().take(8).collect();
+    let tail: Vec<&str> = lines.into_iter().rev().collect();
+    format!("; its stderr ends:\n{}", tail.join("\n"))
 }
 
 fn parse_handshake(line: &str) -> Result<Handshake> {
