@@ -1,4 +1,4 @@
-//! The check catalogue (`shared/spec/checks.md`): one function per id, registered in [`CHECKS`]
+//! The check catalogue (its text here; `docs/conformance.md` is generated from it): one function per id, registered in [`CHECKS`]
 //! in catalogue order.
 
 mod ctr;
