@@ -12,7 +12,7 @@ pub struct ChatJson<'a> {
     pub id: &'a str,
     pub text: &'a str,
     pub reasoning: Option<&'a str>,
-    pub tool_calls: &'a [ToolCall],
+    pub tool_calls: Vec<ToolCallJson<'a>>,
     pub finish_reason: &'a str,
     pub raw_finish_reason: Option<&'a str>,
     pub usage: &'a Usage,
@@ -30,10 +30,31 @@ impl<'a> ChatJson<'a> {
             id: &r.id,
             text: &r.text,
             reasoning: r.reasoning.as_deref(),
-            tool_calls: &r.tool_calls,
+            tool_calls: r.tool_calls.iter().map(ToolCallJson::from).collect(),
             finish_reason: r.finish_reason.as_str(),
             raw_finish_reason: r.raw_finish_reason.as_deref(),
             usage: &r.usage,
+        }
+    }
+}
+
+/// A tool call as printed: the normalised fields only (opaque replay data such as Gemini's
+/// thought signature is for sending back, not for reading, and stays out of this interface).
+#[derive(Serialize)]
+pub struct ToolCallJson<'a> {
+    pub id: &'a str,
+    pub provider_id: Option<&'a str>,
+    pub name: &'a str,
+    pub arguments: &'a serde_json::Value,
+}
+
+impl<'a> From<&'a ToolCall> for ToolCallJson<'a> {
+    fn from(c: &'a ToolCall) -> Self {
+        Self {
+            id: &c.id,
+            provider_id: c.provider_id.as_deref(),
+            name: &c.name,
+            arguments: &c.arguments,
         }
     }
 }
