@@ -23,7 +23,7 @@ warnings.filterwarnings("ignore", category=UserWarning)
 
 # Faults; bad_tool_ids (repeated ids no vendor sends, which the SDKs rightly reject); and
 # sse_comments (comment lines Gemini never sends, which google-genai cannot parse).
-FAULTS = {"truncated", "malformed_frame", "stream_error", "reset", "stall", "bad_arguments", "bad_tool_ids", "sse_comments", "spliced_message"}
+FAULTS = {"truncated", "truncated_after_finish", "malformed_frame", "stream_error", "reset", "stall", "bad_arguments", "bad_tool_ids", "sse_comments", "spliced_message"}
 REQUIREMENTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "requirements.txt")
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "fixtures")
 
