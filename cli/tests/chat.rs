@@ -1,9 +1,9 @@
 //! `concord chat` end to end against the harness's mock vendors on loopback.
 
-use std::process::Output;
+mod common;
 
+use common::{concord, stdout_json, vars};
 use concord_harness::{Fixtures, MockVendor, Protocol};
-use serde_json::Value;
 
 const KEY: &str = "sk-test-cli-0123456789abcdefSECRET";
 
@@ -23,19 +23,6 @@ fn api_name(p: Protocol) -> &'static str {
         Protocol::Anthropic => "messages",
         Protocol::Gemini => "generate-content",
     }
-}
-
-async fn concord(args: Vec<String>, env: Vec<(&'static str, &'static str)>) -> Output {
-    tokio::task::spawn_blocking(move || {
-        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin!("concord"));
-        for var in concord::env::all() {
-            cmd.env_remove(var.name);
-        }
-        cmd.args(args).envs(env).stdin(std::process::Stdio::null());
-        cmd.output().expect("concord runs")
-    })
-    .await
-    .unwrap()
 }
 
 fn chat_args(mock: &MockVendor, extra: &[&str]) -> Vec<String> {
@@ -59,17 +46,6 @@ fn chat_args(mock: &MockVendor, extra: &[&str]) -> Vec<String> {
     .collect();
     args.extend(extra.iter().map(|s| s.to_string()));
     args
-}
-
-fn stdout_json(out: &Output) -> Value {
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        text.lines().count(),
-        1,
-        "exactly one JSON line on stdout, got:\n{text}\nstderr:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_str(&text).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -227,7 +203,7 @@ async fn the_key_can_come_from_the_environment() {
         "--json".into(),
         "hi".into(),
     ];
-    let out = concord(args, vec![("OPENAI_API_KEY", KEY)]).await;
+    let out = concord(args, vars(&[("OPENAI_API_KEY", KEY)])).await;
     assert!(
         out.status.success(),
         "{}",
@@ -273,7 +249,7 @@ async fn retries_follow_the_policy_and_never_print_the_key() {
         .unwrap();
     let out = concord(
         chat_args(&mock, &["--max-retries", "2", "hi"]),
-        vec![("CONCORD_LOG", "trace")],
+        vars(&[("CONCORD_LOG", "trace")]),
     )
     .await;
     assert_eq!(out.status.code(), Some(1));
@@ -372,7 +348,7 @@ async fn an_empty_prompt_or_a_bad_number_is_a_usage_error() {
     assert_eq!(stdout_json(&out)["error"]["kind"], "invalid_request");
     let out = concord(
         chat_args(&mock, &["--json", "hi"]),
-        vec![("CONCORD_MAX_RETRIES", "many")],
+        vars(&[("CONCORD_MAX_RETRIES", "many")]),
     )
     .await;
     assert_eq!(out.status.code(), Some(2));

@@ -2,25 +2,12 @@
 //! environment: Entra ID client credentials and a service-account file whose token endpoint is
 //! on loopback too. Each process asks the token endpoint once, and the vendor sees the token.
 
-use std::process::Output;
+mod common;
 
+use common::{concord, stdout_json as json};
 use concord_harness::{MockConfig, MockVendor, Protocol};
-use serde_json::Value;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
-
-async fn concord(args: Vec<String>, env: Vec<(String, String)>) -> Output {
-    tokio::task::spawn_blocking(move || {
-        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin!("concord"));
-        for var in concord::env::all() {
-            cmd.env_remove(var.name);
-        }
-        cmd.args(args).envs(env).stdin(std::process::Stdio::null());
-        cmd.output().expect("concord runs")
-    })
-    .await
-    .unwrap()
-}
 
 fn args(provider: &str, extra: &[&str]) -> Vec<String> {
     let mut a: Vec<String> = [
@@ -51,16 +38,6 @@ async fn token_endpoint(token: &str, status: u16) -> MockServer {
         .mount(&server)
         .await;
     server
-}
-
-fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
-        panic!(
-            "stdout: {}\nstderr: {}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
 }
 
 fn entra_env(authority: &str, endpoint: &str) -> Vec<(String, String)> {

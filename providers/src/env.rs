@@ -32,6 +32,22 @@ impl EnvVar {
     }
 }
 
+/// A lookup over fixed `(name, value)` pairs, falling back to each variable's default as the
+/// environment lookup does: how tests feed `Descriptor::context_from` and the gateway config
+/// without touching the process environment.
+#[cfg(test)]
+pub(crate) fn lookup_in<'a>(
+    pairs: &'a [(&'a str, &'a str)],
+) -> impl Fn(&EnvVar) -> Option<String> + 'a {
+    move |var| {
+        pairs
+            .iter()
+            .find(|(n, _)| *n == var.name)
+            .map(|(_, v)| v.to_string())
+            .or_else(|| var.default.map(str::to_owned))
+    }
+}
+
 macro_rules! vars {
     ($($ident:ident = $name:literal, $ty:literal, $default:expr, $group:literal, $desc:literal;)*) => {
         $(

@@ -81,17 +81,14 @@ impl TokenFetcher for AzureClientCredentials {
     ) -> BoxFuture<'a, Result<AccessToken>> {
         Box::pin(async move {
             let secret = self.client_secret.expose_secret();
-            super::request_token(
+            let url = self.token_url();
+            grant(
                 provider,
                 client,
-                &self.token_url(),
-                &[
-                    ("grant_type", "client_credentials"),
-                    ("client_id", &self.client_id),
-                    ("client_secret", secret),
-                    ("scope", &self.scope),
-                ],
-                &[secret],
+                &url,
+                &self.client_id,
+                secret,
+                Some(&self.scope),
             )
             .await
         })
@@ -146,15 +143,36 @@ impl TokenFetcher for ClientCredentials {
     ) -> BoxFuture<'a, Result<AccessToken>> {
         Box::pin(async move {
             let secret = self.client_secret.expose_secret();
-            let mut form = vec![
-                ("grant_type", "client_credentials"),
-                ("client_id", self.client_id.as_str()),
-                ("client_secret", secret),
-            ];
-            if let Some(scope) = &self.scope {
-                form.push(("scope", scope));
-            }
-            super::request_token(provider, client, &self.token_url, &form, &[secret]).await
+            let scope = self.scope.as_deref();
+            grant(
+                provider,
+                client,
+                &self.token_url,
+                &self.client_id,
+                secret,
+                scope,
+            )
+            .await
         })
     }
+}
+
+/// The client-credentials grant (RFC 6749 §4.4) both kinds of credentials make.
+async fn grant(
+    provider: &str,
+    client: &reqwest::Client,
+    token_url: &str,
+    client_id: &str,
+    secret: &str,
+    scope: Option<&str>,
+) -> Result<AccessToken> {
+    let mut form = vec![
+        ("grant_type", "client_credentials"),
+        ("client_id", client_id),
+        ("client_secret", secret),
+    ];
+    if let Some(scope) = scope {
+        form.push(("scope", scope));
+    }
+    super::request_token(provider, client, token_url, &form, &[secret]).await
 }

@@ -87,7 +87,8 @@ pub struct Descriptor {
     pub setup: Setup,
 }
 
-const fn var(
+/// An `EnvVar` row, arguments in table order (group before description).
+pub(super) const fn var(
     name: &'static str,
     ty: &'static str,
     default: Option<&'static str>,
@@ -396,15 +397,7 @@ mod tests {
     use super::*;
     use crate::Provider;
 
-    fn lookup<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&EnvVar) -> Option<String> + 'a {
-        move |var| {
-            pairs
-                .iter()
-                .find(|(n, _)| *n == var.name)
-                .map(|(_, v)| v.to_string())
-                .or_else(|| var.default.map(str::to_owned))
-        }
-    }
+    use crate::env::lookup_in as lookup;
 
     #[test]
     fn names_are_unique_and_every_row_builds_its_default_api() {

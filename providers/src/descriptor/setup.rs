@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use super::Descriptor;
+use super::{var, Descriptor};
 use crate::context::{Credential, RuntimeContext};
 use crate::env::EnvVar;
 use crate::error::{Error, Result};
@@ -21,22 +21,6 @@ pub enum Setup {
     /// Vertex AI: `VERTEX_ACCESS_TOKEN`, else `GOOGLE_APPLICATION_CREDENTIALS`; the base URL
     /// from `VERTEX_BASE_URL`, else `GOOGLE_CLOUD_PROJECT` and `GOOGLE_CLOUD_LOCATION`.
     Vertex,
-}
-
-const fn var(
-    name: &'static str,
-    ty: &'static str,
-    default: Option<&'static str>,
-    group: &'static str,
-    description: &'static str,
-) -> EnvVar {
-    EnvVar {
-        name,
-        ty,
-        default,
-        description,
-        group,
-    }
 }
 
 /// Azure's classic api-version.
@@ -348,15 +332,7 @@ fn vertex_source(
 mod tests {
     use super::*;
 
-    fn lookup<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&EnvVar) -> Option<String> + 'a {
-        move |var| {
-            pairs
-                .iter()
-                .find(|(n, _)| *n == var.name)
-                .map(|(_, v)| v.to_string())
-                .or_else(|| var.default.map(str::to_owned))
-        }
-    }
+    use crate::env::lookup_in as lookup;
 
     impl Setup {
         fn context_test(

@@ -309,14 +309,7 @@ fn config_error(message: String) -> Error {
 mod tests {
     use super::*;
 
-    fn lookup<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&EnvVar) -> Option<String> + 'a {
-        move |var| {
-            pairs
-                .iter()
-                .find(|(n, _)| *n == var.name)
-                .map(|(_, v)| v.to_string())
-        }
-    }
+    use crate::env::lookup_in as lookup;
 
     #[test]
     fn the_gateway_takes_the_vendors_path() {

@@ -1,0 +1,42 @@
+//! Helpers shared by the CLI's integration tests.
+// Each test binary compiles this module and uses part of it.
+#![allow(dead_code)]
+
+use std::process::Output;
+
+use serde_json::Value;
+
+/// Runs the `concord` binary with `args` and exactly the concord variables in `env` (every
+/// other concord variable removed, so the developer's own keys never leak into a test).
+pub async fn concord(args: Vec<String>, env: Vec<(String, String)>) -> Output {
+    tokio::task::spawn_blocking(move || {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin!("concord"));
+        for var in concord::env::all() {
+            cmd.env_remove(var.name);
+        }
+        cmd.args(args).envs(env).stdin(std::process::Stdio::null());
+        cmd.output().expect("concord runs")
+    })
+    .await
+    .unwrap()
+}
+
+/// Owned `(name, value)` pairs for [`concord`].
+pub fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect()
+}
+
+/// The one JSON object `--json` prints on stdout.
+pub fn stdout_json(out: &Output) -> Value {
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        text.lines().count(),
+        1,
+        "exactly one JSON line on stdout, got:\n{text}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(&text).unwrap()
+}
