@@ -21,6 +21,23 @@ pub struct EnvVar {
 }
 
 impl EnvVar {
+    /// A variable (arguments in the order the tables list them).
+    pub const fn new(
+        name: &'static str,
+        ty: &'static str,
+        default: Option<&'static str>,
+        group: &'static str,
+        description: &'static str,
+    ) -> Self {
+        Self {
+            name,
+            ty,
+            default,
+            description,
+            group,
+        }
+    }
+
     /// The variable's value, `None` when unset or empty.
     pub fn get(&self) -> Option<String> {
         std::env::var(self.name).ok().filter(|v| !v.is_empty())
@@ -33,12 +50,9 @@ impl EnvVar {
 }
 
 /// A lookup over fixed `(name, value)` pairs, falling back to each variable's default as the
-/// environment lookup does: how tests feed `Descriptor::context_from` and the gateway config
-/// without touching the process environment.
-#[cfg(test)]
-pub(crate) fn lookup_in<'a>(
-    pairs: &'a [(&'a str, &'a str)],
-) -> impl Fn(&EnvVar) -> Option<String> + 'a {
+/// environment lookup does: how a program with its own configuration source (or a test) feeds
+/// `Descriptor::context_from` and the gateway config without touching the process environment.
+pub fn lookup_in<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&EnvVar) -> Option<String> + 'a {
     move |var| {
         pairs
             .iter()
@@ -52,13 +66,7 @@ macro_rules! vars {
     ($($ident:ident = $name:literal, $ty:literal, $default:expr, $group:literal, $desc:literal;)*) => {
         $(
             #[doc = $desc]
-            pub const $ident: EnvVar = EnvVar {
-                name: $name,
-                ty: $ty,
-                default: $default,
-                description: $desc,
-                group: $group,
-            };
+            pub const $ident: EnvVar = EnvVar::new($name, $ty, $default, $group, $desc);
         )*
         /// The variables that belong to no provider.
         pub const GENERAL: &[EnvVar] = &[$($ident),*];

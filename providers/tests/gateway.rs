@@ -18,18 +18,8 @@ fn gateway(mock: &MockVendor) -> Gateway {
     }
 }
 
-/// Variables as a lookup, the way the CLI's layered lookup answers them.
-fn vars<'a>(
-    pairs: &'a [(&'a str, &'a str)],
-) -> impl Fn(&concord::env::EnvVar) -> Option<String> + 'a {
-    move |var| {
-        pairs
-            .iter()
-            .find(|(n, _)| *n == var.name)
-            .map(|(_, v)| v.to_string())
-            .or_else(|| var.default.map(str::to_owned))
-    }
-}
+// Variables as a lookup, the way the CLI's layered lookup answers them.
+use concord::env::lookup_in as vars;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn azure_behind_the_gateway() {

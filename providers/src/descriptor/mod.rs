@@ -87,7 +87,7 @@ pub struct Descriptor {
     pub setup: Setup,
 }
 
-/// An `EnvVar` row, arguments in table order (group before description).
+/// An `EnvVar` row (the table's short name for [`EnvVar::new`]).
 pub(super) const fn var(
     name: &'static str,
     ty: &'static str,
@@ -95,13 +95,7 @@ pub(super) const fn var(
     group: &'static str,
     description: &'static str,
 ) -> EnvVar {
-    EnvVar {
-        name,
-        ty,
-        default,
-        description,
-        group,
-    }
+    EnvVar::new(name, ty, default, group, description)
 }
 
 /// The formats of the OpenAI family: Chat Completions in `dialect`, and Responses.

@@ -120,13 +120,7 @@ const fn var(
     default: Option<&'static str>,
     description: &'static str,
 ) -> EnvVar {
-    EnvVar {
-        name,
-        ty,
-        default,
-        description,
-        group: "AI gateway",
-    }
+    EnvVar::new(name, ty, default, "AI gateway", description)
 }
 
 /// Every gateway variable, in documentation order.
