@@ -20,21 +20,39 @@ fn protocol_values() -> clap::builder::PossibleValuesParser {
 /// Run a mock vendor on 127.0.0.1 until interrupted.
 ///
 /// The first line of stdout is the base URL, in the form `concord chat --base-url` takes.
-/// Point any client at it: an official SDK, curl, another language. A request header
-/// `x-mock-scenario: NAME` picks another scenario for that one request. Routes match on the
+/// Point any client at it: an official SDK, curl, another language, or the live conformance
+/// run (`cargo xtask conformance --live --provider openai-compatible --base-url URL`).
+///
+/// By default (`--scenario auto`) it answers each request the way the vendor would answer
+/// that request: text; a call of `get_weather`, `get_time` or `get_time_now` when those tools
+/// are declared and the tool choice allows it (several when parallel calls are allowed); the
+/// answer to tool results; JSON for a JSON-schema response format; reasoning when asked; a
+/// prompt over 200,000 tokens (bytes / 4) gets the vendor's context-length error; and a system
+/// prompt saying "reply with only the word W" is obeyed when it sits where the vendor reads
+/// system prompts. The model `missing-model` is a 404, as any unknown model at a vendor.
+///
+/// A request header `x-mock-scenario: NAME` picks another scenario for that one request. Routes match on the
 /// operation at the end of the path, so a client configured for another endpoint of the same
 /// wire format (Azure's `/openai/v1/…`, say) works against it too.
 #[derive(Args)]
 #[command(
-    after_help = "Examples:\n  concord mock --protocol anthropic --scenario tool_call\n  concord mock --protocol openai --list\n  concord mock --protocol gemini --cassette fixtures/cassettes/gemini-text.json"
+    after_help = "Examples:\n  concord mock --protocol openai --key sk-local-test\n  concord mock --protocol anthropic --scenario tool_call\n  concord mock --protocol openai --list\n  concord mock --protocol gemini --cassette fixtures/cassettes/gemini-text.json"
 )]
 pub struct MockArgs {
     /// The wire protocol to speak.
     #[arg(long, value_parser = protocol_values())]
     protocol: String,
-    /// The scenario to serve (see --list).
-    #[arg(long, default_value = "text")]
+    /// The scenario to serve (see --list); `auto` picks per request.
+    #[arg(long, default_value = "auto")]
     scenario: String,
+    /// Accept only this key (by default any non-empty key is accepted). With it, a call with
+    /// another key gets the vendor's 401, as at a real vendor.
+    #[arg(long)]
+    key: Option<String>,
+    /// A model listed at `GET /v1/models` (repeatable; OpenAI protocols), where OpenAI-compatible
+    /// clients look for the model a server serves. Default: concord-mock-model.
+    #[arg(long = "model")]
+    models: Vec<String>,
     /// The port to listen on (default: any free port).
     #[arg(long, default_value_t = 0)]
     port: u16,
@@ -56,6 +74,7 @@ pub async fn run(args: MockArgs) -> u8 {
     if args.list {
         return match Fixtures::default().list(protocol) {
             Ok(names) => {
+                println!("{}", concord_harness::mock::AUTO);
                 for n in names {
                     println!("{n}");
                 }
@@ -75,6 +94,12 @@ pub async fn run(args: MockArgs) -> u8 {
         .port(args.port);
     if let Some(header) = &args.key_header {
         config = config.key_header(header.clone());
+    }
+    if let Some(key) = &args.key {
+        config = config.expect_key(key.clone());
+    }
+    if !args.models.is_empty() {
+        config = config.models(args.models.clone());
     }
     let mock = match MockVendor::start_with(config).await {
         Ok(m) => m,

@@ -69,11 +69,14 @@ pub enum Flaw {
     /// Loses the reasoning blocks a vendor needs to see again (Anthropic thinking signatures,
     /// OpenAI Responses encrypted reasoning).
     DropsReasoningBlocks,
+    /// Maps errors by HTTP status class alone: every 4xx but 429 is `invalid_request`, whatever
+    /// the vendor's body says (a wrong key, an unknown model, a prompt too long).
+    ErrorsByStatusOnly,
 }
 
 impl Flaw {
     /// Every flaw.
-    pub const ALL: [Flaw; 25] = [
+    pub const ALL: [Flaw; 26] = [
         Self::KeepsFirstCredential,
         Self::DropsStreamUsage,
         Self::StopWithToolCallsIsStop,
@@ -99,6 +102,7 @@ impl Flaw {
         Self::Latin1Text,
         Self::DropsToolCallSignatures,
         Self::DropsReasoningBlocks,
+        Self::ErrorsByStatusOnly,
     ];
 }
 
@@ -177,6 +181,16 @@ impl<P: Provider> Broken<P> {
 
     fn error(&self, e: Error, ctx: &RuntimeContext) -> Error {
         match (self.flaw, &ctx.credential) {
+            (Flaw::ErrorsByStatusOnly, _)
+                if e.status
+                    .is_some_and(|s| (400..500).contains(&s) && s != 429) =>
+            {
+                Error {
+                    kind: ErrorKind::InvalidRequest,
+                    retryable: false,
+                    ..e
+                }
+            }
             (Flaw::KeyInErrors, Some(c)) => Error {
                 message: format!("{} (key {})", e.message, c.expose()),
                 ..e

@@ -87,9 +87,22 @@ impl<'a> Cx<'a> {
     /// A mock vendor of the subject's protocol serving `scenario`, checking auth the way the
     /// subject's vendor does.
     pub async fn mock(&self, scenario: &str) -> CheckResultOf<MockVendor> {
-        let mut config = MockConfig::new(self.protocol())
-            .scenario(scenario)
-            .fixtures(self.fixtures.clone());
+        self.mock_with(MockConfig::new(self.protocol()).scenario(scenario))
+            .await
+    }
+
+    /// As [`Cx::mock`], accepting only `key`.
+    async fn mock_keyed(&self, scenario: &str, key: &str) -> CheckResultOf<MockVendor> {
+        self.mock_with(
+            MockConfig::new(self.protocol())
+                .scenario(scenario)
+                .expect_key(key),
+        )
+        .await
+    }
+
+    async fn mock_with(&self, config: MockConfig) -> CheckResultOf<MockVendor> {
+        let mut config = config.fixtures(self.fixtures.clone());
         if let Some(header) = &self.subject.mock.key_header {
             config = config.key_header(header.clone());
         }
@@ -118,12 +131,22 @@ impl<'a> Cx<'a> {
 
     /// The endpoint for live-capable checks: a mock serving `scenario`, or the real vendor.
     pub async fn endpoint(&self, scenario: &str) -> CheckResultOf<Endpoint> {
+        self.endpoint_with(scenario, false).await
+    }
+
+    /// As [`Cx::endpoint`], with a mock that refuses every key but the check's, as a vendor does.
+    pub async fn keyed_endpoint(&self, scenario: &str) -> CheckResultOf<Endpoint> {
+        self.endpoint_with(scenario, true).await
+    }
+
+    async fn endpoint_with(&self, scenario: &str, keyed: bool) -> CheckResultOf<Endpoint> {
         let live = self.subject.live.as_ref();
         let model = || {
-            live.and_then(|l| l.model_var.get_or_default())
+            live.and_then(|l| l.model().ok())
                 .unwrap_or_else(|| self.subject.model.clone())
         };
         match self.mode {
+            Mode::Mock if keyed => Ok(Endpoint::Mock(self.mock_keyed(scenario, MOCK_KEY).await?)),
             Mode::Mock => Ok(Endpoint::Mock(self.mock(scenario).await?)),
             Mode::Live | Mode::Record(_) => {
                 let live =
@@ -302,11 +325,7 @@ impl<'a> Cx<'a> {
         if exchanges.is_empty() {
             return Ok(());
         }
-        let model = self
-            .subject
-            .live
-            .as_ref()
-            .and_then(|l| l.model_var.get_or_default());
+        let model = self.subject.live.as_ref().and_then(|l| l.model().ok());
         let cassette = concord_harness::cassette::Cassette {
             version: concord_harness::cassette::VERSION,
             provenance: Provenance::Recorded {

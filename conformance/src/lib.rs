@@ -25,11 +25,10 @@ pub mod broken;
 pub mod checks;
 mod cx;
 pub mod outcome;
-mod probe;
 pub mod report;
 pub mod suite;
 
-pub use concord_harness::Protocol;
+pub use concord_harness::{probe, Protocol};
 pub use outcome::{CheckResult, Outcome};
 pub use report::Report;
 pub use suite::{protocol_of, Live, MockSetup, Mode, Selection, Subject, Suite};

@@ -50,31 +50,39 @@ pub struct MockSetup {
 /// Builds the context that reaches a real vendor from the environment.
 type Connect = dyn Fn(reqwest::Client) -> Result<RuntimeContext, String> + Send + Sync;
 
+/// Reads a variable: from the overrides given, else the environment (with its default).
+type Lookup = dyn Fn(&EnvVar) -> Option<String> + Send + Sync;
+
 /// How to reach the real vendor: where its live model comes from, and how its credential, base
 /// URL and whatever else it needs (an api-version, a token source) are found in the environment.
 #[derive(Clone)]
 pub struct Live {
     /// The model variable (with its default).
     pub model_var: EnvVar,
+    lookup: Arc<Lookup>,
     connect: Arc<Connect>,
     /// The first connection, kept for the run: every check's calls then share one token
     /// source, so a run asks the token endpoint once, not once per check.
     connected: Arc<std::sync::OnceLock<Result<RuntimeContext, String>>>,
 }
 
+fn from_env() -> Arc<Lookup> {
+    Arc::new(|var: &EnvVar| var.get_or_default())
+}
+
 impl Live {
     /// A vendor reached with a key and a base URL from two variables.
     pub fn from_vars(key_var: EnvVar, base_url_var: EnvVar, model_var: EnvVar) -> Self {
+        let lookup = from_env();
+        let read = lookup.clone();
         Self {
             model_var,
+            lookup,
             connected: Arc::default(),
             connect: Arc::new(move |client| {
-                let key = key_var
-                    .get()
-                    .ok_or_else(|| format!("{} not set", key_var.name))?;
-                let base = base_url_var
-                    .get_or_default()
-                    .ok_or_else(|| format!("{} not set", base_url_var.name))?;
+                let key = read(&key_var).ok_or_else(|| format!("{} not set", key_var.name))?;
+                let base =
+                    read(&base_url_var).ok_or_else(|| format!("{} not set", base_url_var.name))?;
                 Ok(RuntimeContext::new()
                     .credential(key)
                     .base_url(base)
@@ -86,14 +94,34 @@ impl Live {
     /// A vendor reached the way its descriptor row finds it in the environment: a key, or the
     /// token sources of Azure (Entra ID) and Vertex (a service account), its api-version.
     pub fn from_descriptor(d: Descriptor) -> Self {
+        Self::from_descriptor_with(d, Vec::new())
+    }
+
+    /// As [`Live::from_descriptor`], with some variables given here instead of the environment
+    /// (`OPENAI_COMPATIBLE_BASE_URL` and the live model, for a run against one server).
+    pub fn from_descriptor_with(d: Descriptor, overrides: Vec<(String, String)>) -> Self {
+        let lookup: Arc<Lookup> = Arc::new(move |var: &EnvVar| {
+            overrides
+                .iter()
+                .find(|(name, _)| name == var.name)
+                .map(|(_, value)| value.clone())
+                .or_else(|| var.get_or_default())
+        });
+        let read = lookup.clone();
         Self {
             model_var: d.live_model,
+            lookup,
             connected: Arc::default(),
             connect: Arc::new(move |client| {
-                d.context_from("", client, |var| var.get_or_default())
+                d.context_from("", client, |var| read(var))
                     .map_err(|e| e.message)
             }),
         }
+    }
+
+    /// The live model; `Err` names the variable to set.
+    pub fn model(&self) -> Result<String, String> {
+        (self.lookup)(&self.model_var).ok_or_else(|| format!("{} not set", self.model_var.name))
     }
 
     /// The context that reaches the vendor (no model yet); `Err` says which variables to set.
@@ -237,6 +265,9 @@ pub struct Selection {
     pub checks: Vec<String>,
     /// Families (`SL`).
     pub families: Vec<String>,
+    /// Tags: `live` (checks that can run against a live server), `mock` (checks that need the
+    /// mock vendor: they observe the wire or inject faults).
+    pub tags: Vec<String>,
 }
 
 fn glob(pattern: &str, id: &str) -> bool {
@@ -251,7 +282,13 @@ impl Selection {
     }
 
     fn wants_check(&self, check: &Check) -> bool {
+        let tagged = |tag: &str| match tag.to_ascii_lowercase().as_str() {
+            "live" => check.is_live(),
+            "mock" => !check.is_live(),
+            _ => false,
+        };
         (self.checks.is_empty() || self.checks.iter().any(|p| glob(p, check.id)))
+            && (self.tags.is_empty() || self.tags.iter().any(|t| tagged(t)))
             && (self.families.is_empty()
                 || self
                     .families
@@ -270,6 +307,7 @@ pub struct Suite {
     parallel: usize,
     regressions_file: Option<PathBuf>,
     property_cases: Option<u32>,
+    budget: Option<u64>,
 }
 
 impl Default for Suite {
@@ -290,6 +328,7 @@ impl Suite {
             parallel: 4,
             regressions_file: None,
             property_cases: None,
+            budget: None,
         }
     }
 
@@ -350,6 +389,42 @@ impl Suite {
         self
     }
 
+    /// Caps a live run's spending: checks run in catalogue order while the tokens they are
+    /// estimated to spend ([`Check::live_tokens`]) fit in `tokens`; the rest are skipped, saying
+    /// so. No effect against mocks or in replay.
+    pub fn budget(mut self, tokens: u64) -> Self {
+        self.budget = Some(tokens);
+        self
+    }
+
+    /// Whether this run's calls reach a live server (and spend tokens).
+    fn spends(&self) -> bool {
+        matches!(self.mode, Mode::Live | Mode::Record(_))
+    }
+
+    /// The tokens the planned checks that will run are estimated to spend (0 against mocks),
+    /// and, under a budget, which plan entries it leaves out.
+    pub fn estimate(&self) -> (u64, Vec<bool>) {
+        let plan = self.plan();
+        let mut spent = 0u64;
+        let mut over = vec![false; plan.len()];
+        if !self.spends() {
+            return (0, over);
+        }
+        for (i, (check, subject)) in plan.iter().enumerate() {
+            if self.gate(check, subject).is_some() {
+                continue;
+            }
+            let cost = u64::from(check.live_tokens.unwrap_or(0));
+            if self.budget.is_some_and(|b| spent + cost > b) {
+                over[i] = true;
+            } else {
+                spent += cost;
+            }
+        }
+        (spent, over)
+    }
+
     /// The (check, subject) pairs this run will execute, in report order.
     pub fn plan(&self) -> Vec<(&'static Check, &Subject)> {
         CHECKS
@@ -372,12 +447,29 @@ impl Suite {
     /// Runs everything selected, calling `progress` as each result arrives.
     pub async fn run_with(&self, mut progress: impl FnMut(&CheckResult)) -> Report {
         let plan = self.plan();
+        let (_, over) = self.estimate();
         let mut results: Vec<(usize, CheckResult)> = Vec::with_capacity(plan.len());
-        let mut running =
-            futures_util::stream::iter(plan.iter().enumerate().map(
-                |(i, (check, subject))| async move { (i, self.run_one(check, subject).await) },
-            ))
-            .buffer_unordered(self.parallel);
+        let over = &over;
+        let mut running = futures_util::stream::iter(plan.iter().enumerate().map(
+            |(i, (check, subject))| async move {
+                if over[i] {
+                    let cost = check.live_tokens.unwrap_or(0);
+                    let budget = self.budget.unwrap_or(0);
+                    let skip = Outcome::Skip(format!(
+                        "over the token budget ({budget}): this check spends about {cost}"
+                    ));
+                    let result = CheckResult {
+                        check: check.id,
+                        provider: subject.name.clone(),
+                        outcome: skip,
+                        duration: std::time::Duration::ZERO,
+                    };
+                    return (i, result);
+                }
+                (i, self.run_one(check, subject).await)
+            },
+        ))
+        .buffer_unordered(self.parallel);
         while let Some((i, result)) = running.next().await {
             progress(&result);
             results.push((i, result));
@@ -396,7 +488,7 @@ impl Suite {
                 cx.regressions_file = self.regressions_file.clone();
                 cx.property_cases = self.property_cases;
                 // A panicking check is a failure of that check, not of the whole run.
-                let run = std::panic::AssertUnwindSafe((check.run)(&cx));
+                let run = std::panic::AssertUnwindSafe((check.runner(self.mode.is_mock()))(&cx));
                 // A provider that hangs fails the check; it must not hang the suite.
                 match tokio::time::timeout(
                     CHECK_DEADLINE,
@@ -434,7 +526,7 @@ impl Suite {
         if self.mode.is_mock() {
             return None;
         }
-        if !check.live {
+        if !check.is_live() {
             return Some(Outcome::Skip(
                 "needs the mock vendor (observes the wire or injects faults)".into(),
             ));
@@ -449,8 +541,8 @@ impl Suite {
                 return Some(Outcome::Skip(missing));
             }
             // A made-up model (or Azure deployment) would only fail at the vendor.
-            if live.model_var.get_or_default().is_none() {
-                return Some(Outcome::Skip(format!("{} not set", live.model_var.name)));
+            if let Err(missing) = live.model() {
+                return Some(Outcome::Skip(missing));
             }
         }
         None

@@ -1,12 +1,25 @@
-//! The suite as ordinary tests named `<provider>::<check>`, so `cargo test` and
-//! `cargo nextest run -E 'test(/anthropic/)'` select (and nextest partitions) the same way the
-//! `--provider`/`--check` flags of `cargo xtask conformance` do.
+//! The suite as ordinary tests named `<mode>::<provider>::<check>`, so `cargo test` and nextest
+//! select (and partition) the same way the flags of `cargo xtask conformance` do:
+//! `cargo nextest run -E 'test(/mock::anthropic::/)'`, `cargo test -p concord-conformance
+//! --test conformance tool_00`, `cargo nextest run -E 'test(/live::gemini::/)'`.
+//!
+//! `mock::` runs every check against the mock vendors. `live::` runs the live checks against
+//! the real vendors, and only when `CONCORD_LIVE=1` is set (a developer's keys in the
+//! environment never make `cargo test` spend money); without it, or without a vendor's key,
+//! each live test passes after printing why it skipped.
 
 use concord::Api;
 use concord_conformance::checks::by_id;
-use concord_conformance::{Outcome, Subject, Suite};
+use concord_conformance::{Mode, Outcome, Subject, Suite};
 
-fn run((name, api): (&str, Api), id: &str) {
+/// The variable that opts in to live tests.
+const OPT_IN: &str = "CONCORD_LIVE";
+
+fn run(mode: Mode, (name, api): (&str, Api), id: &str) {
+    if mode == Mode::Live && std::env::var(OPT_IN).as_deref() != Ok("1") {
+        eprintln!("skip live {id} [{name}]: set {OPT_IN}=1 and the vendor's key to run it");
+        return;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -14,7 +27,7 @@ fn run((name, api): (&str, Api), id: &str) {
         .unwrap();
     let subject = Subject::builtin(name, Some(api)).expect("provider built with its feature");
     let check = by_id(id).expect("check id");
-    let suite = Suite::new().regressions_file(concat!(
+    let suite = Suite::new().mode(mode).regressions_file(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/proptest-regressions/sl_003.txt"
     ));
@@ -37,44 +50,118 @@ macro_rules! with_checks {
             tool_005 = "TOOL-005", tool_006 = "TOOL-006", tool_007 = "TOOL-007", tool_008 = "TOOL-008",
             rsn_001 = "RSN-001", json_001 = "JSON-001", mm_001 = "MM-001", use_001 = "USE-001",
             err_001 = "ERR-001", err_002 = "ERR-002", err_003 = "ERR-003", err_004 = "ERR-004",
-            err_005 = "ERR-005", err_006 = "ERR-006", err_007 = "ERR-007",
+            err_005 = "ERR-005", err_006 = "ERR-006", err_007 = "ERR-007", err_008 = "ERR-008",
+            err_009 = "ERR-009", err_010 = "ERR-010",
             sl_001 = "SL-001", sl_002 = "SL-002", sl_003 = "SL-003", sl_004 = "SL-004", sl_005 = "SL-005",
             sec_001 = "SEC-001", sec_002 = "SEC-002"
         );
     };
 }
 
+/// Calls `$m!` with the arguments given and the list of the live checks.
+macro_rules! with_live_checks {
+    ($m:ident!($($args:tt)*)) => {
+        $m!($($args)*;
+            ctr_001 = "CTR-001", ctr_002 = "CTR-002", ctr_003 = "CTR-003", ctr_004 = "CTR-004",
+            tool_001 = "TOOL-001", tool_002 = "TOOL-002", tool_003 = "TOOL-003", tool_004 = "TOOL-004",
+            tool_005 = "TOOL-005", rsn_001 = "RSN-001", json_001 = "JSON-001", use_001 = "USE-001",
+            err_007 = "ERR-007", err_008 = "ERR-008", err_009 = "ERR-009", err_010 = "ERR-010",
+            sl_001 = "SL-001", sec_001 = "SEC-001", sec_002 = "SEC-002"
+        );
+    };
+}
+
 macro_rules! provider_tests {
-    ($provider:ident, $kind:expr; $($f:ident = $id:literal),*) => {
+    ($mode:expr, $provider:ident, $kind:expr; $($f:ident = $id:literal),*) => {
         mod $provider {
             use super::*;
             $(
                 #[test]
                 fn $f() {
-                    run($kind, $id);
+                    run($mode, $kind, $id);
                 }
             )*
         }
     };
 }
 
-with_checks!(provider_tests!(openai, ("openai", Api::Chat)));
-with_checks!(provider_tests!(
-    openai_responses,
-    ("openai", Api::Responses)
-));
-with_checks!(provider_tests!(anthropic, ("anthropic", Api::Messages)));
-with_checks!(provider_tests!(gemini, ("gemini", Api::GenerateContent)));
+mod mock {
+    use super::*;
+    with_checks!(provider_tests!(Mode::Mock, openai, ("openai", Api::Chat)));
+    with_checks!(provider_tests!(
+        Mode::Mock,
+        openai_responses,
+        ("openai", Api::Responses)
+    ));
+    with_checks!(provider_tests!(
+        Mode::Mock,
+        anthropic,
+        ("anthropic", Api::Messages)
+    ));
+    with_checks!(provider_tests!(
+        Mode::Mock,
+        gemini,
+        ("gemini", Api::GenerateContent)
+    ));
+}
 
-/// The macro above lists every check of the catalogue, no more, no fewer.
+mod live {
+    use super::*;
+    with_live_checks!(provider_tests!(Mode::Live, openai, ("openai", Api::Chat)));
+    with_live_checks!(provider_tests!(
+        Mode::Live,
+        openai_responses,
+        ("openai", Api::Responses)
+    ));
+    with_live_checks!(provider_tests!(
+        Mode::Live,
+        anthropic,
+        ("anthropic", Api::Messages)
+    ));
+    with_live_checks!(provider_tests!(
+        Mode::Live,
+        gemini,
+        ("gemini", Api::GenerateContent)
+    ));
+    with_live_checks!(provider_tests!(
+        Mode::Live,
+        openrouter,
+        ("openrouter", Api::Chat)
+    ));
+    with_live_checks!(provider_tests!(
+        Mode::Live,
+        openai_compatible,
+        ("openai-compatible", Api::Chat)
+    ));
+    with_live_checks!(provider_tests!(Mode::Live, azure, ("azure", Api::Chat)));
+    with_live_checks!(provider_tests!(
+        Mode::Live,
+        vertex,
+        ("vertex", Api::GenerateContent)
+    ));
+}
+
+/// The macros above list every check of the catalogue, and every live one, no more, no fewer.
 #[test]
 fn every_catalogue_check_has_a_test() {
     let source = include_str!("conformance.rs");
+    let list = |name: &str| {
+        let start = source.find(&format!("macro_rules! {name}")).unwrap();
+        let end = start + source[start..].find(");").unwrap();
+        source[start..end].to_owned()
+    };
+    let (all, live) = (list("with_checks"), list("with_live_checks"));
     for check in concord_conformance::checks::CHECKS {
-        let f = check.id.to_ascii_lowercase().replace('-', "_");
-        assert!(
-            source.contains(&format!("{f} = \"{}\"", check.id)),
-            "no test for {}",
+        let row = format!(
+            "{} = \"{}\"",
+            check.id.to_ascii_lowercase().replace('-', "_"),
+            check.id
+        );
+        assert!(all.contains(&row), "no mock test for {}", check.id);
+        assert_eq!(
+            live.contains(&row),
+            check.is_live(),
+            "live tests and {}",
             check.id
         );
     }

@@ -10,6 +10,7 @@ pub mod cassette;
 pub mod error;
 pub mod mock;
 pub mod observe;
+pub mod probe;
 pub mod scenario;
 mod serve;
 

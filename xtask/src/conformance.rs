@@ -5,14 +5,23 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use concord::plugin::{Manifest, PluginProvider};
-use concord_conformance::{Mode, Outcome, Protocol, Selection, Subject, Suite};
+use concord_conformance::{Live, Mode, Outcome, Protocol, Selection, Subject, Suite};
 
 /// Run the conformance suite against concord's providers.
 ///
-/// By default against mock vendors (no keys, loopback only). With --live, against the real
-/// vendors, keys from OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY (a provider without its
-/// key is skipped, not failed).
+/// By default against mock vendors (no keys, loopback only). With --live, the live checks
+/// against the real vendors, keys from OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY, …
+/// (a provider without its key is skipped, naming the variable, not failed); each live check
+/// states its approximate token cost and --budget caps the run.
+///
+/// Any server claiming OpenAI compatibility: `--live --provider openai-compatible --base-url
+/// http://HOST:PORT/v1` (add `--api responses` for the Responses API). Its key comes from
+/// OPENAI_COMPATIBLE_API_KEY (a placeholder is sent when unset), its model from --model, else
+/// CONCORD_LIVE_OPENAI_COMPATIBLE_MODEL, else the first model the server lists at /models.
 #[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  cargo xtask conformance --provider anthropic --check 'TOOL-*'\n  cargo xtask conformance --tag live\n  cargo xtask conformance --live --provider openai --budget 2000\n  cargo xtask conformance --live --provider openai-compatible --base-url http://127.0.0.1:8000/v1"
+)]
 pub struct Args {
     /// Mock vendors from the harness (the default).
     #[arg(long, group = "mode")]
@@ -35,6 +44,25 @@ pub struct Args {
     /// Only these families (repeatable): CTR, TOOL, RSN, JSON, MM, USE, ERR, SL, SEC.
     #[arg(long = "family")]
     families: Vec<String>,
+    /// Only checks with these tags (repeatable): `live` (they can run against a live server),
+    /// `mock` (they need the mock vendor: they observe the wire or inject faults).
+    #[arg(long = "tag", value_parser = ["live", "mock"])]
+    tags: Vec<String>,
+    /// The API of the providers (chat, responses, messages, generate-content): selects
+    /// `openai-compatible-responses` for `--provider openai-compatible --api responses`.
+    #[arg(long)]
+    api: Option<String>,
+    /// With --live: the base URL of the server to test (one --provider), instead of its
+    /// variable (OPENAI_COMPATIBLE_BASE_URL, …).
+    #[arg(long, requires = "live")]
+    base_url: Option<String>,
+    /// With --live: the model to call, instead of its variable.
+    #[arg(long, requires = "live")]
+    model: Option<String>,
+    /// With --live or --record: the most tokens the run may spend, by the checks' estimates;
+    /// checks past it are skipped, saying so.
+    #[arg(long)]
+    budget: Option<u64>,
     /// Where --record writes and --replay reads cassettes.
     #[arg(long, default_value = "fixtures/cassettes")]
     cassette_dir: PathBuf,
@@ -70,6 +98,11 @@ impl Args {
             providers: vec![],
             checks: vec![],
             families: vec![],
+            tags: vec![],
+            api: None,
+            base_url: None,
+            model: None,
+            budget: None,
             cassette_dir: "fixtures/cassettes".into(),
             report_dir: None,
             write_docs: false,
@@ -93,6 +126,11 @@ impl Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
+    run_report(args).map(|_| ())
+}
+
+/// Runs as `run` does and gives back the report of a run that passed.
+fn run_report(args: Args) -> Result<concord_conformance::Report> {
     let cassettes = crate::root().join(&args.cassette_dir);
     let mode = if args.live {
         Mode::Live
@@ -127,29 +165,57 @@ pub fn run(args: Args) -> Result<()> {
         }
         _ => Subject::all_builtin(),
     };
+    let providers = provider_names(&args)?;
     let known: Vec<String> = subjects.iter().map(|s| s.name.clone()).collect();
-    if let Some(unknown) = args.providers.iter().find(|p| !known.contains(p)) {
+    if let Some(unknown) = providers.iter().find(|p| !known.contains(p)) {
         bail!("unknown provider `{unknown}`; known: {}", known.join(", "));
     }
+    let subjects = match &args.base_url {
+        Some(url) => vec![one_server(&args, &providers, url, &runtime)?],
+        None => subjects,
+    };
     let selection = Selection {
-        providers: args.providers.clone(),
+        providers,
         checks: args.checks.clone(),
         families: args.families.clone(),
+        // A live run has only the live checks to run; the rest would all be skips.
+        tags: if args.tags.is_empty() && mode != Mode::Mock {
+            vec!["live".into()]
+        } else {
+            args.tags.clone()
+        },
     };
-    let full = args.providers.is_empty() && args.checks.is_empty() && args.families.is_empty();
+    let full = args.providers.is_empty()
+        && args.checks.is_empty()
+        && args.families.is_empty()
+        && args.tags.is_empty();
     if args.write_docs && !(full && mode == Mode::Mock && args.plugin.is_none()) {
         bail!(
             "--write-docs needs a full mock-mode run (no --provider/--check/--family, no --live)"
         );
     }
-    let suite = Suite::new()
+    let mut suite = Suite::new()
         .subjects(subjects)
         .regressions_file(crate::root().join("conformance/proptest-regressions/sl_003.txt"))
         .select(selection)
         .mode(mode.clone());
+    if let Some(budget) = args.budget {
+        suite = suite.budget(budget);
+    }
     let planned = suite.plan().len();
     if planned == 0 {
         bail!("the selection matches no check; see docs/conformance.md for the ids");
+    }
+    if matches!(mode, Mode::Live | Mode::Record(_)) {
+        let (tokens, over) = suite.estimate();
+        let left_out = over.iter().filter(|o| **o).count();
+        println!(
+            "live: about {tokens} tokens{}",
+            match args.budget {
+                Some(b) => format!(" (budget {b}; {left_out} check run(s) left out)"),
+                None => String::new(),
+            }
+        );
     }
     let bar = indicatif::ProgressBar::new(planned as u64);
     bar.set_style(
@@ -195,12 +261,168 @@ pub fn run(args: Args) -> Result<()> {
         .map(|r| r.check)
         .collect();
     if let Some(path) = &args.known_failures {
-        return compare_known(path, &failed);
+        compare_known(path, &failed)?;
+        return Ok(report);
     }
     if !failed.is_empty() {
         bail!("{} check(s) failed", failed.len());
     }
+    Ok(report)
+}
+
+/// A `concord mock` process, stopped when dropped.
+struct MockProcess(std::process::Child);
+
+impl Drop for MockProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Live mode as a user runs it against a server of theirs: `concord mock` started as an
+/// ordinary HTTP server (keyed, as a vendor is), then `--live --provider openai-compatible
+/// --base-url URL`, for Chat Completions and Responses. Every live check must pass.
+pub fn live_against_mock() -> Result<()> {
+    use std::io::BufRead;
+    const KEY: &str = "sk-ci-live-mock-0000";
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    crate::run(&cargo, &["build", "--quiet", "-p", "concord-cli"])?;
+    let concord = crate::root().join("target/debug/concord");
+    for (protocol, api) in [("openai", None), ("openai-responses", Some("responses"))] {
+        let child = std::process::Command::new(&concord)
+            .args(["mock", "--protocol", protocol, "--key", KEY])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .with_context(|| format!("starting {}", concord.display()))?;
+        let mut mock = MockProcess(child);
+        let mut url = String::new();
+        std::io::BufReader::new(mock.0.stdout.take().context("the mock's stdout")?)
+            .read_line(&mut url)?;
+        let url = url.trim().to_owned();
+        println!("\n`concord mock --protocol {protocol}` at {url}");
+        // The key travels as the variable a user sets; this process runs nothing else live.
+        std::env::set_var("OPENAI_COMPATIBLE_API_KEY", KEY);
+        let report = run_report(Args {
+            mock_providers: false,
+            live: true,
+            providers: vec!["openai-compatible".into()],
+            api: api.map(str::to_owned),
+            base_url: Some(url),
+            ..Args::mock_all()
+        })?;
+        let (pass, _, skip) = report.counts();
+        if pass < 15 || skip > 0 {
+            bail!("live run against concord mock: {pass} passed, {skip} skipped; every live check should pass");
+        }
+    }
     Ok(())
+}
+
+/// The --provider names, with `--api` applied (`openai-compatible` + `responses` is the
+/// subject `openai-compatible-responses`).
+fn provider_names(args: &Args) -> Result<Vec<String>> {
+    let Some(api) = &args.api else {
+        return Ok(args.providers.clone());
+    };
+    let api = concord::Api::from_name(api).with_context(|| {
+        format!("unknown API `{api}`; known: chat, responses, messages, generate-content")
+    })?;
+    if args.providers.is_empty() {
+        bail!("--api needs --provider");
+    }
+    args.providers
+        .iter()
+        .map(|p| {
+            let d =
+                concord::descriptor::get(p).with_context(|| format!("unknown provider `{p}`"))?;
+            if !d.apis.contains(&api) {
+                bail!("{p} does not speak the {} API", api.name());
+            }
+            Ok(if api == d.apis[0] {
+                p.clone()
+            } else {
+                format!("{p}-{}", api.name())
+            })
+        })
+        .collect()
+}
+
+/// The one subject of a run against the server at `url`: its row's provider, with the base URL,
+/// the model (--model, its variable, or the first the server lists) and, when its key variable
+/// is unset, a placeholder key (local servers often check none).
+fn one_server(
+    args: &Args,
+    providers: &[String],
+    url: &str,
+    runtime: &tokio::runtime::Runtime,
+) -> Result<Subject> {
+    let [name] = providers else {
+        bail!("--base-url names one server: give exactly one --provider");
+    };
+    let row = args.providers[0].as_str();
+    let d = *concord::descriptor::get(row).with_context(|| format!("unknown provider `{row}`"))?;
+    let api = d
+        .apis
+        .iter()
+        .copied()
+        .find(|a| *name == row || name.ends_with(a.name()))
+        .unwrap_or(d.apis[0]);
+    let key = match d.key.get() {
+        Some(key) => key,
+        None => {
+            println!(
+                "{} not set: sending a placeholder key (a server that checks keys refuses it)",
+                d.key.name
+            );
+            "sk-concord-placeholder-key".to_owned()
+        }
+    };
+    let model = match args.model.clone().or_else(|| d.live_model.get_or_default()) {
+        Some(m) => m,
+        None => {
+            let m = runtime
+                .block_on(first_listed_model(url, &key))
+                .with_context(|| format!("no model: give --model or set {}", d.live_model.name))?;
+            println!("model `{m}`: the first the server lists at {url}/models");
+            m
+        }
+    };
+    let live = Live::from_descriptor_with(
+        d,
+        vec![
+            (d.base_url.name.into(), url.to_owned()),
+            (d.key.name.into(), key),
+            (d.live_model.name.into(), model),
+        ],
+    );
+    let subject = Subject::from_descriptor(&d, api)
+        .with_context(|| format!("{row} does not speak {}", api.name()))?;
+    Ok(subject.with_live(live))
+}
+
+/// The first model of an OpenAI-style `GET {base}/models` list.
+async fn first_listed_model(base: &str, key: &str) -> Result<String> {
+    let url = format!("{}/models", base.trim_end_matches('/'));
+    let response = concord::reqwest::Client::new()
+        .get(&url)
+        .bearer_auth(key)
+        .timeout(std::time::Duration::from_secs(10))
+        .send()
+        .await
+        .with_context(|| format!("GET {url}"))?;
+    let status = response.status();
+    let bytes = response
+        .bytes()
+        .await
+        .with_context(|| format!("GET {url}"))?;
+    let body: serde_json::Value = serde_json::from_slice(&bytes)
+        .with_context(|| format!("GET {url} ({status}): not a JSON model list"))?;
+    body["data"][0]["id"]
+        .as_str()
+        .map(str::to_owned)
+        .with_context(|| format!("GET {url} ({status}): no model in the list"))
 }
 
 /// Fails unless exactly the checks listed in `path` failed.

@@ -22,7 +22,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Run the conformance suite (the project's main job).
-    Conformance(conformance::Args),
+    Conformance(Box<conformance::Args>),
     /// Write docs/configuration.md and .env.example from the environment-variable registry.
     EnvDocs {
         /// Fail with a diff when the committed files are stale, instead of writing them.
@@ -39,8 +39,11 @@ enum Cmd {
     /// Point the official Python SDKs (pinned in harness/sdk/requirements.txt, installed in a
     /// virtualenv under target/) at every mock vendor.
     SdkCheck,
+    /// Live mode against `concord mock` started as an HTTP server, as a user runs it against a
+    /// server of theirs (--live --provider openai-compatible --base-url), Chat and Responses.
+    LiveMockCheck,
     /// Everything CI runs: fmt, clippy, tests, the mock-mode suite, generated docs, fixtures,
-    /// the official-SDK check.
+    /// live mode against `concord mock`, the official-SDK check, the example plugins.
     Ci,
 }
 
@@ -69,11 +72,12 @@ pub fn run(program: &str, args: &[&str]) -> Result<()> {
 fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Cmd::Conformance(args) => conformance::run(args),
+        Cmd::Conformance(args) => conformance::run(*args),
         Cmd::EnvDocs { check } => docs::env_docs(check),
         Cmd::Fixtures { command } => fixtures::run(command),
         Cmd::Bench(args) => bench::run(args),
         Cmd::SdkCheck => sdk::run(),
+        Cmd::LiveMockCheck => conformance::live_against_mock(),
         Cmd::Ci => ci(),
     }
 }
@@ -97,6 +101,7 @@ fn ci() -> Result<()> {
     docs::env_docs(true)?;
     fixtures::run(fixtures::Cmd::Check)?;
     conformance::run(conformance::Args::mock_all())?;
+    conformance::live_against_mock()?;
     sdk::run()?;
     // The example plugins (docs/plugins.md): concord's own provider over the protocol must pass
     // everything; the official openai SDK must fail exactly its known failures.

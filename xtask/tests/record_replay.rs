@@ -20,9 +20,14 @@ fn xtask(args: &[&str], env: &[(&str, String)]) -> std::process::Output {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn record_then_replay_without_the_key() {
-    let vendor = MockVendor::start_with(MockConfig::new(Protocol::Openai).expect_key(KEY))
-        .await
-        .unwrap();
+    // The stand-in answers each request as the vendor would (`auto`), as the live checks expect.
+    let vendor = MockVendor::start_with(
+        MockConfig::new(Protocol::Openai)
+            .scenario(concord_harness::mock::AUTO)
+            .expect_key(KEY),
+    )
+    .await
+    .unwrap();
     let dir = std::env::temp_dir().join(format!("concord-record-{}", std::process::id()));
     let dir_arg = dir.to_str().unwrap().to_owned();
     let base = vendor.base_url();

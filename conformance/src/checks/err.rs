@@ -2,7 +2,8 @@
 
 use std::time::{Duration, Instant};
 
-use concord::{Credential, Error, ErrorKind, Request, StreamEvent};
+use concord::{Credential, Error, ErrorKind, Request, RuntimeContext, StreamEvent};
+use concord_harness::mock::AUTO;
 use serde_json::Value;
 
 use crate::cx::Cx;
@@ -221,6 +222,8 @@ pub async fn err_007(cx: &Cx<'_>) -> CheckResultOf {
     ctx.credential = Some(Credential::new(BAD_KEY));
     let mut errors = Vec::new();
     match cx.generate(&Request::user("hi"), &ctx).await {
+        // A live server that checks no keys answers; the transport error below still counts.
+        Ok(_) if !cx.mode().is_mock() => {}
         Ok(_) => fail!("a call with a bad key succeeded"),
         Err(e) => errors.push(e),
     }
@@ -243,4 +246,106 @@ pub async fn err_007(cx: &Cx<'_>) -> CheckResultOf {
         }
     }
     Ok(())
+}
+
+/// The one error a call should end in, from generate and (when it streams) from the stream,
+/// at its start or as its first item. `Ok(None)`: the call succeeded.
+async fn refused(
+    cx: &Cx<'_>,
+    request: &Request,
+    ctx: &RuntimeContext,
+) -> CheckResultOf<Option<Vec<(&'static str, concord::Error)>>> {
+    let mut errors = Vec::new();
+    match cx.generate(request, ctx).await {
+        Ok(_) => return Ok(None),
+        Err(e) => errors.push(("generate", e)),
+    }
+    if cx.caps().streaming {
+        match cx.stream(request, ctx).await {
+            (_, Some(e)) => errors.push(("stream", e)),
+            (events, None) => fail!("generate failed but the stream succeeded: {events:?}"),
+        }
+    }
+    Ok(Some(errors))
+}
+
+/// A call the server should refuse, with the kind it must map to; `accepted` says what it
+/// means when a live server answers instead (a mock always refuses).
+async fn refused_as(
+    cx: &Cx<'_>,
+    request: &Request,
+    ctx: &RuntimeContext,
+    kind: ErrorKind,
+    accepted: &str,
+) -> CheckResultOf {
+    let Some(errors) = refused(cx, request, ctx).await? else {
+        if cx.mode().is_mock() {
+            fail!("the mock vendor refuses this call, yet it succeeded");
+        }
+        return Err(Outcome::Skip(accepted.to_owned()));
+    };
+    for (what, e) in errors {
+        if e.kind != kind || e.retryable {
+            fail!(
+                "{what}: expected a non-retryable {}, got {} (retryable {}): {e}",
+                kind.as_str(),
+                e.kind.as_str(),
+                e.retryable
+            );
+        }
+    }
+    Ok(())
+}
+
+pub async fn err_008(cx: &Cx<'_>) -> CheckResultOf {
+    let endpoint = cx.keyed_endpoint(AUTO).await?;
+    let mut ctx = cx.ctx_for(&endpoint);
+    ctx.credential = Some(Credential::new("sk-concord-not-a-real-key-000000000000"));
+    refused_as(
+        cx,
+        &Request::user("Say hello."),
+        &ctx,
+        ErrorKind::Authentication,
+        "the server accepted a made-up key: it checks no keys (give it one: `concord mock --key`)",
+    )
+    .await
+}
+
+pub async fn err_009(cx: &Cx<'_>) -> CheckResultOf {
+    let endpoint = cx.endpoint(AUTO).await?;
+    let ctx = cx
+        .ctx_for(&endpoint)
+        .model(concord_harness::mock::MISSING_MODEL);
+    refused_as(
+        cx,
+        &Request::user("Say hello."),
+        &ctx,
+        ErrorKind::NotFound,
+        "the server answered for a model it cannot have: it ignores the model name",
+    )
+    .await
+}
+
+/// 1.5 million short words: over every vendor's context window (Gemini's is 1,048,576 tokens),
+/// yet 4.5 MB, under every request-size limit (Gemini's 20 MB).
+fn oversized_prompt() -> String {
+    " hi".repeat(1_500_000)
+}
+
+pub async fn err_010(cx: &Cx<'_>) -> CheckResultOf {
+    if matches!(cx.mode(), crate::Mode::Record(_)) {
+        return Err(Outcome::Skip(
+            "not recorded: its 4.5 MB prompt would be the whole cassette".into(),
+        ));
+    }
+    let endpoint = cx.endpoint(AUTO).await?;
+    let ctx = cx.ctx_for(&endpoint);
+    refused_as(
+        cx,
+        &Request::user(oversized_prompt()),
+        &ctx,
+        ErrorKind::ContextLengthExceeded,
+        "the server accepted a prompt of 1.5 million words",
+    )
+    .await
 }

@@ -4,6 +4,7 @@
 mod ctr;
 mod err;
 mod features;
+mod live;
 mod sec;
 mod sl;
 mod tool;
@@ -21,9 +22,30 @@ pub struct Check {
     pub family: &'static str,
     /// What it verifies.
     pub title: &'static str,
-    /// Whether it can run against a real vendor (it observes only the caller's side).
-    pub live: bool,
-    pub(crate) run: for<'a> fn(&'a Cx<'a>) -> BoxFuture<'a, CheckResultOf>,
+    /// In live mode: about how many tokens one run spends at a vendor (input and output, for
+    /// every call it makes). `None`: mock only — it observes the wire or injects faults.
+    pub live_tokens: Option<u32>,
+    pub(crate) run: RunFn,
+    /// The caller-side version live mode runs (`None`: `run` serves both modes).
+    pub(crate) live_run: Option<RunFn>,
+}
+
+pub(crate) type RunFn = for<'a> fn(&'a Cx<'a>) -> BoxFuture<'a, CheckResultOf>;
+
+impl Check {
+    /// Whether it can run against a live server (tag `live`); every check runs against mocks
+    /// (tag `mock`).
+    pub fn is_live(&self) -> bool {
+        self.live_tokens.is_some()
+    }
+
+    /// What runs in a mode: the caller-side version against live servers, where there is one.
+    pub(crate) fn runner(&self, mock: bool) -> RunFn {
+        match (mock, self.live_run) {
+            (false, Some(live)) => live,
+            _ => self.run,
+        }
+    }
 }
 
 impl std::fmt::Debug for Check {
@@ -32,54 +54,66 @@ impl std::fmt::Debug for Check {
     }
 }
 
+/// One row per check: id, family, `[tokens]` for a check that runs live as it runs against
+/// mocks, `[tokens live_fn]` for one with a caller-side live version, `[]` for mock only.
 macro_rules! checks {
-    ($($id:literal $family:literal $live:literal $f:path : $title:literal;)*) => {
+    (@tokens) => { None };
+    (@tokens $t:literal) => { Some($t) };
+    (@live) => { None };
+    (@live $f:path) => { Some({ let f: RunFn = |cx| Box::pin($f(cx)); f }) };
+    ($($id:literal $family:literal [$($tokens:literal $($live:path)?)?] $f:path : $title:literal;)*) => {
         /// Every check, in catalogue order.
         pub static CHECKS: &[Check] = &[$(Check {
             id: $id,
             family: $family,
             title: $title,
-            live: $live,
+            live_tokens: checks!(@tokens $($tokens)?),
             run: |cx| Box::pin($f(cx)),
+            live_run: checks!(@live $($($live)?)?),
         }),*];
     };
 }
 
+// Token figures: the prompt, tool schemas and answer of each call a live run makes, rounded up;
+// the ERR checks that a server refuses cost nothing (vendors bill no rejected request).
 checks! {
-    "CTR-001" "CTR" true ctr::ctr_001: "generate: text, finish stop, id, model, usage with total = input + output";
-    "CTR-002" "CTR" true ctr::ctr_002: "stream: start first, deltas, one finish last with usage, deltas concatenate to the text";
-    "CTR-003" "CTR" false ctr::ctr_003: "stream ≡ generate for the same exchange";
-    "CTR-004" "CTR" false ctr::ctr_004: "system prompt reaches the wire in the protocol's place";
-    "CTR-005" "CTR" false ctr::ctr_005: "parameters reach the wire under the protocol's names; unset ones are absent";
-    "CTR-006" "CTR" false ctr::ctr_006: "multi-turn history (alternating, and two user turns in a row) is encoded validly";
-    "CTR-007" "CTR" false ctr::ctr_007: "UTF-8 split across chunks and frames decodes exactly";
-    "CTR-008" "CTR" false ctr::ctr_008: "unknown fields and enum values are tolerated (finish `other`); CRLF framing and comment lines too";
-    "TOOL-001" "TOOL" false tool::tool_001: "one tool call, generate and stream";
-    "TOOL-002" "TOOL" false tool::tool_002: "parallel tool calls assembled by index, order and arguments kept";
-    "TOOL-003" "TOOL" false tool::tool_003: "a tool call without arguments gives {}";
-    "TOOL-004" "TOOL" false tool::tool_004: "a tool call and its result in history are encoded the protocol's way";
-    "TOOL-005" "TOOL" false tool::tool_005: "tool_choice auto / none / required / named map to the protocol's form";
-    "TOOL-006" "TOOL" false tool::tool_006: "tool-call ids are normalised: valid, unique, deterministic, originals kept";
-    "TOOL-007" "TOOL" false tool::tool_007: "a tool result marked as an error is encoded as one";
-    "TOOL-008" "TOOL" false tool::tool_008: "arguments that are not JSON end in malformed_response";
-    "RSN-001" "RSN" false features::rsn_001: "reasoning arrives as reasoning, never in the text; reasoning tokens counted in output";
-    "JSON-001" "JSON" false features::json_001: "a JSON-schema response format is encoded the protocol's way";
-    "MM-001" "MM" false features::mm_001: "image input, base64 and URL, is encoded the protocol's way";
-    "USE-001" "USE" false features::use_001: "usage rules (B2) for cached and reasoning tokens, generate and stream";
-    "ERR-001" "ERR" false err::err_001: "every vendor error maps to its kind, status, provider and retryable flag; no retry inside";
-    "ERR-002" "ERR" false err::err_002: "retry_after from each A6 signal; x-should-retry overrides";
-    "ERR-003" "ERR" false err::err_003: "an error mid-stream surfaces as an error item of the right kind";
-    "ERR-004" "ERR" false err::err_004: "a malformed frame gives malformed_response";
-    "ERR-005" "ERR" false err::err_005: "a stream cut without its terminal marker (mid-text, or after the finish reason) gives stream_interrupted";
-    "ERR-006" "ERR" false err::err_006: "a stalled upstream gives timeout within the configured bound";
-    "ERR-007" "ERR" true err::err_007: "no error output contains the credential";
-    "SL-001" "SL" true sl::sl_001: "a call without its runtime context fails before anything is sent";
-    "SL-002" "SL" false sl::sl_002: "no retained state: A, B, A put A's, B's, A's values on the wire";
-    "SL-003" "SL" false sl::sl_003: "concurrent isolation (property test)";
-    "SL-004" "SL" false sl::sl_004: "the supplied HTTP client is reused";
-    "SL-005" "SL" false sl::sl_005: "dropping a stream closes the upstream connection";
-    "SEC-001" "SEC" true sec::sec_001: "Debug/Display of contexts and credentials print no secret";
-    "SEC-002" "SEC" true sec::sec_002: "recorded fixtures contain no credential";
+    "CTR-001" "CTR" [40] ctr::ctr_001: "generate: text, finish stop, id, model, usage with total = input + output";
+    "CTR-002" "CTR" [40] ctr::ctr_002: "stream: start first, deltas, one finish last with usage, deltas concatenate to the text";
+    "CTR-003" "CTR" [100 live::ctr_003] ctr::ctr_003: "stream ≡ generate for the same exchange (live: same finish, text, usage rules)";
+    "CTR-004" "CTR" [50 live::ctr_004] ctr::ctr_004: "system prompt reaches the wire in the protocol's place (live: it is obeyed)";
+    "CTR-005" "CTR" [] ctr::ctr_005: "parameters reach the wire under the protocol's names; unset ones are absent";
+    "CTR-006" "CTR" [] ctr::ctr_006: "multi-turn history (alternating, and two user turns in a row) is encoded validly";
+    "CTR-007" "CTR" [] ctr::ctr_007: "UTF-8 split across chunks and frames decodes exactly";
+    "CTR-008" "CTR" [] ctr::ctr_008: "unknown fields and enum values are tolerated (finish `other`); CRLF framing and comment lines too";
+    "TOOL-001" "TOOL" [300 live::tool_001] tool::tool_001: "one tool call, generate and stream (live: forced, arguments fit the schema)";
+    "TOOL-002" "TOOL" [400 live::tool_002] tool::tool_002: "parallel tool calls assembled by index, order and arguments kept";
+    "TOOL-003" "TOOL" [200 live::tool_003] tool::tool_003: "a tool call without arguments gives {}";
+    "TOOL-004" "TOOL" [300 live::tool_004] tool::tool_004: "a tool call and its result in history are encoded the protocol's way (live: accepted and answered)";
+    "TOOL-005" "TOOL" [250 live::tool_005] tool::tool_005: "tool_choice auto / none / required / named map to the protocol's form (live: none gives text)";
+    "TOOL-006" "TOOL" [] tool::tool_006: "tool-call ids are normalised: valid, unique, deterministic, originals kept";
+    "TOOL-007" "TOOL" [] tool::tool_007: "a tool result marked as an error is encoded as one";
+    "TOOL-008" "TOOL" [] tool::tool_008: "arguments that are not JSON end in malformed_response";
+    "RSN-001" "RSN" [1500 live::rsn_001] features::rsn_001: "reasoning arrives as reasoning, never in the text; reasoning tokens counted in output";
+    "JSON-001" "JSON" [150 live::json_001] features::json_001: "a JSON-schema response format is encoded the protocol's way (live: the answer validates)";
+    "MM-001" "MM" [] features::mm_001: "image input, base64 and URL, is encoded the protocol's way";
+    "USE-001" "USE" [60 live::use_001] features::use_001: "usage rules (B2) for cached and reasoning tokens, generate and stream";
+    "ERR-001" "ERR" [] err::err_001: "every vendor error maps to its kind, status, provider and retryable flag; no retry inside";
+    "ERR-002" "ERR" [] err::err_002: "retry_after from each A6 signal; x-should-retry overrides";
+    "ERR-003" "ERR" [] err::err_003: "an error mid-stream surfaces as an error item of the right kind";
+    "ERR-004" "ERR" [] err::err_004: "a malformed frame gives malformed_response";
+    "ERR-005" "ERR" [] err::err_005: "a stream cut without its terminal marker (mid-text, or after the finish reason) gives stream_interrupted";
+    "ERR-006" "ERR" [] err::err_006: "a stalled upstream gives timeout within the configured bound";
+    "ERR-007" "ERR" [0] err::err_007: "no error output contains the credential";
+    "ERR-008" "ERR" [0] err::err_008: "a made-up key gives authentication, not retryable, from generate and stream";
+    "ERR-009" "ERR" [0] err::err_009: "an unknown model gives not_found, not retryable";
+    "ERR-010" "ERR" [0] err::err_010: "a prompt over the context window gives context_length_exceeded, not retryable";
+    "SL-001" "SL" [0] sl::sl_001: "a call without its runtime context fails before anything is sent";
+    "SL-002" "SL" [] sl::sl_002: "no retained state: A, B, A put A's, B's, A's values on the wire";
+    "SL-003" "SL" [] sl::sl_003: "concurrent isolation (property test)";
+    "SL-004" "SL" [] sl::sl_004: "the supplied HTTP client is reused";
+    "SL-005" "SL" [] sl::sl_005: "dropping a stream closes the upstream connection";
+    "SEC-001" "SEC" [0] sec::sec_001: "Debug/Display of contexts and credentials print no secret";
+    "SEC-002" "SEC" [0] sec::sec_002: "recorded fixtures contain no credential";
 }
 
 /// The check with `id`.

@@ -4,6 +4,7 @@
 //! `wiremock` serves buffered answers well but cannot stream chunk by chunk with timing or cut
 //! a connection mid-stream, so the mock is a small axum server instead.
 
+mod auto;
 mod respond;
 pub mod validate;
 
@@ -21,8 +22,12 @@ use crate::error::Result;
 use crate::observe::{Observations, RecordedRequest};
 use crate::scenario::{body_bytes, Fixtures, Protocol, Scenario};
 use crate::serve::Server;
+pub use auto::{AUTO, CONTEXT_TOKENS};
 use respond::Substitutions;
 pub use validate::MISSING_MODEL;
+
+/// The largest request body accepted (Anthropic's documented request limit is 32 MB).
+const BODY_LIMIT: usize = 32 * 1024 * 1024;
 
 /// The request header that picks a scenario for one request, overriding the default.
 pub const SCENARIO_HEADER: &str = "x-mock-scenario";
@@ -45,6 +50,9 @@ pub struct MockConfig {
     pub key_header: Option<String>,
     /// The port (0: any free port).
     pub port: u16,
+    /// The models `GET …/models` lists (OpenAI's list, which OpenAI-compatible clients read to
+    /// find a server's model). Every model but [`MISSING_MODEL`] is answered.
+    pub models: Vec<String>,
 }
 
 impl MockConfig {
@@ -57,6 +65,7 @@ impl MockConfig {
             expected_key: None,
             key_header: None,
             port: 0,
+            models: vec!["concord-mock-model".into()],
         }
     }
 
@@ -81,6 +90,12 @@ impl MockConfig {
     /// Read scenarios from `fixtures`.
     pub fn fixtures(mut self, fixtures: Fixtures) -> Self {
         self.fixtures = fixtures;
+        self
+    }
+
+    /// List `models` at `GET …/models`.
+    pub fn models(mut self, models: Vec<String>) -> Self {
+        self.models = models;
         self
     }
 
@@ -121,6 +136,9 @@ impl MockVendor {
         });
         let app = axum::Router::new()
             .fallback(handle)
+            // Vendors take prompts far beyond axum's 2 MB default; `auto` answers an oversized
+            // one with the vendor's context-length error, as they do.
+            .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
             .with_state(shared.clone());
         let counting = CountingListener {
             inner: listener,
@@ -204,6 +222,28 @@ impl axum::serve::Listener for CountingListener {
     }
 }
 
+/// OpenAI's model list at `GET …/models`, for the OpenAI protocols (how OpenAI-compatible
+/// clients find the model a server serves); `None` for every other request.
+fn list_models(config: &MockConfig, method: &Method, path: &str) -> Option<Response> {
+    let openai = matches!(
+        config.protocol,
+        Protocol::Openai | Protocol::OpenaiResponses
+    );
+    if !(openai && method == Method::GET && path.ends_with("/models")) {
+        return None;
+    }
+    let data: Vec<Value> = config
+        .models
+        .iter()
+        .map(|id| serde_json::json!({"id": id, "object": "model", "created": 1_700_000_000, "owned_by": "concord-mock"}))
+        .collect();
+    let body = serde_json::json!({"object": "list", "data": data});
+    Some(respond::buffered(
+        200,
+        serde_json::to_vec(&body).expect("serialisable"),
+    ))
+}
+
 /// A scenario folder, or an `error_<name>` row of the error table.
 enum Loaded {
     Scenario(Box<Scenario>),
@@ -211,6 +251,10 @@ enum Loaded {
 }
 
 fn load(fixtures: &Fixtures, protocol: Protocol, name: &str) -> Result<Loaded> {
+    if name == AUTO {
+        // Picked per request; the text answer stands in when checking that the name loads.
+        return load(fixtures, protocol, "text");
+    }
     if let Some(case) = name.strip_prefix("error_") {
         if let Some(c) = fixtures
             .error_cases(protocol)?
@@ -268,6 +312,9 @@ async fn handle(
         body_bytes: body.len(),
         at: shared.obs.since_start(),
     });
+    if let Some(listing) = list_models(&shared.config, &method, uri.path()) {
+        return listing;
+    }
     let route = match validate::validate(protocol, &incoming) {
         Ok(route) => route,
         Err(rejection) => {
@@ -277,8 +324,14 @@ async fn handle(
             )
         }
     };
-    let name = header(SCENARIO_HEADER)
+    let mut name = header(SCENARIO_HEADER)
         .unwrap_or_else(|| shared.scenario.read().expect("scenario lock").clone());
+    let mut prompt = route.prompt.clone();
+    if name == AUTO {
+        let pick = auto::pick(protocol, &parsed, body.len());
+        name = pick.scenario.to_owned();
+        prompt = pick.prompt.unwrap_or(prompt);
+    }
     let fixtures = &shared.config.fixtures;
     let loaded = match load(fixtures, protocol, &name) {
         Ok(l) => l,
@@ -286,7 +339,7 @@ async fn handle(
     };
     let subs = Substitutions {
         model: route.model.clone(),
-        prompt: route.prompt.clone(),
+        prompt,
         credential: credential.unwrap_or_default(),
     };
     match loaded {
