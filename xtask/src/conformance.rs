@@ -52,8 +52,8 @@ pub struct Args {
     /// `openai-compatible-responses` for `--provider openai-compatible --api responses`.
     #[arg(long)]
     api: Option<String>,
-    /// With --live: the base URL of the server to test (one --provider), instead of its
-    /// variable (OPENAI_COMPATIBLE_BASE_URL, …).
+    /// With --live: the base URL of the server to test (one --provider, or a --plugin that
+    /// calls it), instead of its variable (OPENAI_COMPATIBLE_BASE_URL, …).
     #[arg(long, requires = "live")]
     base_url: Option<String>,
     /// With --live: the model to call, instead of its variable.
@@ -156,7 +156,7 @@ fn run_report(args: Args) -> Result<concord_conformance::Report> {
                 .map_err(|e| anyhow::anyhow!("the plugin did not start: {}", e.message))?;
             let name = plugin.handshake().name.clone();
             println!(
-                "plugin `{name}` {} (protocol {}), against the {} mock vendor",
+                "plugin `{name}` {} (plugin protocol {}), calling the {} wire protocol",
                 plugin.handshake().version,
                 plugin.handshake().protocol,
                 protocol.name()
@@ -171,7 +171,13 @@ fn run_report(args: Args) -> Result<concord_conformance::Report> {
         bail!("unknown provider `{unknown}`; known: {}", known.join(", "));
     }
     let subjects = match &args.base_url {
-        Some(url) => vec![one_server(&args, &providers, url, &runtime)?],
+        Some(url) => {
+            let plugin = args
+                .plugin
+                .as_ref()
+                .and_then(|_| subjects.into_iter().next());
+            vec![one_server(&args, &providers, url, plugin, &runtime)?]
+        }
         None => subjects,
     };
     let selection = Selection {
@@ -270,47 +276,42 @@ fn run_report(args: Args) -> Result<concord_conformance::Report> {
     Ok(report)
 }
 
-/// A `concord mock` process, stopped when dropped.
-struct MockProcess(std::process::Child);
-
-impl Drop for MockProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Live mode as a user runs it against a server of theirs: `concord mock` started as an
 /// ordinary HTTP server (keyed, as a vendor is), then `--live --provider openai-compatible
-/// --base-url URL`, for Chat Completions and Responses. Every live check must pass.
+/// --base-url URL` for Chat Completions and Responses, and the official openai SDK plugin the
+/// same way. Every live check must pass.
 pub fn live_against_mock() -> Result<()> {
-    use std::io::BufRead;
     const KEY: &str = "sk-ci-live-mock-0000";
+    crate::sdk::ensure_sdks()?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     crate::run(&cargo, &["build", "--quiet", "-p", "concord-cli"])?;
-    let concord = crate::root().join("target/debug/concord");
-    for (protocol, api) in [("openai", None), ("openai-responses", Some("responses"))] {
-        let child = std::process::Command::new(&concord)
-            .args(["mock", "--protocol", protocol, "--key", KEY])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .with_context(|| format!("starting {}", concord.display()))?;
-        let mut mock = MockProcess(child);
-        let mut url = String::new();
-        std::io::BufReader::new(mock.0.stdout.take().context("the mock's stdout")?)
-            .read_line(&mut url)?;
-        let url = url.trim().to_owned();
-        println!("\n`concord mock --protocol {protocol}` at {url}");
-        // The key travels as the variable a user sets; this process runs nothing else live.
-        std::env::set_var("OPENAI_COMPATIBLE_API_KEY", KEY);
+    // The key travels as the variable a user sets; this process runs nothing else live.
+    std::env::set_var("OPENAI_COMPATIBLE_API_KEY", KEY);
+    let sdk_plugin = crate::root().join("plugins/openai-sdk/manifest.json");
+    let runs = [
+        ("openai", None, None),
+        ("openai-responses", Some("responses"), None),
+        ("openai", None, Some(sdk_plugin)),
+    ];
+    for (protocol, api, plugin) in runs {
+        let mock = MockProcess::start(protocol, KEY)?;
+        println!("\n`concord mock --protocol {protocol}` at {}", mock.url);
+        let args = match plugin {
+            Some(manifest) => Args {
+                protocol: Some(protocol.into()),
+                ..Args::plugin(manifest, protocol, None)
+            },
+            None => Args {
+                providers: vec!["openai-compatible".into()],
+                api: api.map(str::to_owned),
+                ..Args::mock_all()
+            },
+        };
         let report = run_report(Args {
             mock_providers: false,
             live: true,
-            providers: vec!["openai-compatible".into()],
-            api: api.map(str::to_owned),
-            base_url: Some(url),
-            ..Args::mock_all()
+            base_url: Some(mock.url.clone()),
+            ..args
         })?;
         let (pass, _, skip) = report.counts();
         if pass < 15 || skip > 0 {
@@ -318,6 +319,40 @@ pub fn live_against_mock() -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A `concord mock` process, stopped when dropped.
+struct MockProcess {
+    child: std::process::Child,
+    url: String,
+}
+
+impl MockProcess {
+    fn start(protocol: &str, key: &str) -> Result<Self> {
+        use std::io::BufRead;
+        let concord = crate::root().join("target/debug/concord");
+        let mut child = std::process::Command::new(&concord)
+            .args(["mock", "--protocol", protocol, "--key", key])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .with_context(|| format!("starting {}", concord.display()))?;
+        let stdout = child.stdout.take().context("the mock's stdout")?;
+        let mut process = Self {
+            child,
+            url: String::new(),
+        };
+        std::io::BufReader::new(stdout).read_line(&mut process.url)?;
+        process.url = process.url.trim().to_owned();
+        Ok(process)
+    }
+}
+
+impl Drop for MockProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// The --provider names, with `--api` applied (`openai-compatible` + `responses` is the
@@ -349,26 +384,47 @@ fn provider_names(args: &Args) -> Result<Vec<String>> {
         .collect()
 }
 
-/// The one subject of a run against the server at `url`: its row's provider, with the base URL,
-/// the model (--model, its variable, or the first the server lists) and, when its key variable
-/// is unset, a placeholder key (local servers often check none).
+/// The one subject of a run against the server at `url`: its row's provider (or the plugin,
+/// reaching the server as the row of its protocol would), with the base URL, the model
+/// (--model, its variable, or the first the server lists) and, when its key variable is unset,
+/// a placeholder key (local servers often check none).
 fn one_server(
     args: &Args,
     providers: &[String],
     url: &str,
+    plugin: Option<Subject>,
     runtime: &tokio::runtime::Runtime,
 ) -> Result<Subject> {
-    let [name] = providers else {
-        bail!("--base-url names one server: give exactly one --provider");
+    let (d, subject) = match plugin {
+        Some(subject) => {
+            let row = match subject.protocol {
+                Protocol::Openai | Protocol::OpenaiResponses => "openai-compatible",
+                Protocol::Anthropic => "anthropic",
+                Protocol::Gemini => "gemini",
+            };
+            (
+                *concord::descriptor::get(row).expect("a shipped row"),
+                subject,
+            )
+        }
+        None => {
+            let [name] = providers else {
+                bail!("--base-url names one server: give exactly one --provider");
+            };
+            let row = args.providers[0].as_str();
+            let d = *concord::descriptor::get(row)
+                .with_context(|| format!("unknown provider `{row}`"))?;
+            let api = d
+                .apis
+                .iter()
+                .copied()
+                .find(|a| *name == row || name.ends_with(a.name()))
+                .unwrap_or(d.apis[0]);
+            let subject = Subject::from_descriptor(&d, api)
+                .with_context(|| format!("{row} does not speak {}", api.name()))?;
+            (d, subject)
+        }
     };
-    let row = args.providers[0].as_str();
-    let d = *concord::descriptor::get(row).with_context(|| format!("unknown provider `{row}`"))?;
-    let api = d
-        .apis
-        .iter()
-        .copied()
-        .find(|a| *name == row || name.ends_with(a.name()))
-        .unwrap_or(d.apis[0]);
     let key = match d.key.get() {
         Some(key) => key,
         None => {
@@ -397,8 +453,6 @@ fn one_server(
             (d.live_model.name.into(), model),
         ],
     );
-    let subject = Subject::from_descriptor(&d, api)
-        .with_context(|| format!("{row} does not speak {}", api.name()))?;
     Ok(subject.with_live(live))
 }
 

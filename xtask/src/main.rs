@@ -40,7 +40,8 @@ enum Cmd {
     /// virtualenv under target/) at every mock vendor.
     SdkCheck,
     /// Live mode against `concord mock` started as an HTTP server, as a user runs it against a
-    /// server of theirs (--live --provider openai-compatible --base-url), Chat and Responses.
+    /// server of theirs (--live --provider openai-compatible --base-url), Chat and Responses,
+    /// and the official openai SDK plugin the same way.
     LiveMockCheck,
     /// Everything CI runs: fmt, clippy, tests, the mock-mode suite, generated docs, fixtures,
     /// live mode against `concord mock`, the official-SDK check, the example plugins.
@@ -101,8 +102,8 @@ fn ci() -> Result<()> {
     docs::env_docs(true)?;
     fixtures::run(fixtures::Cmd::Check)?;
     conformance::run(conformance::Args::mock_all())?;
-    conformance::live_against_mock()?;
     sdk::run()?;
+    conformance::live_against_mock()?;
     // The example plugins (docs/plugins.md): concord's own provider over the protocol must pass
     // everything; the official openai SDK must fail exactly its known failures.
     let plugins = root().join("plugins");

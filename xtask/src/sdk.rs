@@ -12,7 +12,7 @@ fn venv() -> PathBuf {
 }
 
 /// Creates or refreshes the virtualenv when the pins changed since it was made.
-fn ensure_sdks() -> Result<PathBuf> {
+pub fn ensure_sdks() -> Result<PathBuf> {
     let requirements = crate::root().join("harness/sdk/requirements.txt");
     let wanted = std::fs::read_to_string(&requirements)
         .with_context(|| format!("cannot read {}", requirements.display()))?;
