@@ -8,6 +8,7 @@ use crate::request::Request;
 
 /// The features a provider supports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Capabilities {
     /// `stream` works (CTR-002, CTR-003 and every stream half of a check).
     pub streaming: bool,

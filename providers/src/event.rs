@@ -12,6 +12,7 @@ use crate::response::{FinishReason, ReasoningBlock, Response, ToolCall, Usage};
 
 /// One item of a normalised stream.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum StreamEvent {
     /// Always first.

@@ -6,6 +6,7 @@ use serde_json::Value;
 
 /// One call's input: the conversation, tools and generation options.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Request {
     /// The conversation so far, oldest first.
     pub messages: Vec<Message>,
@@ -38,6 +39,7 @@ impl Request {
 
 /// One turn of the conversation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "role", rename_all = "snake_case")]
 pub enum Message {
     /// Instructions for the model. Vendors put these in different places (contract CTR-004).
@@ -123,6 +125,7 @@ impl Message {
 
 /// A part of a user message.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ContentPart {
     /// Plain text.
@@ -139,6 +142,7 @@ pub enum ContentPart {
 
 /// Where an image comes from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ImageSource {
     /// Base64-encoded bytes with their media type (`image/png`).
@@ -157,6 +161,7 @@ pub enum ImageSource {
 
 /// A tool the model may call.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Tool {
     /// The function name.
     pub name: String,
@@ -169,6 +174,7 @@ pub struct Tool {
 
 /// How the model may use tools.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ToolChoice {
     /// The model decides.
@@ -183,6 +189,7 @@ pub enum ToolChoice {
 
 /// A tool call: in a response, or in an assistant turn of history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ToolCall {
     /// The normalised id (contract B3): `^[A-Za-z0-9_-]{1,40}$`, unique within its response.
     pub id: String,
@@ -204,6 +211,7 @@ pub struct ToolCall {
 /// on later turns (extended thinking with tool use, stateless OpenAI Responses). Vendors without
 /// such data produce no blocks; their reasoning is only [`Response::reasoning`](crate::Response).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ReasoningBlock {
     /// The block's readable reasoning (or summary) text; may be empty.
     #[serde(default)]
@@ -224,6 +232,7 @@ pub struct ReasoningBlock {
 
 /// Sampling and length parameters. `None` means "not set": it is left out of the wire body.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Parameters {
     /// Sampling temperature.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -257,6 +266,7 @@ impl Parameters {
 
 /// Structured output.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ResponseFormat {
     /// A name for the schema (OpenAI requires one).
     pub name: String,
@@ -269,6 +279,7 @@ pub struct ResponseFormat {
 
 /// Reasoning ("thinking") options.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ReasoningOptions {
     /// Token budget for reasoning (Anthropic `budget_tokens`, Gemini `thinkingBudget`).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -6,6 +6,7 @@ pub use crate::request::{ReasoningBlock, ToolCall};
 
 /// A finished, non-streamed answer (or an assembled stream).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Response {
     /// The vendor's response id (empty when the vendor gives none).
     pub id: String,
@@ -31,6 +32,7 @@ pub struct Response {
 
 /// Why generation ended (contract B1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum FinishReason {
     /// A natural end or a stop sequence.
@@ -63,6 +65,7 @@ impl FinishReason {
 
 /// Token counts. `None` means the vendor did not say.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Usage {
     /// Every prompt token, cached ones included.
     pub input_tokens: Option<u64>,

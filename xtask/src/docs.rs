@@ -43,3 +43,15 @@ pub fn env_docs(check: bool) -> Result<()> {
         "cargo xtask env-docs",
     )
 }
+
+/// `docs/plugin-protocol.schema.json`: the JSON Schema of every plugin-protocol line, generated
+/// from the Rust types.
+pub fn plugin_schema(check: bool) -> Result<()> {
+    let schema = concord::plugin::schema::protocol_schema();
+    write_or_check(
+        "docs/plugin-protocol.schema.json",
+        &(serde_json::to_string_pretty(&schema)? + "\n"),
+        check,
+        "cargo xtask plugin-schema",
+    )
+}

@@ -29,6 +29,13 @@ enum Cmd {
         #[arg(long)]
         check: bool,
     },
+    /// Write docs/plugin-protocol.schema.json, the JSON Schema of the plugin protocol's lines,
+    /// from the Rust types.
+    PluginSchema {
+        /// Fail with a diff when the committed file is stale, instead of writing it.
+        #[arg(long)]
+        check: bool,
+    },
     /// Fixture maintenance.
     Fixtures {
         #[command(subcommand)]
@@ -75,6 +82,7 @@ fn main() -> Result<()> {
     match cli.command {
         Cmd::Conformance(args) => conformance::run(*args),
         Cmd::EnvDocs { check } => docs::env_docs(check),
+        Cmd::PluginSchema { check } => docs::plugin_schema(check),
         Cmd::Fixtures { command } => fixtures::run(command),
         Cmd::Bench(args) => bench::run(args),
         Cmd::SdkCheck => sdk::run(),
@@ -100,6 +108,7 @@ fn ci() -> Result<()> {
     run(&cargo, &["test", "--workspace", "--all-targets"])?;
     run(&cargo, &["test", "--workspace", "--doc"])?;
     docs::env_docs(true)?;
+    docs::plugin_schema(true)?;
     fixtures::run(fixtures::Cmd::Check)?;
     conformance::run(conformance::Args::mock_all())?;
     sdk::run()?;

@@ -4,6 +4,8 @@
 
 mod host;
 pub mod protocol;
+#[cfg(feature = "schema")]
+pub mod schema;
 mod serve;
 
 pub use host::{Manifest, PluginProvider, DEFAULT_CALL_TIMEOUT, HANDSHAKE_TIMEOUT, MAX_LINE_BYTES};

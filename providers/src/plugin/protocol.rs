@@ -24,6 +24,7 @@ pub const PROTOCOL_VERSION: u32 = 1;
 
 /// The plugin's first line.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Handshake {
     /// Always `"handshake"`.
     #[serde(rename = "type")]
@@ -40,6 +41,7 @@ pub struct Handshake {
 
 /// The tag of a [`Handshake`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum HandshakeTag {
     /// The only value.
@@ -49,6 +51,7 @@ pub enum HandshakeTag {
 /// What the call runs with: the runtime context minus the HTTP client (a plugin brings its
 /// own), with the credential resolved (a token source has been asked already).
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CallContext {
     /// The model to call.
     pub model: String,
@@ -86,6 +89,7 @@ impl std::fmt::Debug for CallContext {
 
 /// A line from the host.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum HostMessage {
     /// One complete answer, as `Provider::generate`.
@@ -116,6 +120,7 @@ pub enum HostMessage {
 
 /// A line from the plugin.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum PluginMessage {
     /// The answer to a `generate`.
@@ -152,6 +157,7 @@ impl PluginMessage {
 
 /// An [`Error`] on the wire.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct WireError {
     /// The normalised kind (`rate_limited`, `stream_interrupted`, …).
     pub kind: ErrorKind,
