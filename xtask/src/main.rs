@@ -126,6 +126,11 @@ fn ci() -> Result<()> {
         "openai",
         Some(plugins.join("openai-sdk/known-failures.txt")),
     ))?;
+    conformance::run(conformance::Args::plugin(
+        plugins.join("minimal/manifest.json"),
+        "openai",
+        Some(plugins.join("minimal/known-failures.txt")),
+    ))?;
     eprintln!("ci: all green");
     Ok(())
 }
