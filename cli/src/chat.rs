@@ -7,9 +7,9 @@ use clap::builder::{PossibleValue, PossibleValuesParser};
 use clap::Args;
 use concord::descriptor::{self, Api, Descriptor};
 use concord::{
-    Error, ErrorKind, Message, Provider, Request, Response, Retry, RetryPolicy, RuntimeContext,
-    StreamEvent,
+    Error, ErrorKind, Message, Provider, Request, Response, RuntimeContext, StreamEvent,
 };
+use concord_dispatch::{DispatchConfig, Dispatcher, RetryPolicy};
 use futures_util::StreamExt;
 
 use crate::output::{error_json, ChatJson};
@@ -270,7 +270,17 @@ pub async fn run(args: ChatArgs) -> u8 {
     if let Err(message) = check_base_url(d, ctx.base_url.as_deref().unwrap_or_default()) {
         return usage_error(&args, ErrorKind::InvalidRequest, name, message);
     }
-    let provider = Retry::new(provider, RetryPolicy::default().with_max_retries(retries));
+    // The dispatcher with only its retry layer on: a one-shot command has nothing to queue or
+    // take out of rotation.
+    let config = DispatchConfig {
+        retry: RetryPolicy::default().with_max_retries(retries),
+        breaker: None,
+        ..DispatchConfig::default()
+    };
+    let provider = match Dispatcher::new(provider, config) {
+        Ok(d) => d,
+        Err(e) => return usage_error(&args, ErrorKind::InvalidRequest, name, e.to_string()),
+    };
 
     let started = Instant::now();
     let result = if args.stream {

@@ -60,6 +60,8 @@ pub struct Observations {
     connections: AtomicUsize,
     disconnects: AtomicUsize,
     completed_streams: AtomicUsize,
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
 }
 
 impl Observations {
@@ -70,6 +72,8 @@ impl Observations {
             connections: AtomicUsize::new(0),
             disconnects: AtomicUsize::new(0),
             completed_streams: AtomicUsize::new(0),
+            in_flight: AtomicUsize::new(0),
+            max_in_flight: AtomicUsize::new(0),
         })
     }
 
@@ -92,6 +96,24 @@ impl Observations {
             &self.disconnects
         };
         counter.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// A request is being answered until the returned guard drops (a streamed answer: until
+    /// its body ends or the client goes).
+    pub(crate) fn answering(self: &Arc<Self>) -> Answering {
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        Answering(self.clone())
+    }
+
+    /// The most requests answered at once so far: what a client's concurrency cap must bound.
+    pub fn max_in_flight(&self) -> usize {
+        self.max_in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Requests being answered now.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::SeqCst)
     }
 
     /// Every request so far, in arrival order.
@@ -120,5 +142,17 @@ impl Observations {
         self.connections.store(0, Ordering::SeqCst);
         self.disconnects.store(0, Ordering::SeqCst);
         self.completed_streams.store(0, Ordering::SeqCst);
+        self.max_in_flight
+            .store(self.in_flight.load(Ordering::SeqCst), Ordering::SeqCst);
+    }
+}
+
+/// Counts one request as in flight while it lives.
+#[derive(Debug)]
+pub(crate) struct Answering(Arc<Observations>);
+
+impl Drop for Answering {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
     }
 }

@@ -45,6 +45,9 @@ pub enum ErrorKind {
     Unsupported,
     /// The caller dropped the call.
     Cancelled,
+    /// The provider is taken out of rotation for now (an open circuit breaker); `retry_after`
+    /// says when it will be tried again.
+    Unavailable,
 }
 
 impl ErrorKind {
@@ -68,6 +71,7 @@ impl ErrorKind {
             Self::MissingRuntimeContext => "missing_runtime_context",
             Self::Unsupported => "unsupported",
             Self::Cancelled => "cancelled",
+            Self::Unavailable => "unavailable",
         }
     }
 
@@ -81,6 +85,7 @@ impl ErrorKind {
                 | Self::Timeout
                 | Self::Transport
                 | Self::StreamInterrupted
+                | Self::Unavailable
         )
     }
 

@@ -42,7 +42,6 @@ pub mod plugin;
 pub mod provider;
 pub mod request;
 pub mod response;
-pub mod retry;
 pub mod wire;
 
 #[cfg(feature = "anthropic")]
@@ -71,4 +70,3 @@ pub use request::{
     ResponseFormat, Tool, ToolChoice,
 };
 pub use response::{FinishReason, Response, ToolCall, Usage};
-pub use retry::{Retry, RetryPolicy};

@@ -48,7 +48,7 @@ use crate::response::Response;
 /// - Every vendor error maps to its [`ErrorKind`](crate::ErrorKind), status, provider name and
 ///   retryable flag (ERR-001), with `retry_after` from the vendor's signals (ERR-002).
 /// - No retries inside a provider: one call is one request (ERR-001). Retrying is a layer
-///   ([`Retry`](crate::retry::Retry)).
+///   (`concord_dispatch::Retry`).
 /// - An error event mid-stream ends the stream with an error item of its kind, never a clean
 ///   finish (ERR-003); a frame that does not parse is `malformed_response` (ERR-004).
 /// - A stream that ends without its vendor's terminal marker — mid-text, or after the finish
@@ -86,4 +86,57 @@ pub trait Provider: Send + Sync {
         request: &'a Request,
         ctx: &'a RuntimeContext,
     ) -> BoxFuture<'a, Result<EventStream>>;
+}
+
+impl<P: Provider + ?Sized> Provider for Box<P> {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        (**self).capabilities()
+    }
+
+    fn generate<'a>(
+        &'a self,
+        request: &'a Request,
+        ctx: &'a RuntimeContext,
+    ) -> BoxFuture<'a, Result<Response>> {
+        (**self).generate(request, ctx)
+    }
+
+    fn stream<'a>(
+        &'a self,
+        request: &'a Request,
+        ctx: &'a RuntimeContext,
+    ) -> BoxFuture<'a, Result<EventStream>> {
+        (**self).stream(request, ctx)
+    }
+}
+
+/// A shared provider is a provider: layers (`concord-dispatch`) and registries hold `Arc`s.
+impl<P: Provider + ?Sized> Provider for std::sync::Arc<P> {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        (**self).capabilities()
+    }
+
+    fn generate<'a>(
+        &'a self,
+        request: &'a Request,
+        ctx: &'a RuntimeContext,
+    ) -> BoxFuture<'a, Result<Response>> {
+        (**self).generate(request, ctx)
+    }
+
+    fn stream<'a>(
+        &'a self,
+        request: &'a Request,
+        ctx: &'a RuntimeContext,
+    ) -> BoxFuture<'a, Result<EventStream>> {
+        (**self).stream(request, ctx)
+    }
 }

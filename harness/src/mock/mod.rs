@@ -50,6 +50,9 @@ pub struct MockConfig {
     pub key_header: Option<String>,
     /// The port (0: any free port).
     pub port: u16,
+    /// How long the vendor takes before its answer begins (a buffered body, or a stream's
+    /// first chunk): what makes concurrent calls overlap, for tests of concurrency caps.
+    pub latency: std::time::Duration,
     /// The models `GET …/models` lists (OpenAI's list, which OpenAI-compatible clients read to
     /// find a server's model). Every model but [`MISSING_MODEL`] is answered.
     pub models: Vec<String>,
@@ -65,6 +68,7 @@ impl MockConfig {
             expected_key: None,
             key_header: None,
             port: 0,
+            latency: std::time::Duration::ZERO,
             models: vec!["concord-mock-model".into()],
         }
     }
@@ -93,6 +97,12 @@ impl MockConfig {
         self
     }
 
+    /// Wait `latency` before every answer.
+    pub fn latency(mut self, latency: std::time::Duration) -> Self {
+        self.latency = latency;
+        self
+    }
+
     /// List `models` at `GET …/models`.
     pub fn models(mut self, models: Vec<String>) -> Self {
         self.models = models;
@@ -109,6 +119,8 @@ impl MockConfig {
 struct Shared {
     config: MockConfig,
     scenario: RwLock<String>,
+    /// Scenarios for the next requests, in order, before the default again.
+    next: std::sync::Mutex<std::collections::VecDeque<String>>,
     obs: Arc<Observations>,
 }
 
@@ -131,6 +143,7 @@ impl MockVendor {
         let (listener, addr) = crate::serve::bind(config.port).await?;
         let shared = Arc::new(Shared {
             scenario: RwLock::new(config.scenario.clone()),
+            next: Default::default(),
             config,
             obs: Observations::new(),
         });
@@ -180,6 +193,20 @@ impl MockVendor {
             scenario,
         )?;
         *self.shared.scenario.write().expect("scenario lock") = scenario.to_owned();
+        Ok(())
+    }
+
+    /// The next requests get these scenarios, one each in order, then the default again: a
+    /// vendor that fails twice then recovers is `["error_server_error", "error_server_error"]`.
+    pub fn queue_scenarios(&self, scenarios: &[&str]) -> Result<()> {
+        for s in scenarios {
+            load(&self.shared.config.fixtures, self.shared.config.protocol, s)?;
+        }
+        self.shared
+            .next
+            .lock()
+            .expect("scenario queue lock")
+            .extend(scenarios.iter().map(|s| (*s).to_owned()));
         Ok(())
     }
 
@@ -276,6 +303,12 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    // First, before anything that is not Send lives across the wait.
+    let answering = shared.obs.answering();
+    let arrived = shared.obs.since_start();
+    if !shared.config.latency.is_zero() {
+        tokio::time::sleep(shared.config.latency).await;
+    }
     let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let header = |name: &str| {
         headers
@@ -310,7 +343,7 @@ async fn handle(
         credential: credential.clone(),
         body: parsed.clone(),
         body_bytes: body.len(),
-        at: shared.obs.since_start(),
+        at: arrived,
     });
     if let Some(listing) = list_models(&shared.config, &method, uri.path()) {
         return listing;
@@ -324,7 +357,9 @@ async fn handle(
             )
         }
     };
+    let queued = || shared.next.lock().expect("scenario queue lock").pop_front();
     let mut name = header(SCENARIO_HEADER)
+        .or_else(queued)
         .unwrap_or_else(|| shared.scenario.read().expect("scenario lock").clone());
     let mut prompt = route.prompt.clone();
     if name == AUTO {
@@ -353,7 +388,7 @@ async fn handle(
         }
         Loaded::Scenario(sc) => match (route.stream, &sc.file.stream, &sc.stream_bytes) {
             (true, Some(spec), Some(bytes)) => {
-                respond::streamed(spec, subs.apply(bytes), shared.obs.clone())
+                respond::streamed(spec, subs.apply(bytes), shared.obs.clone(), answering)
             }
             _ => match (&sc.file.generate, &sc.generate_body) {
                 (Some(spec), Some(body)) => respond::with_headers(

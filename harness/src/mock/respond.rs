@@ -10,7 +10,7 @@ use bytes::Bytes;
 use futures_util::Stream;
 use http::{HeaderName, HeaderValue, StatusCode};
 
-use crate::observe::Observations;
+use crate::observe::{Answering, Observations};
 use crate::scenario::{header_value, StreamEnd, StreamSpec};
 
 /// Values substituted into scenario bodies: `{{model}}` and `{{prompt}}`, so an echo scenario
@@ -101,10 +101,11 @@ pub fn frames(bytes: &[u8]) -> Vec<Bytes> {
     out
 }
 
-/// Counts the stream as completed or abandoned when hyper drops it.
+/// Counts the stream as completed or abandoned when hyper drops it, and as no longer in flight.
 struct DropGuard {
     obs: Arc<Observations>,
     completed: bool,
+    _answering: Answering,
 }
 
 impl DropGuard {
@@ -119,7 +120,12 @@ impl Drop for DropGuard {
     }
 }
 
-pub fn streamed(spec: &StreamSpec, bytes: Vec<u8>, obs: Arc<Observations>) -> Response {
+pub fn streamed(
+    spec: &StreamSpec,
+    bytes: Vec<u8>,
+    obs: Arc<Observations>,
+    answering: Answering,
+) -> Response {
     let bytes = match spec.cut_at {
         Some(n) => bytes[..n.min(bytes.len())].to_vec(),
         None => bytes,
@@ -133,6 +139,7 @@ pub fn streamed(spec: &StreamSpec, bytes: Vec<u8>, obs: Arc<Observations>) -> Re
         Duration::from_millis(spec.delay_ms),
         spec.end,
         obs,
+        answering,
     ));
     let mut response = Response::new(body);
     *response.status_mut() = StatusCode::from_u16(spec.status).unwrap_or(StatusCode::OK);
@@ -150,10 +157,12 @@ fn chunk_stream(
     delay: Duration,
     end: StreamEnd,
     obs: Arc<Observations>,
+    answering: Answering,
 ) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
     let guard = DropGuard {
         obs,
         completed: false,
+        _answering: answering,
     };
     futures_util::stream::unfold(
         (chunks.into_iter(), guard, true),

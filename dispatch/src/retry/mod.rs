@@ -7,13 +7,9 @@ use std::time::Duration;
 use backon::{ExponentialBuilder, Retryable};
 use futures_util::future::BoxFuture;
 
-use crate::capabilities::Capabilities;
-use crate::context::RuntimeContext;
-use crate::error::{Error, Result};
-use crate::event::EventStream;
-use crate::provider::Provider;
-use crate::request::Request;
-use crate::response::Response;
+use concord::{
+    Capabilities, Error, EventStream, Provider, Request, Response, Result, RuntimeContext,
+};
 
 /// When and how long to retry.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -94,6 +90,11 @@ impl<P: Provider> Retry<P> {
     pub fn new(inner: P, policy: RetryPolicy) -> Self {
         Self { inner, policy }
     }
+
+    /// The wrapped provider.
+    pub fn inner(&self) -> &P {
+        &self.inner
+    }
 }
 
 impl<P: Provider> Provider for Retry<P> {
@@ -124,36 +125,10 @@ impl<P: Provider> Provider for Retry<P> {
     }
 }
 
-impl<P: Provider + ?Sized> Provider for Box<P> {
-    fn name(&self) -> &str {
-        (**self).name()
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        (**self).capabilities()
-    }
-
-    fn generate<'a>(
-        &'a self,
-        request: &'a Request,
-        ctx: &'a RuntimeContext,
-    ) -> BoxFuture<'a, Result<Response>> {
-        (**self).generate(request, ctx)
-    }
-
-    fn stream<'a>(
-        &'a self,
-        request: &'a Request,
-        ctx: &'a RuntimeContext,
-    ) -> BoxFuture<'a, Result<EventStream>> {
-        (**self).stream(request, ctx)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ErrorKind;
+    use concord::ErrorKind;
     use std::sync::atomic::{AtomicU32, Ordering};
 
     fn quick() -> RetryPolicy {

@@ -1,0 +1,48 @@
+//! What a limit or a breaker is kept per: the provider, and optionally the model and tenant of
+//! the call.
+
+use concord::RuntimeContext;
+
+/// Which parts of a call make its key. The provider is always part of it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KeyBy {
+    /// One limit per model.
+    pub model: bool,
+    /// One limit per tenant (the context's `tenant`).
+    pub tenant: bool,
+}
+
+/// A call's key under a [`KeyBy`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Key {
+    /// The provider's name.
+    pub provider: String,
+    /// The model, when keyed by model.
+    pub model: Option<String>,
+    /// The tenant, when keyed by tenant.
+    pub tenant: Option<String>,
+}
+
+impl Key {
+    /// The key of a call to `provider` with `ctx`.
+    pub fn of(provider: &str, ctx: &RuntimeContext, by: KeyBy) -> Self {
+        Self {
+            provider: provider.to_owned(),
+            model: by.model.then(|| ctx.model.clone()).flatten(),
+            tenant: by.tenant.then(|| ctx.tenant.clone()).flatten(),
+        }
+    }
+}
+
+impl std::fmt::Display for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.provider)?;
+        if let Some(m) = &self.model {
+            write!(f, "/{m}")?;
+        }
+        if let Some(t) = &self.tenant {
+            write!(f, "@{t}")?;
+        }
+        Ok(())
+    }
+}
