@@ -91,6 +91,20 @@ impl<'a> Cx<'a> {
             .await
     }
 
+    /// As [`Cx::mock`], taking `latency` before every answer.
+    pub async fn mock_slow(
+        &self,
+        scenario: &str,
+        latency: std::time::Duration,
+    ) -> CheckResultOf<MockVendor> {
+        self.mock_with(
+            MockConfig::new(self.protocol())
+                .scenario(scenario)
+                .latency(latency),
+        )
+        .await
+    }
+
     /// As [`Cx::mock`], accepting only `key`.
     async fn mock_keyed(&self, scenario: &str, key: &str) -> CheckResultOf<MockVendor> {
         self.mock_with(

@@ -22,6 +22,7 @@
 #![warn(missing_docs)]
 
 pub mod broken;
+pub mod broken_dispatch;
 pub mod checks;
 mod cx;
 pub mod outcome;
@@ -31,4 +32,7 @@ pub mod suite;
 pub use concord_harness::{probe, Protocol};
 pub use outcome::{CheckResult, Outcome};
 pub use report::Report;
-pub use suite::{protocol_of, Live, MockSetup, Mode, Selection, Subject, Suite};
+pub use suite::{
+    default_dispatch, protocol_of, DispatchFactory, Dispatched, Live, MockSetup, Mode, Selection,
+    Subject, Suite,
+};

@@ -34,6 +34,37 @@ pub struct Subject {
     pub mock: MockSetup,
     /// For live runs: the variable with its key, its base URL and its live model.
     pub live: Option<Live>,
+    /// The dispatcher the DSP checks wrap the provider in (concord-dispatch's by default; yours
+    /// to test your own).
+    pub dispatch: DispatchFactory,
+}
+
+/// A dispatcher under test, built around a provider.
+pub struct Dispatched {
+    /// The provider with the dispatcher's layers around it.
+    pub provider: Arc<dyn Provider>,
+    /// Its breaker's state changes, when it reports them (DSP-005 checks their order).
+    pub events: Option<tokio::sync::broadcast::Receiver<concord_dispatch::BreakerEvent>>,
+}
+
+/// Builds a dispatcher around a provider from concord-dispatch's settings; `Err` says why not.
+pub type DispatchFactory = Arc<
+    dyn Fn(Arc<dyn Provider>, concord_dispatch::DispatchConfig) -> Result<Dispatched, String>
+        + Send
+        + Sync,
+>;
+
+/// concord-dispatch's [`Dispatcher`](concord_dispatch::Dispatcher).
+pub fn default_dispatch() -> DispatchFactory {
+    Arc::new(|provider, config| {
+        let d =
+            concord_dispatch::Dispatcher::from_arc(provider, config).map_err(|e| e.to_string())?;
+        let events = d.events();
+        Ok(Dispatched {
+            provider: Arc::new(d),
+            events: Some(events),
+        })
+    })
 }
 
 /// How a subject reaches its mock vendor.
@@ -165,7 +196,14 @@ impl Subject {
             model: "conformance-model".into(),
             mock: MockSetup::default(),
             live: None,
+            dispatch: default_dispatch(),
         }
+    }
+
+    /// The same provider, its DSP checks run through `dispatch` instead.
+    pub fn with_dispatch(mut self, dispatch: DispatchFactory) -> Self {
+        self.dispatch = dispatch;
+        self
     }
 
     /// The same provider, reachable live: where its key, base URL and live model come from.
@@ -200,6 +238,7 @@ impl Subject {
                 key_header: Some(d.auth.key_header().to_owned()),
             },
             live: Some(Live::from_descriptor(*d)),
+            dispatch: default_dispatch(),
         })
     }
 

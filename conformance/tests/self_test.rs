@@ -127,6 +127,16 @@ async fn each_broken_provider_fails_exactly_its_checks() {
         // Few property cases: this run asks only whether each flaw is caught, and with 175
         // subjects in flight SL-003 must not outlive its deadline on a loaded CI machine.
         .property_cases(6)
+        // The dispatcher's checks test the dispatcher, not the provider inside it; they have a
+        // self-test of their own (each_broken_dispatcher_fails_exactly_its_checks).
+        .select(concord_conformance::Selection {
+            families: concord_conformance::checks::CHECKS
+                .iter()
+                .map(|c| c.family.to_owned())
+                .filter(|f| f != "DSP")
+                .collect(),
+            ..Default::default()
+        })
         .run()
         .await;
     let mut problems = Vec::new();
@@ -175,7 +185,7 @@ async fn the_reference_providers_pass_everything() {
 }
 
 /// Every check is failed by at least one broken provider, except those no wrapper around a
-/// provider can break, each listed with the reason.
+/// provider can break, each listed with the reason (and the DSP checks, by a broken dispatcher).
 #[test]
 fn every_check_can_fail() {
     const UNBREAKABLE: &[(&str, &str)] = &[
@@ -183,7 +193,7 @@ fn every_check_can_fail() {
         ("SEC-001", "checks concord's own Debug output, which no provider controls"),
         ("SEC-002", "checks the fixture files, not a provider"),
     ];
-    let covered: BTreeSet<&str> = Flaw::ALL
+    let mut covered: BTreeSet<&str> = Flaw::ALL
         .iter()
         .flat_map(|f| {
             KINDS
@@ -191,6 +201,12 @@ fn every_check_can_fail() {
                 .flat_map(move |k| expected(*f, kind_of(k)))
         })
         .collect();
+    // The DSP checks are failed by broken dispatchers instead.
+    covered.extend(
+        concord_conformance::broken_dispatch::DispatchFlaw::ALL
+            .into_iter()
+            .flat_map(dispatch_failures),
+    );
     for check in concord_conformance::checks::CHECKS {
         let listed = UNBREAKABLE.iter().any(|(id, _)| *id == check.id);
         assert!(
@@ -335,4 +351,75 @@ async fn a_client_that_keeps_parameters_as_f32_is_isolated() {
         .await;
     report.assert_passed();
     assert_eq!(report.counts().0, 2, "both checks ran and passed");
+}
+
+/// The DSP checks each broken dispatcher must fail.
+fn dispatch_failures(
+    flaw: concord_conformance::broken_dispatch::DispatchFlaw,
+) -> BTreeSet<&'static str> {
+    use concord_conformance::broken_dispatch::DispatchFlaw::*;
+    let ids: &[&str] = match flaw {
+        IgnoresRate => &["DSP-001", "DSP-002", "DSP-003"],
+        // It also strips the vendor's own retry_after from the errors it passes on.
+        NoRetryAfter => &["DSP-002", "DSP-003", "DSP-006"],
+        IgnoresConcurrency => &["DSP-004", "DSP-009"],
+        NoBreaker => &["DSP-005", "DSP-007"],
+        NeverHalfOpens => &["DSP-005"],
+        RetriesEverything => &["DSP-006"],
+        UnboundedQueue => &["DSP-002"],
+        LeaksPermitOnDrop => &["DSP-009"],
+    };
+    ids.iter().copied().collect()
+}
+
+/// Each broken dispatcher, around each reference provider, fails exactly its DSP checks, and
+/// every DSP check is failed by one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_broken_dispatcher_fails_exactly_its_checks() {
+    use concord_conformance::broken_dispatch::DispatchFlaw;
+    use concord_conformance::Selection;
+    let subjects = DispatchFlaw::ALL.into_iter().flat_map(|flaw| {
+        Subject::defaults().into_iter().map(move |s| Subject {
+            name: format!("{}/{flaw:?}", s.name),
+            ..s.with_dispatch(flaw.factory())
+        })
+    });
+    let report = Suite::new()
+        .subjects(subjects)
+        .select(Selection {
+            families: vec!["DSP".into()],
+            ..Selection::default()
+        })
+        .parallel(16)
+        .run()
+        .await;
+    let mut problems = Vec::new();
+    let mut covered = BTreeSet::new();
+    for flaw in DispatchFlaw::ALL {
+        let want = dispatch_failures(flaw);
+        for s in Subject::defaults() {
+            let name = format!("{}/{flaw:?}", s.name);
+            let got = failed(&report, &name);
+            if got != want {
+                problems.push(format!("{name}: expected {want:?}, got {got:?}"));
+            }
+        }
+        covered.extend(want);
+    }
+    assert!(
+        problems.is_empty(),
+        "{}\n{}",
+        problems.join("\n"),
+        report.failures_text()
+    );
+    for check in concord_conformance::checks::CHECKS
+        .iter()
+        .filter(|c| c.family == "DSP")
+    {
+        assert!(
+            covered.contains(check.id),
+            "{} is failed by no broken dispatcher",
+            check.id
+        );
+    }
 }

@@ -52,6 +52,12 @@ pub use key::{Key, KeyBy};
 pub use limit::{LimitStats, Limiter, Limits, Rate};
 pub use retry::{Retry, RetryPolicy};
 
+/// The README's dispatcher example, compiled (its other Rust blocks are marked `ignore`: they
+/// are fragments).
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
+
 /// A setting that cannot work, named.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid setting {setting}: {why}")]

@@ -2,6 +2,7 @@
 //! in catalogue order.
 
 mod ctr;
+mod dsp;
 mod err;
 mod features;
 mod live;
@@ -112,6 +113,14 @@ checks! {
     "SL-003" "SL" [] sl::sl_003: "concurrent isolation (property test)";
     "SL-004" "SL" [] sl::sl_004: "the supplied HTTP client is reused";
     "SL-005" "SL" [] sl::sl_005: "dropping a stream closes the upstream connection";
+    "DSP-001" "DSP" [] dsp::dsp_001: "dispatcher: a rate limit holds over a burst (one request of slack)";
+    "DSP-002" "DSP" [] dsp::dsp_002: "dispatcher: a full queue refuses at once with rate_limited and a retry_after within 20% of the free slot";
+    "DSP-003" "DSP" [] dsp::dsp_003: "dispatcher: 10× the rate: every call served or refused with retry_after, none hung or lost, the rate kept";
+    "DSP-004" "DSP" [] dsp::dsp_004: "dispatcher: the vendor never sees more calls at once than the cap, streams included";
+    "DSP-005" "DSP" [] dsp::dsp_005: "dispatcher: the breaker opens, fails fast, half-opens, closes on a good probe, reopens longer on a bad one";
+    "DSP-006" "DSP" [] dsp::dsp_006: "dispatcher: retries wait the vendor's retry_after, never retry a non-retryable kind, stop over the cap";
+    "DSP-007" "DSP" [] dsp::dsp_007: "dispatcher: fallback skips a failing target, and one whose breaker is open without sending";
+    "DSP-009" "DSP" [] dsp::dsp_009: "dispatcher: a dropped call frees its queue place and its concurrency permit";
     "SEC-001" "SEC" [0] sec::sec_001: "Debug/Display of contexts and credentials print no secret";
     "SEC-002" "SEC" [0] sec::sec_002: "recorded fixtures contain no credential";
 }

@@ -148,17 +148,26 @@ impl Drop for InQueue {
     }
 }
 
-/// What an admitted call holds until it ends: its concurrency permits.
+/// What an admitted call holds until it ends: its concurrency permits. Dropped without
+/// [`Admitted::done`] (the caller gave up mid-call) it still returns them and leaves the count.
 pub(crate) struct Admitted {
     _permits: Vec<OwnedSemaphorePermit>,
     state: Arc<Mutex<State>>,
     started: Instant,
     tokens: Option<(Key, u32)>,
+    counted: bool,
 }
 
 impl Admitted {
     /// The call ended (with `usage` when it reported any).
-    fn done(self, usage: Option<&concord::Usage>) {
+    fn done(mut self, usage: Option<&concord::Usage>) {
+        self.end(usage);
+    }
+
+    fn end(&mut self, usage: Option<&concord::Usage>) {
+        if !std::mem::replace(&mut self.counted, false) {
+            return;
+        }
         let mut state = self.state.lock().expect("limiter lock");
         state.durations.record(self.started.elapsed());
         state.stats.in_flight = state.stats.in_flight.saturating_sub(1);
@@ -170,6 +179,12 @@ impl Admitted {
                 }
             }
         }
+    }
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        self.end(None);
     }
 }
 
@@ -393,6 +408,7 @@ impl<P: Provider> Limiter<P> {
             state,
             started: Instant::now(),
             tokens,
+            counted: true,
         })
     }
 

@@ -303,12 +303,7 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    // First, before anything that is not Send lives across the wait.
     let answering = shared.obs.answering();
-    let arrived = shared.obs.since_start();
-    if !shared.config.latency.is_zero() {
-        tokio::time::sleep(shared.config.latency).await;
-    }
     let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let header = |name: &str| {
         headers
@@ -317,7 +312,9 @@ async fn handle(
             .map(str::to_owned)
     };
     let protocol = shared.config.protocol;
-    let incoming = validate::Incoming {
+    // Recorded on arrival, before the vendor's latency: a call the client drops while waiting
+    // for the answer has still reached the vendor.
+    let credential = validate::Incoming {
         method: method.as_str(),
         path: uri.path(),
         query: uri.query(),
@@ -325,8 +322,8 @@ async fn handle(
         body: &parsed,
         expected_key: shared.config.expected_key.as_deref(),
         key_header: shared.config.key_header.as_deref(),
-    };
-    let credential = incoming.key(validate::key_headers(protocol));
+    }
+    .key(validate::key_headers(protocol));
     shared.obs.record(RecordedRequest {
         method: method.as_str().to_owned(),
         path: uri.path().to_owned(),
@@ -343,8 +340,21 @@ async fn handle(
         credential: credential.clone(),
         body: parsed.clone(),
         body_bytes: body.len(),
-        at: arrived,
+        at: shared.obs.since_start(),
     });
+    if !shared.config.latency.is_zero() {
+        tokio::time::sleep(shared.config.latency).await;
+    }
+    // Made again after the wait: it borrows through a `dyn Fn`, which is not `Send`.
+    let incoming = validate::Incoming {
+        method: method.as_str(),
+        path: uri.path(),
+        query: uri.query(),
+        header: &header,
+        body: &parsed,
+        expected_key: shared.config.expected_key.as_deref(),
+        key_header: shared.config.key_header.as_deref(),
+    };
     if let Some(listing) = list_models(&shared.config, &method, uri.path()) {
         return listing;
     }
