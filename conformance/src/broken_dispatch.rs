@@ -9,6 +9,7 @@ use concord::{
 };
 use concord_dispatch::{DispatchConfig, Dispatcher};
 use futures_util::future::BoxFuture;
+use futures_util::StreamExt;
 use tokio::sync::Semaphore;
 
 use crate::suite::{DispatchFactory, Dispatched};
@@ -32,11 +33,14 @@ pub enum DispatchFlaw {
     UnboundedQueue,
     /// Its own concurrency cap, whose permit is lost when a caller drops the call.
     LeaksPermitOnDrop,
+    /// Recovers a cut stream by sending the request again and passing on everything it
+    /// returns: the caller sees the answer's start and text twice.
+    ReplaysFromStart,
 }
 
 impl DispatchFlaw {
     /// Every flaw.
-    pub const ALL: [DispatchFlaw; 8] = [
+    pub const ALL: [DispatchFlaw; 9] = [
         Self::IgnoresRate,
         Self::NoRetryAfter,
         Self::IgnoresConcurrency,
@@ -45,6 +49,7 @@ impl DispatchFlaw {
         Self::RetriesEverything,
         Self::UnboundedQueue,
         Self::LeaksPermitOnDrop,
+        Self::ReplaysFromStart,
     ];
 
     /// The factory for a dispatcher with this flaw.
@@ -63,12 +68,13 @@ impl DispatchFlaw {
                 }
                 Self::UnboundedQueue => config.limits.max_queue_size = usize::MAX,
                 Self::LeaksPermitOnDrop => own_cap = config.limits.max_concurrent.take(),
+                Self::ReplaysFromStart => config.recovery.enabled = false,
                 Self::NoRetryAfter | Self::RetriesEverything => {}
             }
             let d = Dispatcher::from_arc(provider, config).map_err(|e| e.to_string())?;
             let events = d.events();
             let provider: Arc<dyn Provider> = Arc::new(Flawed {
-                inner: d,
+                inner: Arc::new(d),
                 flaw: self,
                 cap: own_cap.map(|n| Arc::new(Semaphore::new(n))),
             });
@@ -81,7 +87,7 @@ impl DispatchFlaw {
 }
 
 struct Flawed {
-    inner: Dispatcher,
+    inner: Arc<Dispatcher>,
     flaw: DispatchFlaw,
     cap: Option<Arc<Semaphore>>,
 }
@@ -161,7 +167,33 @@ impl Provider for Flawed {
             if let Some(p) = permit {
                 p.complete();
             }
-            result.map_err(|e| self.error(e))
+            let events = result.map_err(|e| self.error(e))?;
+            if self.flaw != DispatchFlaw::ReplaysFromStart {
+                return Ok(events);
+            }
+            // On the first error, the whole request again, its events passed on as they come.
+            let (inner, request, ctx) = (self.inner.clone(), request.clone(), ctx.clone());
+            let replaying = futures_util::stream::unfold(
+                (events, Some((inner, request, ctx))),
+                |(mut events, mut again)| async move {
+                    loop {
+                        match events.next().await {
+                            Some(Err(e)) => match again.take() {
+                                Some((inner, request, ctx)) => {
+                                    match inner.stream(&request, &ctx).await {
+                                        Ok(fresh) => events = fresh,
+                                        Err(_) => return Some((Err(e), (events, None))),
+                                    }
+                                }
+                                None => return Some((Err(e), (events, None))),
+                            },
+                            Some(item) => return Some((item, (events, again))),
+                            None => return None,
+                        }
+                    }
+                },
+            );
+            Ok(Box::pin(replaying) as EventStream)
         })
     }
 }

@@ -53,7 +53,8 @@ macro_rules! with_checks {
             err_005 = "ERR-005", err_006 = "ERR-006", err_007 = "ERR-007", err_008 = "ERR-008",
             err_009 = "ERR-009", err_010 = "ERR-010",
             dsp_001 = "DSP-001", dsp_002 = "DSP-002", dsp_003 = "DSP-003", dsp_004 = "DSP-004",
-            dsp_005 = "DSP-005", dsp_006 = "DSP-006", dsp_007 = "DSP-007", dsp_009 = "DSP-009",
+            dsp_005 = "DSP-005", dsp_006 = "DSP-006", dsp_007 = "DSP-007", dsp_008 = "DSP-008",
+            dsp_009 = "DSP-009",
             sl_001 = "SL-001", sl_002 = "SL-002", sl_003 = "SL-003", sl_004 = "SL-004", sl_005 = "SL-005",
             sec_001 = "SEC-001", sec_002 = "SEC-002"
         );

@@ -6,7 +6,9 @@
 //!   `rate_limited` and an exact `retry_after` instead of growing;
 //! - [`Breaker`] — a circuit breaker per provider (or model) with health snapshots and events;
 //! - [`Retry`] — retries of retryable failures with backoff, honouring `retry_after`;
-//! - [`Fallback`] — targets (provider + context) tried in turn when one is down.
+//! - [`Fallback`] — targets (provider + context) tried in turn when one is down;
+//! - [`Recovery`] — stream checkpoints, and cut streams resumed without a duplicated or lost
+//!   character where the provider continues an assistant turn.
 //!
 //! Each is a `Provider` wrapping a `Provider`, usable alone; [`Dispatcher`] stacks them in the
 //! right order from one [`DispatchConfig`]. Nothing here knows a vendor: only `Provider` and
@@ -37,7 +39,10 @@ pub mod fallback;
 mod guard;
 pub mod key;
 pub mod limit;
+mod metrics;
+pub mod recover;
 pub mod retry;
+pub mod settings;
 #[cfg(test)]
 mod testing;
 
@@ -50,6 +55,7 @@ pub use breaker::{Breaker, BreakerConfig, BreakerEvent, BreakerState, Health};
 pub use fallback::{Fallback, Target};
 pub use key::{Key, KeyBy};
 pub use limit::{LimitStats, Limiter, Limits, Rate};
+pub use recover::{resume_from_checkpoint, Checkpoint, CheckpointSink, Recovery, RecoveryConfig};
 pub use retry::{Retry, RetryPolicy};
 
 /// The README's dispatcher example, compiled (its other Rust blocks are marked `ignore`: they
@@ -84,6 +90,8 @@ pub struct DispatchConfig {
     pub breaker: Option<BreakerConfig>,
     /// Admission.
     pub limits: Limits,
+    /// Stream checkpoints and recovery (outermost: a continuation goes through every layer).
+    pub recovery: RecoveryConfig,
 }
 
 impl Default for DispatchConfig {
@@ -92,6 +100,7 @@ impl Default for DispatchConfig {
             retry: RetryPolicy::default(),
             breaker: Some(BreakerConfig::default()),
             limits: Limits::default(),
+            recovery: RecoveryConfig::default(),
         }
     }
 }
@@ -100,6 +109,7 @@ impl DispatchConfig {
     /// Refuses values that cannot work, naming the setting.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.limits.validate()?;
+        self.recovery.validate()?;
         if let Some(b) = &self.breaker {
             b.validate()?;
         }
@@ -109,10 +119,14 @@ impl DispatchConfig {
 
 type Inner = Arc<dyn Provider>;
 
-/// The layers stacked: retry → breaker → limits → the provider. A retried attempt is admitted
-/// and counted like any call; an open breaker refuses before anything queues.
+type Stack = Retry<Breaker<Arc<Limiter<Inner>>>>;
+
+/// The layers stacked: recovery → retry → breaker → limits → the provider. A retried attempt
+/// or a stream's continuation is admitted and counted like any call; an open breaker refuses
+/// before anything queues.
 pub struct Dispatcher {
-    stack: Retry<Breaker<Arc<Limiter<Inner>>>>,
+    recovery: Recovery,
+    stack: Arc<Stack>,
     limiter: Arc<Limiter<Inner>>,
 }
 
@@ -139,8 +153,10 @@ impl Dispatcher {
             ..BreakerConfig::default()
         });
         let breaker = Breaker::new(limiter.clone(), breaker_config);
+        let stack = Arc::new(Retry::new(breaker, config.retry));
         Ok(Self {
-            stack: Retry::new(breaker, config.retry),
+            recovery: Recovery::new(stack.clone(), config.recovery),
+            stack,
             limiter,
         })
     }
@@ -168,11 +184,11 @@ impl Dispatcher {
 
 impl Provider for Dispatcher {
     fn name(&self) -> &str {
-        self.stack.name()
+        self.recovery.name()
     }
 
     fn capabilities(&self) -> Capabilities {
-        self.stack.capabilities()
+        self.recovery.capabilities()
     }
 
     fn generate<'a>(
@@ -180,7 +196,14 @@ impl Provider for Dispatcher {
         request: &'a Request,
         ctx: &'a RuntimeContext,
     ) -> BoxFuture<'a, concord::Result<Response>> {
-        self.stack.generate(request, ctx)
+        Box::pin(async move {
+            let started = std::time::Instant::now();
+            let result = self.recovery.generate(request, ctx).await;
+            let outcome = result.as_ref().map(|r| Some(&r.usage)).map_err(|e| e.kind);
+            let model = ctx.model.as_deref().unwrap_or_default();
+            metrics::call(self.name(), model, "chat", started.elapsed(), outcome);
+            result
+        })
     }
 
     fn stream<'a>(
@@ -188,6 +211,33 @@ impl Provider for Dispatcher {
         request: &'a Request,
         ctx: &'a RuntimeContext,
     ) -> BoxFuture<'a, concord::Result<EventStream>> {
-        self.stack.stream(request, ctx)
+        Box::pin(async move {
+            let started = std::time::Instant::now();
+            let (provider, model) = (
+                self.name().to_owned(),
+                ctx.model.clone().unwrap_or_default(),
+            );
+            let events = match self.recovery.stream(request, ctx).await {
+                Ok(events) => events,
+                Err(e) => {
+                    metrics::call(&provider, &model, "chat", started.elapsed(), Err(e.kind));
+                    return Err(e);
+                }
+            };
+            Ok(futures_util::StreamExt::boxed(guard::on_end(
+                events,
+                move |ended| {
+                    let outcome = match &ended {
+                        guard::Ended::Finished(concord::StreamEvent::Finish { usage, .. }) => {
+                            Ok(Some(usage))
+                        }
+                        guard::Ended::Finished(_) => Ok(None),
+                        guard::Ended::Failed(kind) => Err(*kind),
+                        guard::Ended::Dropped => Err(concord::ErrorKind::Cancelled),
+                    };
+                    metrics::call(&provider, &model, "chat", started.elapsed(), outcome);
+                },
+            )))
+        })
     }
 }

@@ -31,6 +31,11 @@ pub struct Capabilities {
     pub reasoning_output: bool,
     /// Usage is reported at the end of a stream (CTR-002, USE-001).
     pub usage_in_streams: bool,
+    /// A conversation ending in an assistant turn is continued from that text, not answered
+    /// anew (Anthropic's prefill). The dispatcher resumes a cut stream this way (DSP-008).
+    /// Absent from older plugin handshakes: `false`.
+    #[serde(default)]
+    pub assistant_prefill: bool,
 }
 
 impl Capabilities {
@@ -45,6 +50,7 @@ impl Capabilities {
         reasoning_options: true,
         reasoning_output: true,
         usage_in_streams: true,
+        assistant_prefill: true,
     };
 
     /// Fails with `unsupported` when `request` needs something this provider lacks.

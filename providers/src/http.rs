@@ -49,21 +49,14 @@ pub struct HttpProvider {
 
 impl HttpProvider {
     /// `format` at `endpoint` with `auth`, named `name` in errors and reports, declaring every
-    /// capability (narrow them with [`HttpProvider::with_capabilities`]).
+    /// capability the format has (narrow them with [`HttpProvider::with_capabilities`]).
     pub fn new(
         name: impl Into<Cow<'static, str>>,
         format: impl WireFormat + 'static,
         endpoint: Endpoint,
         auth: Auth,
     ) -> Self {
-        Self {
-            name: name.into(),
-            format: Arc::new(format),
-            endpoint,
-            auth,
-            capabilities: Capabilities::ALL,
-            gateway: None,
-        }
+        Self::from_parts(name, Arc::new(format), endpoint, auth)
     }
 
     /// [`HttpProvider::new`] with a format already shared (the descriptor table builds them).
@@ -73,12 +66,16 @@ impl HttpProvider {
         endpoint: Endpoint,
         auth: Auth,
     ) -> Self {
+        let capabilities = Capabilities {
+            assistant_prefill: format.continues_assistant_turn(),
+            ..Capabilities::ALL
+        };
         Self {
             name: name.into(),
             format,
             endpoint,
             auth,
-            capabilities: Capabilities::ALL,
+            capabilities,
             gateway: None,
         }
     }

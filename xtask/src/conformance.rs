@@ -72,6 +72,10 @@ pub struct Args {
     /// Regenerate docs/conformance.md from this run (mock mode, full selection).
     #[arg(long)]
     write_docs: bool,
+    /// With --write-docs: fail with a diff when docs/conformance.md differs, instead of writing
+    /// it (CI's check that the catalogue page is fresh).
+    #[arg(long, requires = "write_docs")]
+    check_docs: bool,
     /// Run the suite against a plugin (a provider in any language, docs/plugins.md) instead of
     /// concord's providers: the path of its manifest.json.
     #[arg(long, requires = "protocol")]
@@ -106,6 +110,7 @@ impl Args {
             cassette_dir: "fixtures/cassettes".into(),
             report_dir: None,
             write_docs: false,
+            check_docs: false,
             plugin: None,
             protocol: None,
             known_failures: None,
@@ -114,6 +119,15 @@ impl Args {
 }
 
 impl Args {
+    /// The full mock-mode run, failing when docs/conformance.md is stale.
+    pub fn mock_all_checking_docs() -> Self {
+        Self {
+            write_docs: true,
+            check_docs: true,
+            ..Self::mock_all()
+        }
+    }
+
     /// The full mock-mode run against a plugin.
     pub fn plugin(manifest: PathBuf, protocol: &str, known_failures: Option<PathBuf>) -> Self {
         Self {
@@ -256,8 +270,8 @@ fn run_report(args: Args) -> Result<concord_conformance::Report> {
         crate::docs::write_or_check(
             "docs/conformance.md",
             &concord_conformance::report::conformance_doc(&report),
-            false,
-            "",
+            args.check_docs,
+            "cargo xtask conformance --write-docs",
         )?;
     }
     let failed: Vec<&str> = report

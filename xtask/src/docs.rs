@@ -30,15 +30,18 @@ pub fn write_or_check(rel: &str, content: &str, check: bool, command: &str) -> R
 }
 
 pub fn env_docs(check: bool) -> Result<()> {
+    // concord's variables, then the dispatcher's.
+    let mut vars = concord::env::all();
+    vars.extend_from_slice(concord_dispatch::settings::VARS);
     write_or_check(
         "docs/configuration.md",
-        &concord::env::markdown(),
+        &concord::env::markdown_of(&vars),
         check,
         "cargo xtask env-docs",
     )?;
     write_or_check(
         ".env.example",
-        &concord::env::env_example(),
+        &concord::env::env_example_of(&vars),
         check,
         "cargo xtask env-docs",
     )

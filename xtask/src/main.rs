@@ -110,7 +110,8 @@ fn ci() -> Result<()> {
     docs::env_docs(true)?;
     docs::plugin_schema(true)?;
     fixtures::run(fixtures::Cmd::Check)?;
-    conformance::run(conformance::Args::mock_all())?;
+    // The whole suite once, its matrix compared with docs/conformance.md.
+    conformance::run(conformance::Args::mock_all_checking_docs())?;
     sdk::run()?;
     conformance::live_against_mock()?;
     // The example plugins (docs/plugins.md): concord's own provider over the protocol must pass
@@ -133,4 +134,14 @@ fn ci() -> Result<()> {
     ))?;
     eprintln!("ci: all green");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    /// clap's own consistency checks (unique flag names, valid `requires`), which otherwise
+    /// only fire when a command is run.
+    #[test]
+    fn the_command_line_is_well_formed() {
+        <super::Cli as clap::CommandFactory>::command().debug_assert();
+    }
 }

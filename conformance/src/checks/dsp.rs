@@ -25,6 +25,7 @@ fn config(limits: Limits) -> DispatchConfig {
         retry: RetryPolicy::default().with_max_retries(0),
         breaker: None,
         limits,
+        recovery: concord_dispatch::RecoveryConfig::default(),
     }
 }
 
@@ -511,6 +512,109 @@ pub async fn dsp_007(cx: &Cx<'_>) -> CheckResultOf {
         2
     );
     expect_eq!("requests at the second target", up.requests().len(), 3);
+    Ok(())
+}
+
+pub async fn dsp_008(cx: &Cx<'_>) -> CheckResultOf {
+    cx.require(cx.caps().streaming, "streaming")?;
+    let scenario = cx
+        .fixtures
+        .scenario(cx.protocol(), "truncated")
+        .map_err(|e| Outcome::Fail(e.to_string()))?;
+    let delivered = scenario
+        .file
+        .expect
+        .as_ref()
+        .and_then(|e| e["error"]["after_text"].as_str())
+        .unwrap_or_default()
+        .to_owned();
+    let mock = cx.mock("text").await?;
+    mock.queue_scenarios(&["truncated"])
+        .map_err(|e| Outcome::Fail(e.to_string()))?;
+    let kept = std::sync::Arc::new(std::sync::Mutex::new(None::<concord_dispatch::Checkpoint>));
+    let sink = {
+        let kept = kept.clone();
+        concord_dispatch::CheckpointSink(std::sync::Arc::new(
+            move |c: &concord_dispatch::Checkpoint| {
+                *kept.lock().expect("lock") = Some(c.clone());
+            },
+        ))
+    };
+    let mut settings = config(Limits::default());
+    settings.recovery.on_checkpoint = Some(sink);
+    let d = dispatch(cx, settings)?;
+    let (req, ctx) = (Request::user("hi"), cx.ctx(&mock));
+    let mut events = d
+        .provider
+        .stream(&req, &ctx)
+        .await
+        .map_err(|e| Outcome::Fail(format!("the stream did not start: {e}")))?;
+    let (mut seen, mut text, mut error) = (Vec::new(), String::new(), None);
+    while let Some(item) = events.next().await {
+        match item {
+            Ok(event) => {
+                if let concord::StreamEvent::TextDelta { text: t } = &event {
+                    text.push_str(t);
+                }
+                seen.push(event);
+            }
+            Err(e) => error = Some(e),
+        }
+    }
+    let count = |f: fn(&concord::StreamEvent) -> bool| seen.iter().filter(|e| f(e)).count();
+    let starts = count(|e| matches!(e, concord::StreamEvent::Start { .. }));
+    if cx.caps().assistant_prefill {
+        if let Some(e) = error {
+            fail!(
+                "a stream cut after {delivered:?} should be resumed by prefill, but ended with {e}"
+            );
+        }
+        let continuation = cx.expected("text")?.text;
+        let want = format!(
+            "{delivered}{}",
+            if delivered.ends_with(char::is_whitespace) {
+                continuation.trim_start()
+            } else {
+                continuation.as_str()
+            }
+        );
+        expect_eq!(
+            "the caller's text: what was delivered, then the continuation, once",
+            &text,
+            &want
+        );
+        expect_eq!("start events", starts, 1);
+        let sent = mock.requests();
+        expect_eq!("requests (the cut one and its continuation)", sent.len(), 2);
+        let last = crate::probe::turns(cx.protocol(), &sent[1].body)
+            .pop()
+            .unwrap_or_default();
+        expect_eq!(
+            "the continuation's prefill",
+            (last.0.as_str(), last.1.as_str()),
+            ("assistant", delivered.trim_end())
+        );
+    } else {
+        match &error {
+            Some(e) if e.kind == ErrorKind::StreamInterrupted => {}
+            other => fail!("without prefill a cut stream must end with stream_interrupted, got {other:?} after {text:?}"),
+        }
+        expect_eq!("the caller's text", &text, &delivered);
+        expect_eq!("requests (nothing replayed)", mock.requests().len(), 1);
+        let checkpoint = kept.lock().expect("lock").clone().ok_or_else(|| {
+            Outcome::Fail("no checkpoint reached the sink when the stream failed".into())
+        })?;
+        expect_eq!(
+            "the checkpoint's text = what the caller received",
+            &checkpoint.text,
+            &text
+        );
+        expect_eq!(
+            "the checkpoint's count of delivered events",
+            checkpoint.delivered,
+            seen.len()
+        );
+    }
     Ok(())
 }
 

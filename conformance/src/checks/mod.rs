@@ -120,6 +120,7 @@ checks! {
     "DSP-005" "DSP" [] dsp::dsp_005: "dispatcher: the breaker opens, fails fast, half-opens, closes on a good probe, reopens longer on a bad one";
     "DSP-006" "DSP" [] dsp::dsp_006: "dispatcher: retries wait the vendor's retry_after, never retry a non-retryable kind, stop over the cap";
     "DSP-007" "DSP" [] dsp::dsp_007: "dispatcher: fallback skips a failing target, and one whose breaker is open without sending";
+    "DSP-008" "DSP" [] dsp::dsp_008: "dispatcher: a cut stream is resumed by prefill with no text twice, or ends with the error and a checkpoint of exactly what was delivered";
     "DSP-009" "DSP" [] dsp::dsp_009: "dispatcher: a dropped call frees its queue place and its concurrency permit";
     "SEC-001" "SEC" [0] sec::sec_001: "Debug/Display of contexts and credentials print no secret";
     "SEC-002" "SEC" [0] sec::sec_002: "recorded fixtures contain no credential";

@@ -195,6 +195,7 @@ impl Shared {
         };
         c.state = to;
         c.since = SystemTime::now();
+        crate::metrics::breaker(&event.key, to);
         tracing::warn!(key = %event.key, from = ?event.from, to = ?event.to, reason = %event.reason, "circuit breaker");
         // Nobody listening is fine.
         let _ = self.events.send(event);
@@ -358,6 +359,7 @@ impl<P: Provider> Breaker<P> {
     }
 
     fn refuse(&self, key: &Key, after: Duration) -> Error {
+        crate::metrics::rejected(self.inner.name(), "breaker_open");
         Error::new(
             ErrorKind::Unavailable,
             self.inner.name(),

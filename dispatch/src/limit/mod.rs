@@ -140,17 +140,33 @@ pub struct Limiter<P> {
 }
 
 /// Leaves the queue when dropped (served, refused, or the caller gave up).
-struct InQueue(Arc<AtomicUsize>);
+struct InQueue {
+    queued: Arc<AtomicUsize>,
+    provider: String,
+}
+
+impl InQueue {
+    fn enter(queued: &Arc<AtomicUsize>, provider: &str) -> Self {
+        let depth = queued.fetch_add(1, Ordering::SeqCst) + 1;
+        crate::metrics::queue(provider, depth);
+        Self {
+            queued: queued.clone(),
+            provider: provider.to_owned(),
+        }
+    }
+}
 
 impl Drop for InQueue {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+        let depth = self.queued.fetch_sub(1, Ordering::SeqCst) - 1;
+        crate::metrics::queue(&self.provider, depth);
     }
 }
 
 /// What an admitted call holds until it ends: its concurrency permits. Dropped without
 /// [`Admitted::done`] (the caller gave up mid-call) it still returns them and leaves the count.
 pub(crate) struct Admitted {
+    provider: String,
     _permits: Vec<OwnedSemaphorePermit>,
     state: Arc<Mutex<State>>,
     started: Instant,
@@ -171,6 +187,7 @@ impl Admitted {
         let mut state = self.state.lock().expect("limiter lock");
         state.durations.record(self.started.elapsed());
         state.stats.in_flight = state.stats.in_flight.saturating_sub(1);
+        crate::metrics::in_flight(&self.provider, state.stats.in_flight);
         if let (Some((key, estimate)), Some(u)) = (&self.tokens, usage) {
             if let (Some(i), Some(o)) = (u.input_tokens, u.output_tokens) {
                 let delta = (i + o) as i64 - i64::from(*estimate);
@@ -251,6 +268,10 @@ impl<P: Provider> Limiter<P> {
     }
 
     fn refuse(&self, why: String, retry_after: Duration, full: bool) -> Error {
+        crate::metrics::rejected(
+            self.inner.name(),
+            if full { "queue_full" } else { "queue_timeout" },
+        );
         {
             let mut state = self.state.lock().expect("limiter lock");
             if full {
@@ -366,8 +387,7 @@ impl<P: Provider> Limiter<P> {
                 tokens = Some((rate_key, cost));
             }
             // Counted under the lock, so two calls cannot both take the last place.
-            self.queued.fetch_add(1, Ordering::SeqCst);
-            let in_queue = InQueue(self.queued.clone());
+            let in_queue = InQueue::enter(&self.queued, name);
             (
                 start,
                 semaphores,
@@ -401,9 +421,15 @@ impl<P: Provider> Limiter<P> {
             }
         }
         drop(in_queue);
+        crate::metrics::waited(name, arrived.elapsed());
         let state = self.state.clone();
-        state.lock().expect("limiter lock").stats.in_flight += 1;
+        {
+            let mut s = state.lock().expect("limiter lock");
+            s.stats.in_flight += 1;
+            crate::metrics::in_flight(name, s.stats.in_flight);
+        }
         Ok(Admitted {
+            provider: name.to_owned(),
             _permits: permits,
             state,
             started: Instant::now(),

@@ -28,6 +28,12 @@ impl Messages {
 }
 
 impl WireFormat for Messages {
+    /// Documented: "prefill Claude's response" (docs.anthropic.com, Messages API); the final
+    /// assistant content must not end in whitespace.
+    fn continues_assistant_turn(&self) -> bool {
+        true
+    }
+
     fn id(&self) -> &'static str {
         "messages"
     }

@@ -309,9 +309,15 @@ impl Descriptor {
                 ),
             )
         })?;
+        // A row narrows what the format can do; it cannot claim prefill a format lacks.
+        let capabilities = Capabilities {
+            assistant_prefill: self.capabilities.assistant_prefill
+                && format.continues_assistant_turn(),
+            ..self.capabilities
+        };
         Ok(
             HttpProvider::from_parts(self.name, format, self.endpoint, self.auth)
-                .with_capabilities(self.capabilities),
+                .with_capabilities(capabilities),
         )
     }
 

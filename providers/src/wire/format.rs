@@ -56,6 +56,12 @@ pub trait WireFormat: Send + Sync + std::fmt::Debug {
     /// The format's name in docs and diagnostics (`chat-completions`).
     fn id(&self) -> &'static str;
 
+    /// Whether the vendor continues a conversation's final assistant turn instead of answering
+    /// it anew (Anthropic's prefill): what `Capabilities::assistant_prefill` can claim.
+    fn continues_assistant_turn(&self) -> bool {
+        false
+    }
+
     /// The body and operation for a resolved call. Nothing is sent.
     fn encode(&self, call: &ResolvedCall<'_>, request: &Request, stream: bool) -> Result<Encoded>;
 

@@ -115,6 +115,17 @@ pub(super) fn validate(req: &Incoming<'_>) -> Result<Route, Rejection> {
             }
         }
     }
+    // A final assistant turn is a prefill the model continues; Anthropic refuses one that ends
+    // in whitespace, with this message.
+    if let Some(last) = messages.last().filter(|m| m["role"] == "assistant") {
+        if content_text(last.get("content")).ends_with(char::is_whitespace) {
+            return Err(error(
+                400,
+                "invalid_request_error",
+                "messages: final assistant content cannot end with trailing whitespace",
+            ));
+        }
+    }
     if model == MISSING_MODEL {
         return Err(error(404, "not_found_error", "model: missing-model"));
     }

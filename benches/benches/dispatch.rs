@@ -1,0 +1,143 @@
+//! The dispatcher's cost: one `generate` through every layer (recovery, retry, breaker,
+//! limiter with a rate, a token budget and a concurrency cap, all uncontended) against the same
+//! call on the bare provider; and the limiter's admissions per second with 64 tasks contending
+//! on 2 cores. The provider answers from memory, so what is measured is the layers alone.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use concord::{
+    Capabilities, EventStream, FinishReason, Provider, Request, Response, RuntimeContext, Usage,
+};
+use concord_dispatch::{BreakerConfig, DispatchConfig, Dispatcher, Limits, Rate};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use futures_util::future::BoxFuture;
+
+/// A provider that answers at once from memory.
+struct Instant;
+
+impl Provider for Instant {
+    fn name(&self) -> &str {
+        "instant"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::ALL
+    }
+
+    fn generate<'a>(
+        &'a self,
+        _: &'a Request,
+        _: &'a RuntimeContext,
+    ) -> BoxFuture<'a, concord::Result<Response>> {
+        Box::pin(async {
+            Ok(Response {
+                id: "r".into(),
+                model: "m".into(),
+                text: "ok".into(),
+                reasoning: None,
+                reasoning_blocks: Vec::new(),
+                tool_calls: Vec::new(),
+                finish_reason: FinishReason::Stop,
+                raw_finish_reason: None,
+                usage: Usage::new(Some(10), Some(2)),
+            })
+        })
+    }
+
+    fn stream<'a>(
+        &'a self,
+        _: &'a Request,
+        _: &'a RuntimeContext,
+    ) -> BoxFuture<'a, concord::Result<EventStream>> {
+        Box::pin(async { Err(concord::Error::unsupported("instant", "streaming")) })
+    }
+}
+
+fn all_layers(limits: Limits) -> Dispatcher {
+    Dispatcher::new(
+        Instant,
+        DispatchConfig {
+            breaker: Some(BreakerConfig::default()),
+            limits,
+            ..DispatchConfig::default()
+        },
+    )
+    .expect("valid settings")
+}
+
+fn overhead(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (request, ctx) = (
+        Request::user("Hello there"),
+        RuntimeContext::new().model("m").tenant("t"),
+    );
+    // Limits far above what the loop reaches: every layer runs, none waits.
+    let dispatcher = all_layers(Limits {
+        rate: Some(Rate {
+            requests: u32::MAX,
+            per: Duration::from_secs(1),
+        }),
+        tokens_per_minute: Some(u32::MAX),
+        max_concurrent: Some(1024),
+        max_concurrent_per_model: Some(1024),
+        ..Limits::default()
+    });
+    let mut group = c.benchmark_group("dispatch_overhead");
+    group.bench_function("bare", |b| {
+        b.iter(|| runtime.block_on(Instant.generate(&request, &ctx)).unwrap())
+    });
+    group.bench_function("all_layers", |b| {
+        b.iter(|| {
+            runtime
+                .block_on(dispatcher.generate(&request, &ctx))
+                .unwrap()
+        })
+    });
+    group.finish();
+}
+
+fn contention(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dispatcher = Arc::new(all_layers(Limits {
+        max_concurrent: Some(8),
+        max_queue_size: 1024,
+        ..Limits::default()
+    }));
+    const TASKS: u64 = 64;
+    const CALLS: u64 = 16;
+    let mut group = c.benchmark_group("dispatch_contention");
+    group.throughput(Throughput::Elements(TASKS * CALLS));
+    group.bench_function("64_tasks_cap_8", |b| {
+        b.iter(|| {
+            runtime.block_on(async {
+                let tasks: Vec<_> = (0..TASKS)
+                    .map(|_| {
+                        let d = dispatcher.clone();
+                        tokio::spawn(async move {
+                            let (request, ctx) =
+                                (Request::user("hi"), RuntimeContext::new().model("m"));
+                            for _ in 0..CALLS {
+                                d.generate(&request, &ctx).await.unwrap();
+                            }
+                        })
+                    })
+                    .collect();
+                for t in tasks {
+                    t.await.unwrap();
+                }
+            })
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, overhead, contention);
+criterion_main!(benches);
