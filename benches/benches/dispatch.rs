@@ -90,6 +90,25 @@ fn overhead(c: &mut Criterion) {
     group.bench_function("bare", |b| {
         b.iter(|| runtime.block_on(Instant.generate(&request, &ctx)).unwrap())
     });
+    // Each layer alone, to see where the cost is.
+    let limiter = concord_dispatch::Limiter::new(
+        Instant,
+        Limits {
+            max_concurrent: Some(1024),
+            ..Limits::default()
+        },
+    );
+    group.bench_function("limiter", |b| {
+        b.iter(|| runtime.block_on(limiter.generate(&request, &ctx)).unwrap())
+    });
+    let breaker = concord_dispatch::Breaker::new(Instant, BreakerConfig::default());
+    group.bench_function("breaker", |b| {
+        b.iter(|| runtime.block_on(breaker.generate(&request, &ctx)).unwrap())
+    });
+    let retry = concord_dispatch::Retry::new(Instant, concord_dispatch::RetryPolicy::default());
+    group.bench_function("retry", |b| {
+        b.iter(|| runtime.block_on(retry.generate(&request, &ctx)).unwrap())
+    });
     group.bench_function("all_layers", |b| {
         b.iter(|| {
             runtime

@@ -110,6 +110,10 @@ impl FinishReason {
 
 /// Deserialises `null` as the type's default: compatible servers send `"tool_calls": null`,
 /// `"choices": null` and the like where OpenAI omits the field.
+#[cfg_attr(
+    not(any(feature = "openai", feature = "anthropic", feature = "gemini")),
+    allow(dead_code)
+)]
 pub(crate) fn null_as_default<'de, D, T>(de: D) -> Result<T, D::Error>
 where
     D: serde::Deserializer<'de>,

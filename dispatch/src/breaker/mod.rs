@@ -136,11 +136,58 @@ pub struct Health {
     pub since: SystemTime,
 }
 
+/// Outcomes over the last `window`, counted in ten slices of it: constant memory and constant
+/// time per call however many calls a second go through (a list of every outcome grew to
+/// hundreds of thousands of entries at high rates, and counting it dominated the call).
+#[derive(Debug, Default)]
+struct Window {
+    /// (slice start, calls, failures), oldest first.
+    slices: VecDeque<(Instant, u32, u32)>,
+}
+
+impl Window {
+    const SLICES: u32 = 10;
+
+    fn push(&mut self, now: Instant, window: Duration, failed: bool) {
+        let width = window / Self::SLICES;
+        match self.slices.back_mut() {
+            Some((start, calls, failures)) if now.duration_since(*start) < width => {
+                *calls += 1;
+                *failures += u32::from(failed);
+            }
+            _ => self.slices.push_back((now, 1, u32::from(failed))),
+        }
+    }
+
+    fn prune(&mut self, now: Instant, window: Duration) {
+        while self
+            .slices
+            .front()
+            .is_some_and(|(start, _, _)| now.duration_since(*start) > window)
+        {
+            self.slices.pop_front();
+        }
+    }
+
+    /// (calls, failures).
+    fn counts(&self) -> (u32, u32) {
+        self.slices
+            .iter()
+            .fold((0, 0), |(c, f), (_, calls, failures)| {
+                (c + calls, f + failures)
+            })
+    }
+
+    fn clear(&mut self) {
+        self.slices.clear();
+    }
+}
+
 #[derive(Debug)]
 struct Circuit {
     state: BreakerState,
-    /// Outcomes in the window: when, and whether it failed.
-    window: VecDeque<(Instant, bool)>,
+    /// Outcomes in the window.
+    window: Window,
     open_until: Instant,
     cooldown: Duration,
     probes_out: u32,
@@ -153,7 +200,7 @@ impl Circuit {
     fn new(config: &BreakerConfig, now: Instant) -> Self {
         Self {
             state: BreakerState::Closed,
-            window: VecDeque::new(),
+            window: Window::default(),
             open_until: now,
             cooldown: config.cooldown,
             probes_out: 0,
@@ -164,18 +211,11 @@ impl Circuit {
     }
 
     fn prune(&mut self, now: Instant, window: Duration) {
-        while self
-            .window
-            .front()
-            .is_some_and(|(at, _)| now.duration_since(*at) > window)
-        {
-            self.window.pop_front();
-        }
+        self.window.prune(now, window);
     }
 
     fn counts(&self) -> (u32, u32) {
-        let failures = self.window.iter().filter(|(_, failed)| *failed).count() as u32;
-        (self.window.len() as u32, failures)
+        self.window.counts()
     }
 }
 
@@ -284,7 +324,7 @@ impl Shared {
         if c.state != BreakerState::Closed {
             return;
         }
-        c.window.push_back((now, failed));
+        c.window.push(now, self.config.window, failed);
         c.prune(now, self.config.window);
         let (calls, failures) = c.counts();
         if failed

@@ -84,3 +84,20 @@ async fn the_callers_mistakes_do_not_open_it() {
     .unwrap_err();
     assert_eq!(bad.setting, "breaker.failure_ratio");
 }
+
+#[test]
+fn the_window_stays_small_however_many_calls_pass() {
+    let mut w = Window::default();
+    let t0 = std::time::Instant::now();
+    let window = Duration::from_secs(30);
+    for i in 0..100_000u32 {
+        let now = t0 + Duration::from_millis(u64::from(i));
+        w.push(now, window, i % 4 == 0);
+        w.prune(now, window);
+    }
+    assert!(w.slices.len() <= 11, "{} slices", w.slices.len());
+    let (calls, failures) = w.counts();
+    // The last 30 s of 100 s at one call per ms, within a slice's width.
+    assert!((27_000..=33_000).contains(&calls), "{calls}");
+    assert!((calls / 4).abs_diff(failures) <= 1, "{calls} {failures}");
+}

@@ -205,9 +205,26 @@ impl Drop for Admitted {
     }
 }
 
-/// A prompt's token estimate: its bytes / 4, plus the output cap (or 256).
+/// A prompt's token estimate: its text's bytes / 4, plus the output cap (or 256).
 fn estimate(request: &Request, ctx: &RuntimeContext) -> u32 {
-    let bytes = serde_json::to_vec(&request.messages).map_or(0, |b| b.len());
+    let bytes: usize = request
+        .messages
+        .iter()
+        .map(|m| match m {
+            concord::Message::System { content } | concord::Message::Tool { content, .. } => {
+                content.len()
+            }
+            concord::Message::Assistant { content, .. } => content.len(),
+            concord::Message::User { content } => content
+                .iter()
+                .map(|p| match p {
+                    concord::ContentPart::Text { text } => text.len(),
+                    // An image costs the vendor a few hundred tokens whatever its size.
+                    _ => 1024,
+                })
+                .sum(),
+        })
+        .sum();
     let output = request
         .params
         .max_output_tokens
@@ -299,7 +316,6 @@ impl<P: Provider> Limiter<P> {
             let mut state = self.state.lock().expect("limiter lock");
             let limits = state.limits.clone();
             let rate_key = Key::of(name, ctx, limits.rate_key);
-            let cost = estimate(request, ctx);
             let mut start = arrived;
             if let Some(rate) = limits.rate {
                 let bucket = state
@@ -379,6 +395,7 @@ impl<P: Provider> Limiter<P> {
                     .reserve(arrived, 1);
             }
             if limits.tokens_per_minute.is_some() {
+                let cost = estimate(request, ctx);
                 state
                     .tokens
                     .get_mut(&rate_key)
@@ -397,7 +414,10 @@ impl<P: Provider> Limiter<P> {
                 in_queue,
             )
         };
-        tokio::time::sleep_until(start.into()).await;
+        // Only when there is something to wait for: tokio rounds any sleep up to its 1 ms tick.
+        if start > Instant::now() {
+            tokio::time::sleep_until(start.into()).await;
+        }
         let deadline = arrived + limits.queue_timeout;
         let mut permits = Vec::with_capacity(semaphores.len());
         for semaphore in semaphores {

@@ -3,6 +3,7 @@
 //! optional api-version); for Vertex a token or a service-account file, and a base URL built
 //! from project and location.
 
+#[cfg(feature = "oauth")]
 use std::sync::Arc;
 
 use super::{var, Descriptor};

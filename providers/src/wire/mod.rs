@@ -57,6 +57,10 @@ impl WireRequest {
 }
 
 /// Parses a JSON body or fails with `malformed_response` naming what was being read.
+#[cfg_attr(
+    not(any(feature = "openai", feature = "anthropic", feature = "gemini")),
+    allow(dead_code)
+)]
 pub(crate) fn parse_json<'a, T: serde::Deserialize<'a>>(
     provider: &str,
     what: &str,
