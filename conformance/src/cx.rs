@@ -67,6 +67,11 @@ impl<'a> Cx<'a> {
         self.mode
     }
 
+    /// The HTTP client the run shares.
+    pub fn client(&self) -> &reqwest::Client {
+        self.client
+    }
+
     pub fn caps(&self) -> Capabilities {
         self.subject.provider.capabilities()
     }

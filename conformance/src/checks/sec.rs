@@ -14,7 +14,9 @@ pub async fn sec_001(cx: &Cx<'_>) -> CheckResultOf {
         .credential(KEY)
         .base_url("http://127.0.0.1:9")
         .header("x-extra-auth", HEADER_SECRET)
-        .client(reqwest::Client::new());
+        // The run's client: building one loads the TLS roots, tens of ms that would block a
+        // runtime worker every check shares.
+        .client(cx.client().clone());
     let credential = Credential::new(KEY);
     let mut outputs = vec![
         format!("{ctx:?}"),
@@ -34,8 +36,16 @@ pub async fn sec_001(cx: &Cx<'_>) -> CheckResultOf {
 }
 
 pub async fn sec_002(cx: &Cx<'_>) -> CheckResultOf {
-    let root = cx.fixtures.root();
-    let findings = concord_harness::cassette::scan::scan_dir(root)
+    let root = cx.fixtures.root().to_owned();
+    // Reading every fixture is blocking work: off the runtime's workers, which the other checks
+    // running meanwhile (SL-005 watching for a disconnect, say) need.
+    let scanned = {
+        let root = root.clone();
+        tokio::task::spawn_blocking(move || concord_harness::cassette::scan::scan_dir(&root))
+            .await
+            .map_err(|e| crate::Outcome::Fail(format!("the fixture scan failed: {e}")))?
+    };
+    let findings = scanned
         .map_err(|e| crate::Outcome::Fail(format!("cannot scan {}: {e}", root.display())))?;
     if !findings.is_empty() {
         fail!(

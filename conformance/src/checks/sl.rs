@@ -154,7 +154,7 @@ async fn call(
 pub async fn sl_002(cx: &Cx<'_>) -> CheckResultOf {
     let (a, b) = (Runtime::new(1), Runtime::new(2));
     let (mock_a, mock_b) = (cx.mock("echo").await?, cx.mock("echo").await?);
-    let client = reqwest::Client::new();
+    let client = cx.client().clone();
     let (ctx_a, ctx_b) = (
         a.ctx(&mock_a.base_url(), &client),
         b.ctx(&mock_b.base_url(), &client),
@@ -206,6 +206,7 @@ pub async fn sl_003(cx: &Cx<'_>) -> CheckResultOf {
     let handle = tokio::runtime::Handle::current();
     let persist = cx.regressions_file.clone();
     let cases = cx.property_cases;
+    let client = cx.client().clone();
     let run = tokio::task::spawn_blocking(move || {
         let mut config = Config::default();
         // 256 cases by default is more than a 60 s suite affords; PROPTEST_CASES still wins
@@ -230,7 +231,6 @@ pub async fn sl_003(cx: &Cx<'_>) -> CheckResultOf {
         let mut runner = TestRunner::new(config);
         let strategy = (2usize..=16)
             .prop_flat_map(|n| (Just(n), prop::collection::vec((0..n, any::<bool>()), 1..40)));
-        let client = reqwest::Client::new();
         runner.run(&strategy, |(n, ops)| {
             mock.observations().clear();
             let runtimes: Arc<Vec<Runtime>> = Arc::new((0..n).map(Runtime::new).collect());
