@@ -5,8 +5,8 @@
 use std::sync::Mutex;
 
 use concord::{
-    Capabilities, Credential, Error, ErrorKind, EventStream, FinishReason, Message, Parameters,
-    Provider, Request, Response, RuntimeContext, StreamEvent,
+    Credential, Error, ErrorKind, EventStream, FinishReason, Message, Parameters, Provider,
+    Request, Response, RuntimeContext, StreamEvent,
 };
 use futures_util::future::BoxFuture;
 use futures_util::StreamExt;
@@ -311,13 +311,7 @@ fn stream_item(
 }
 
 impl<P: Provider> Provider for Broken<P> {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
-    }
+    concord::wrapped_identity!(inner);
 
     fn generate<'a>(
         &'a self,

@@ -4,9 +4,7 @@
 
 use std::sync::Arc;
 
-use concord::{
-    Capabilities, Error, ErrorKind, EventStream, Provider, Request, Response, RuntimeContext,
-};
+use concord::{Error, ErrorKind, EventStream, Provider, Request, Response, RuntimeContext};
 use concord_dispatch::{DispatchConfig, Dispatcher};
 use futures_util::future::BoxFuture;
 use futures_util::StreamExt;
@@ -125,13 +123,7 @@ impl Drop for LostOnDrop {
 }
 
 impl Provider for Flawed {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
-    }
+    concord::wrapped_identity!(inner);
 
     fn generate<'a>(
         &'a self,

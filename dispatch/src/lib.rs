@@ -48,7 +48,7 @@ mod testing;
 
 use std::sync::Arc;
 
-use concord::{Capabilities, EventStream, Provider, Request, Response, RuntimeContext};
+use concord::{EventStream, Provider, Request, Response, RuntimeContext};
 use futures_util::future::BoxFuture;
 
 pub use breaker::{Breaker, BreakerConfig, BreakerEvent, BreakerState, Health};
@@ -183,13 +183,7 @@ impl Dispatcher {
 }
 
 impl Provider for Dispatcher {
-    fn name(&self) -> &str {
-        self.recovery.name()
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        self.recovery.capabilities()
-    }
+    concord::wrapped_identity!(recovery);
 
     fn generate<'a>(
         &'a self,

@@ -88,55 +88,59 @@ pub trait Provider: Send + Sync {
     ) -> BoxFuture<'a, Result<EventStream>>;
 }
 
-impl<P: Provider + ?Sized> Provider for Box<P> {
-    fn name(&self) -> &str {
-        (**self).name()
-    }
+/// `Provider` for a pointer to one: every method forwarded.
+macro_rules! forward_through_pointer {
+    ($($pointer:ident)::+) => {
+        impl<P: Provider + ?Sized> Provider for $($pointer)::+<P> {
+            fn name(&self) -> &str {
+                (**self).name()
+            }
 
-    fn capabilities(&self) -> Capabilities {
-        (**self).capabilities()
-    }
+            fn capabilities(&self) -> Capabilities {
+                (**self).capabilities()
+            }
 
-    fn generate<'a>(
-        &'a self,
-        request: &'a Request,
-        ctx: &'a RuntimeContext,
-    ) -> BoxFuture<'a, Result<Response>> {
-        (**self).generate(request, ctx)
-    }
+            fn generate<'a>(
+                &'a self,
+                request: &'a Request,
+                ctx: &'a RuntimeContext,
+            ) -> BoxFuture<'a, Result<Response>> {
+                (**self).generate(request, ctx)
+            }
 
-    fn stream<'a>(
-        &'a self,
-        request: &'a Request,
-        ctx: &'a RuntimeContext,
-    ) -> BoxFuture<'a, Result<EventStream>> {
-        (**self).stream(request, ctx)
-    }
+            fn stream<'a>(
+                &'a self,
+                request: &'a Request,
+                ctx: &'a RuntimeContext,
+            ) -> BoxFuture<'a, Result<EventStream>> {
+                (**self).stream(request, ctx)
+            }
+        }
+    };
 }
 
-/// A shared provider is a provider: layers (`concord-dispatch`) and registries hold `Arc`s.
-impl<P: Provider + ?Sized> Provider for std::sync::Arc<P> {
-    fn name(&self) -> &str {
-        (**self).name()
-    }
+forward_through_pointer!(Box);
+// A shared provider is a provider: layers (`concord-dispatch`) and registries hold `Arc`s.
+forward_through_pointer!(std::sync::Arc);
 
-    fn capabilities(&self) -> Capabilities {
-        (**self).capabilities()
-    }
+/// Inside `impl Provider for` a layer: `name` and `capabilities` taken from the provider it
+/// wraps, at `self.<field>` — the part every layer that only changes calls would repeat.
+///
+/// ```ignore
+/// impl<P: Provider> Provider for MyLayer<P> {
+///     concord::wrapped_identity!(inner);
+///     // generate and stream, changed as the layer does
+/// }
+/// ```
+#[macro_export]
+macro_rules! wrapped_identity {
+    ($field:ident) => {
+        fn name(&self) -> &str {
+            self.$field.name()
+        }
 
-    fn generate<'a>(
-        &'a self,
-        request: &'a Request,
-        ctx: &'a RuntimeContext,
-    ) -> BoxFuture<'a, Result<Response>> {
-        (**self).generate(request, ctx)
-    }
-
-    fn stream<'a>(
-        &'a self,
-        request: &'a Request,
-        ctx: &'a RuntimeContext,
-    ) -> BoxFuture<'a, Result<EventStream>> {
-        (**self).stream(request, ctx)
-    }
+        fn capabilities(&self) -> $crate::Capabilities {
+            self.$field.capabilities()
+        }
+    };
 }

@@ -69,13 +69,7 @@ impl Stamped {
 }
 
 impl Provider for Stamped {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-
-    fn capabilities(&self) -> concord::Capabilities {
-        self.inner.capabilities()
-    }
+    concord::wrapped_identity!(inner);
 
     fn generate<'a>(
         &'a self,

@@ -9,9 +9,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use concord::{
-    Capabilities, Error, ErrorKind, EventStream, Provider, Request, Response, RuntimeContext,
-};
+use concord::{Error, ErrorKind, EventStream, Provider, Request, Response, RuntimeContext};
 use futures_util::future::BoxFuture;
 use futures_util::StreamExt;
 use tokio::sync::broadcast;
@@ -414,13 +412,7 @@ impl<P: Provider> Breaker<P> {
 }
 
 impl<P: Provider> Provider for Breaker<P> {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
-    }
+    concord::wrapped_identity!(inner);
 
     fn generate<'a>(
         &'a self,

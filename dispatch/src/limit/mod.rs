@@ -12,8 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use concord::{
-    Capabilities, Error, ErrorKind, EventStream, Provider, Request, Response, RuntimeContext,
-    StreamEvent,
+    Error, ErrorKind, EventStream, Provider, Request, Response, RuntimeContext, StreamEvent,
 };
 use futures_util::future::BoxFuture;
 use futures_util::StreamExt;
@@ -466,13 +465,7 @@ impl<P: Provider> Limiter<P> {
 }
 
 impl<P: Provider> Provider for Limiter<P> {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
-    }
+    concord::wrapped_identity!(inner);
 
     fn generate<'a>(
         &'a self,

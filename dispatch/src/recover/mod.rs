@@ -17,8 +17,8 @@
 use std::sync::Arc;
 
 use concord::{
-    Capabilities, Error, ErrorKind, EventStream, Message, Provider, Request, Response,
-    RuntimeContext, StreamEvent,
+    Error, ErrorKind, EventStream, Message, Provider, Request, Response, RuntimeContext,
+    StreamEvent,
 };
 use futures_util::future::BoxFuture;
 use futures_util::StreamExt;
@@ -244,13 +244,7 @@ impl Resuming {
 }
 
 impl Provider for Recovery {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
-    }
+    concord::wrapped_identity!(inner);
 
     fn generate<'a>(
         &'a self,

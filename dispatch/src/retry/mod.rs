@@ -7,9 +7,7 @@ use std::time::Duration;
 use backon::{ExponentialBuilder, Retryable};
 use futures_util::future::BoxFuture;
 
-use concord::{
-    Capabilities, Error, EventStream, Provider, Request, Response, Result, RuntimeContext,
-};
+use concord::{Error, EventStream, Provider, Request, Response, Result, RuntimeContext};
 
 /// When and how long to retry.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -98,13 +96,7 @@ impl<P: Provider> Retry<P> {
 }
 
 impl<P: Provider> Provider for Retry<P> {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
-    }
+    concord::wrapped_identity!(inner);
 
     fn generate<'a>(
         &'a self,
