@@ -104,7 +104,8 @@ fn parse<T: std::str::FromStr>(var: &EnvVar, value: &str, what: &str) -> Result<
         .map_err(|_| ConfigError::new(var.name, format!("{value:?} is not {what}")))
 }
 
-fn rate(value: &str) -> Result<Rate, ConfigError> {
+/// Parses a rate as the variable and the config file write it: `500/min`, `10/s`, `1000/h`.
+pub fn rate(value: &str) -> Result<Rate, ConfigError> {
     let bad = || {
         ConfigError::new(
             RATE.name,

@@ -1,10 +1,20 @@
 //! concord-registry: the layer between "a provider value" and "a service many users share".
-//! This first part is [`Runtimes`]: each user's runtime (provider, model, parameters,
-//! credential) kept apart from every other user's, resolved into the `RuntimeContext` of a call,
-//! evicted when idle. The provider registry and layered settings come next.
+//!
+//! - [`settings`]: one nested configuration (TOML file, environment, overrides) checked at load,
+//!   every problem named with its setting and source.
+//! - [`Registry`]: which providers exist — registered by hand, or discovered from the
+//!   configuration, the environment and plugin manifests — with their status, health, events and
+//!   a graceful shutdown.
+//! - [`Runtimes`]: each user's runtime (provider, model, parameters, credential) kept apart from
+//!   every other user's, resolved into the `RuntimeContext` of a call, evicted when idle.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod error;
+pub mod name;
 pub mod runtimes;
+pub mod settings;
 
-pub use runtimes::{Evicted, RuntimeError, Runtimes, RuntimesConfig, Session, UserRuntime};
+pub use error::{Error, Problem, Problems};
+pub use runtimes::{Evicted, Runtimes, RuntimesConfig, Session, UserRuntime};
+pub use settings::{load, Settings, Sources};

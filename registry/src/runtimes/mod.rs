@@ -16,6 +16,8 @@ use moka::notification::RemovalCause;
 use moka::ops::compute::Op;
 use tokio::sync::broadcast;
 
+use crate::Error;
+
 /// One user's runtime: what their calls run with.
 #[derive(Clone, Debug)]
 pub struct UserRuntime {
@@ -77,22 +79,6 @@ pub struct Evicted {
     pub cause: &'static str,
 }
 
-/// What the store refuses.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum RuntimeError {
-    /// The user has no runtime (and none was asked to be made from the default profile).
-    #[error("user {0:?} has no runtime; set one, or configure a default profile and ask for it")]
-    Unknown(String),
-    /// An update rejected the runtime it would produce.
-    #[error("the update of user {user:?} was refused: {why}")]
-    Refused {
-        /// Whose.
-        user: String,
-        /// Why.
-        why: String,
-    },
-}
-
 /// The store.
 pub struct Runtimes {
     cache: moka::sync::Cache<String, Arc<UserRuntime>>,
@@ -135,14 +121,14 @@ impl Runtimes {
     }
 
     /// The user's runtime, or a copy of the default profile made theirs.
-    pub fn get_or_default(&self, user: &str) -> Result<Arc<UserRuntime>, RuntimeError> {
+    pub fn get_or_default(&self, user: &str) -> Result<Arc<UserRuntime>, Error> {
         if let Some(rt) = self.cache.get(user) {
             return Ok(rt);
         }
         let default = self
             .default
             .clone()
-            .ok_or_else(|| RuntimeError::Unknown(user.to_owned()))?;
+            .ok_or_else(|| Error::UnknownUser(user.to_owned()))?;
         Ok(self
             .cache
             .entry(user.to_owned())
@@ -161,9 +147,8 @@ impl Runtimes {
         &self,
         user: &str,
         change: impl FnOnce(&UserRuntime) -> Result<UserRuntime, String>,
-    ) -> Result<Arc<UserRuntime>, RuntimeError> {
-        let mut outcome: Result<Arc<UserRuntime>, RuntimeError> =
-            Err(RuntimeError::Unknown(user.to_owned()));
+    ) -> Result<Arc<UserRuntime>, Error> {
+        let mut outcome: Result<Arc<UserRuntime>, Error> = Err(Error::UnknownUser(user.to_owned()));
         self.cache
             .entry(user.to_owned())
             .and_compute_with(|current| {
@@ -177,7 +162,7 @@ impl Runtimes {
                         Op::Put(next)
                     }
                     Err(why) => {
-                        outcome = Err(RuntimeError::Refused {
+                        outcome = Err(Error::Refused {
                             user: user.to_owned(),
                             why,
                         });
@@ -195,23 +180,19 @@ impl Runtimes {
 
     /// The context of a call for `user`: their provider's model, credential, base URL and
     /// parameters, the shared `client`, and the user as the call's tenant.
-    pub fn context(
-        &self,
-        user: &str,
-        client: &reqwest::Client,
-    ) -> Result<RuntimeContext, RuntimeError> {
+    pub fn context(&self, user: &str, client: &reqwest::Client) -> Result<RuntimeContext, Error> {
         let rt = self
             .get(user)
-            .ok_or_else(|| RuntimeError::Unknown(user.to_owned()))?;
+            .ok_or_else(|| Error::UnknownUser(user.to_owned()))?;
         Ok(context_of(user, &rt, client))
     }
 
     /// A session pinned to the user's runtime as it is now: later changes of the user's runtime
     /// do not change the session's calls.
-    pub fn pin(&self, user: &str) -> Result<Session, RuntimeError> {
+    pub fn pin(&self, user: &str) -> Result<Session, Error> {
         let runtime = self
             .get(user)
-            .ok_or_else(|| RuntimeError::Unknown(user.to_owned()))?;
+            .ok_or_else(|| Error::UnknownUser(user.to_owned()))?;
         Ok(Session {
             user: user.to_owned(),
             runtime,

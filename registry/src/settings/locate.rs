@@ -1,0 +1,50 @@
+//! Where a key sits in the file, so a problem names `file:line`: figment keeps which file a value
+//! came from but not where in it, so the file is parsed again with `toml_edit`, which keeps spans.
+
+use toml_edit::{ImDocument, TableLike};
+
+/// The 1-based line of the deepest key of `path` found in `text` (a missing key's line is its
+/// section's).
+pub(super) fn line_of(text: &str, path: &[&str]) -> Option<usize> {
+    let doc = ImDocument::parse(text).ok()?;
+    let mut table: &dyn TableLike = doc.as_table();
+    let mut at = None;
+    for seg in path {
+        let Some((key, item)) = table.get_key_value(seg) else {
+            break;
+        };
+        at = key.span().or_else(|| item.span()).or(at);
+        match item.as_table_like() {
+            Some(t) => table = t,
+            None => break,
+        }
+    }
+    at.map(|span| line_at(text, span.start))
+}
+
+/// The 1-based line of byte `offset`.
+pub(super) fn line_at(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+        + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_of_tables_and_inline_tables_have_their_lines() {
+        let text = "[dispatcher]\nretries = 3\n\n[providers.azure]\ntype = \"azure\"\ncredential = { env = \"K\" }\n";
+        assert_eq!(line_of(text, &["dispatcher", "retries"]), Some(2));
+        assert_eq!(line_of(text, &["providers", "azure", "type"]), Some(5));
+        assert_eq!(
+            line_of(text, &["providers", "azure", "credential", "env"]),
+            Some(6)
+        );
+        // A missing key points at its section.
+        assert_eq!(line_of(text, &["providers", "azure", "model"]), Some(4));
+    }
+}
