@@ -12,9 +12,14 @@
 
 mod error;
 pub mod name;
+pub mod providers;
 pub mod runtimes;
 pub mod settings;
 
 pub use error::{Error, Problem, Problems};
+pub use providers::{
+    Discovery, Event, Handle, HealthCheck, Info, Options, Probe, Registry, ShutdownReport, Source,
+    SourceReport, Status,
+};
 pub use runtimes::{Evicted, Runtimes, RuntimesConfig, Session, UserRuntime};
 pub use settings::{load, Settings, Sources};

@@ -53,6 +53,10 @@ pub struct Manifest {
     /// Extra environment variables for the process.
     #[serde(default)]
     pub env: HashMap<String, String>,
+    /// The plugin protocol version it speaks, checked before the process starts (the
+    /// handshake checks it again); optional.
+    #[serde(default)]
+    pub protocol: Option<u32>,
     /// The folder the command runs in (the manifest's folder when loaded from a file).
     #[serde(skip)]
     pub dir: Option<PathBuf>,
@@ -68,6 +72,7 @@ impl Manifest {
         Self {
             command: command.into_iter().map(Into::into).collect(),
             env: HashMap::new(),
+            protocol: None,
             dir: None,
         }
     }

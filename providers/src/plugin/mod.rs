@@ -9,4 +9,5 @@ pub mod schema;
 mod serve;
 
 pub use host::{Manifest, PluginProvider, DEFAULT_CALL_TIMEOUT, HANDSHAKE_TIMEOUT, MAX_LINE_BYTES};
+pub use protocol::PROTOCOL_VERSION;
 pub use serve::serve;

@@ -1,0 +1,249 @@
+//! Discovery: providers from the config file's sections, from the environment (a shipped
+//! provider for every row whose key variable is set) and from a folder of plugin manifests;
+//! and refreshing the file's providers while calls run.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use concord::descriptor::DESCRIPTORS;
+
+use super::{build, Registry, Source};
+use crate::settings::{ProviderSettings, Settings, Sources};
+
+/// What one source gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceReport {
+    /// The source.
+    pub source: Source,
+    /// Names registered.
+    pub added: Vec<String>,
+    /// Names not registered, with why.
+    pub skipped: Vec<(String, String)>,
+}
+
+/// What [`Registry::discover_all`] did, per source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Discovery {
+    /// Config, environment, plugins, in that order (a name taken by an earlier source is
+    /// skipped by a later one).
+    pub sources: Vec<SourceReport>,
+}
+
+impl Registry {
+    /// Registers every provider the configuration, the environment and the plugins folder
+    /// describe, and reports per source what was added and what was skipped, and why.
+    pub async fn discover_all(&self, settings: &Settings) -> Discovery {
+        let mut sources = vec![self.from_config(settings).await];
+        if settings.registry.discover_env {
+            sources.push(self.from_environment());
+        }
+        if let Some(dir) = &settings.registry.plugins_dir {
+            sources.push(self.from_plugins(dir).await);
+        }
+        Discovery { sources }
+    }
+
+    async fn from_config(&self, settings: &Settings) -> SourceReport {
+        let mut r = report(Source::Config);
+        for (name, s) in &settings.providers {
+            if !s.enabled {
+                r.skipped.push((name.clone(), "enabled = false".into()));
+                continue;
+            }
+            match self
+                .register_from(name, s.clone(), Source::Config, s.origin.clone())
+                .await
+            {
+                Ok(_) => r.added.push(name.clone()),
+                Err(e) => r.skipped.push((name.clone(), e.to_string())),
+            }
+        }
+        r
+    }
+
+    fn from_environment(&self) -> SourceReport {
+        let mut r = report(Source::Environment);
+        let env = self.inner.options.env.clone();
+        for row in DESCRIPTORS {
+            if env(row.key.name).is_none_or(|v| v.is_empty()) {
+                continue;
+            }
+            if self.contains(row.name) {
+                r.skipped.push((
+                    row.name.to_owned(),
+                    format!(
+                        "{} is set, but a provider called {} is registered already",
+                        row.key.name, row.name
+                    ),
+                ));
+                continue;
+            }
+            let registered = build::env_context(row, &self.defaults())
+                .map_err(|cause| self.failed(row.name, cause))
+                .and_then(|ctx| {
+                    let provider = row
+                        .provider(None)
+                        .map_err(|e| self.failed(row.name, e.message))?;
+                    self.insert(
+                        row.name,
+                        Arc::new(provider),
+                        ctx,
+                        Source::Environment,
+                        row.key.name.to_owned(),
+                        None,
+                        true,
+                    )
+                });
+            match registered {
+                Ok(_) => r.added.push(row.name.to_owned()),
+                Err(e) => r.skipped.push((row.name.to_owned(), e.to_string())),
+            }
+        }
+        r
+    }
+
+    async fn from_plugins(&self, dir: &Path) -> SourceReport {
+        let mut r = report(Source::Plugin);
+        let mut manifests: Vec<(String, PathBuf)> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                let manifest = e.path().join("manifest.json");
+                manifest
+                    .is_file()
+                    .then(|| (e.file_name().to_string_lossy().into_owned(), manifest))
+            })
+            .collect();
+        manifests.sort();
+        for (name, manifest) in manifests {
+            if let Err(e) = self.admit(&name) {
+                r.skipped.push((name, e.to_string()));
+                continue;
+            }
+            let registered = match build::start_plugin(&manifest).await {
+                Ok(p) => {
+                    let ctx =
+                        concord::RuntimeContext::new().client(self.inner.options.client.clone());
+                    self.insert(
+                        &name,
+                        Arc::new(p),
+                        ctx,
+                        Source::Plugin,
+                        manifest.display().to_string(),
+                        None,
+                        true,
+                    )
+                }
+                Err(cause) => Err(self.failed(&name, cause)),
+            };
+            match registered {
+                Ok(_) => r.added.push(name),
+                Err(e) => r.skipped.push((name, e.to_string())),
+            }
+        }
+        r
+    }
+
+    /// Applies a re-read configuration to the providers that came from the file: sections
+    /// gone (or disabled) are unregistered, new ones registered, changed ones rebuilt and
+    /// swapped in. Calls in flight keep the provider they started with.
+    pub async fn refresh(&self, settings: &Settings) -> SourceReport {
+        let mut r = report(Source::Config);
+        let current: Vec<(String, Option<ProviderSettings>)> = self
+            .inner
+            .entries
+            .load()
+            .values()
+            .filter(|e| e.source == Source::Config)
+            .map(|e| (e.name.clone(), e.config.clone()))
+            .collect();
+        for (name, old) in &current {
+            let wanted = settings.providers.get(name).filter(|s| s.enabled);
+            let same = match (wanted, old) {
+                (Some(new), Some(old)) => same_section(new, old),
+                _ => false,
+            };
+            if !same {
+                let _ = self.unregister(name);
+                if wanted.is_none() {
+                    r.skipped
+                        .push((name.clone(), "removed from the file".into()));
+                }
+            }
+        }
+        for (name, s) in &settings.providers {
+            if !s.enabled || self.contains(name) {
+                continue;
+            }
+            match self
+                .register_from(name, s.clone(), Source::Config, s.origin.clone())
+                .await
+            {
+                Ok(_) => r.added.push(name.clone()),
+                Err(e) => r.skipped.push((name.clone(), e.to_string())),
+            }
+        }
+        r
+    }
+
+    /// Re-reads `file` whenever it changes (checked every `every`) and applies it with
+    /// [`Registry::refresh`]; a file with problems is reported as a `provider_error` event and
+    /// changes nothing. A shutdown stops it.
+    pub fn watch(&self, file: PathBuf, every: Duration) {
+        let this = Arc::downgrade(&self.inner);
+        let task = tokio::spawn(async move {
+            let mut seen = modified(&file);
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                let now = modified(&file);
+                if now == seen {
+                    continue;
+                }
+                seen = now;
+                let Some(inner) = this.upgrade() else { return };
+                let reg = Registry { inner };
+                let env = reg.inner.options.env.clone();
+                let src = Sources {
+                    file: Some(file.clone()),
+                    env: Box::new(move |n| env(n)),
+                    overrides: Vec::new(),
+                };
+                match crate::settings::load(&src) {
+                    Ok(settings) => {
+                        reg.refresh(&settings).await;
+                    }
+                    Err(e) => reg.emit(super::Event::ProviderError {
+                        name: file.display().to_string(),
+                        message: format!("not applied: {e}"),
+                    }),
+                }
+            }
+        });
+        self.inner.tasks.lock().expect("tasks").push(task);
+    }
+}
+
+fn report(source: Source) -> SourceReport {
+    SourceReport {
+        source,
+        added: Vec::new(),
+        skipped: Vec::new(),
+    }
+}
+
+fn modified(file: &Path) -> Option<SystemTime> {
+    std::fs::metadata(file).and_then(|m| m.modified()).ok()
+}
+
+/// Whether two sections build the same provider (where they sit in the file aside).
+fn same_section(a: &ProviderSettings, b: &ProviderSettings) -> bool {
+    let strip = |s: &ProviderSettings| {
+        let mut s = s.clone();
+        s.origin.clear();
+        format!("{s:?}")
+    };
+    strip(a) == strip(b)
+}

@@ -1,0 +1,612 @@
+//! The provider registry (seed 002): the one place that says which providers exist.
+//!
+//! Providers are registered by hand ([`Registry::register`], [`Registry::register_instance`])
+//! or discovered ([`Registry::discover_all`]: the config file, the environment, a folder of
+//! plugin manifests). The map is an `arc-swap` snapshot: readers never wait for a writer, and a
+//! call that obtained a provider keeps it (an `Arc`) and finishes even if it is unregistered or
+//! replaced meanwhile. Calls through a [`Handle`] are counted, so [`Registry::shutdown`] can
+//! stop taking new ones, let the rest finish within its bound and cancel what is left.
+
+mod build;
+mod calls;
+mod discover;
+mod events;
+mod health;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use arc_swap::ArcSwap;
+use concord::{Capabilities, EventStream, Provider, Request, Response, RuntimeContext};
+use concord_dispatch::{BreakerState, DispatchConfig, Dispatcher};
+use futures_util::future::BoxFuture;
+use tokio::sync::broadcast;
+use tokio::task::JoinHandle;
+
+pub use discover::{Discovery, SourceReport};
+pub use events::Event;
+pub use health::{HealthCheck, Probe};
+
+use crate::error::Error;
+use crate::settings::{ProviderSettings, RegistrySettings, Settings};
+use calls::Calls;
+
+/// Where a provider came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Source {
+    /// A `[providers.<name>]` section of the config file.
+    Config,
+    /// A shipped provider whose key variable is set.
+    Environment,
+    /// A plugin manifest in the plugins folder.
+    Plugin,
+    /// Registered by the program.
+    Api,
+}
+
+impl Source {
+    /// `config`, `environment`, `plugin`, `api`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Source::Config => "config",
+            Source::Environment => "environment",
+            Source::Plugin => "plugin",
+            Source::Api => "api",
+        }
+    }
+}
+
+/// A provider's status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    /// Registered, not yet started or checked.
+    Initializing,
+    /// Takes calls.
+    Ready,
+    /// Failed to start, or its last health check failed (why).
+    Error(String),
+    /// Unregistered or shut down.
+    Disposed,
+}
+
+impl Status {
+    /// `initializing`, `ready`, `error`, `disposed`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Status::Initializing => "initializing",
+            Status::Ready => "ready",
+            Status::Error(_) => "error",
+            Status::Disposed => "disposed",
+        }
+    }
+}
+
+/// What the registry knows about one provider, at one moment.
+#[derive(Debug, Clone)]
+pub struct Info {
+    /// Its name in the registry.
+    pub name: String,
+    /// Its status.
+    pub status: Status,
+    /// What it supports.
+    pub capabilities: Capabilities,
+    /// Where it came from.
+    pub source: Source,
+    /// Where exactly (`concord.toml:12`, `OPENAI_API_KEY`, the manifest's path, `api`).
+    pub origin: String,
+    /// Its default model, if any.
+    pub model: Option<String>,
+    /// When it was registered.
+    pub registered_at: SystemTime,
+    /// The last health check, if one ran.
+    pub last_health: Option<HealthCheck>,
+    /// Its breaker's state, when it runs behind the dispatcher.
+    pub breaker: Option<BreakerState>,
+}
+
+struct State {
+    status: Status,
+    last_health: Option<HealthCheck>,
+}
+
+/// One registered provider.
+struct Entry {
+    name: String,
+    source: Source,
+    origin: String,
+    registered_at: SystemTime,
+    provider: Arc<dyn Provider>,
+    dispatcher: Option<Arc<Dispatcher>>,
+    context: RuntimeContext,
+    /// The section it was built from, to tell a changed one on refresh.
+    config: Option<ProviderSettings>,
+    state: Mutex<State>,
+}
+
+impl Entry {
+    fn info(&self) -> Info {
+        let state = self.state.lock().expect("entry state");
+        Info {
+            name: self.name.clone(),
+            status: state.status.clone(),
+            capabilities: self.provider.capabilities(),
+            source: self.source,
+            origin: self.origin.clone(),
+            model: self.context.model.clone(),
+            registered_at: self.registered_at,
+            last_health: state.last_health.clone(),
+            breaker: self
+                .dispatcher
+                .as_ref()
+                .and_then(|d| d.health().into_iter().next().map(|h| h.state)),
+        }
+    }
+
+    fn set_status(&self, status: Status) -> Status {
+        std::mem::replace(&mut self.state.lock().expect("entry state").status, status)
+    }
+}
+
+/// How a registry behaves.
+#[derive(Clone)]
+pub struct Options {
+    /// The HTTP client every provider's calls use.
+    pub client: reqwest::Client,
+    /// Timeouts, intervals, discovery switches.
+    pub settings: RegistrySettings,
+    /// The dispatcher's layers put around providers from the config file and the environment
+    /// (their breaker is the passive half of health); `None` registers them bare.
+    pub dispatch: Option<DispatchConfig>,
+    /// How variables are read (the process environment unless a test says otherwise).
+    pub env: Arc<dyn Fn(&str) -> Option<String> + Send + Sync>,
+    /// The active health check.
+    pub probe: Probe,
+}
+
+impl Options {
+    /// Defaults: the process environment, the dispatcher's defaults, a one-token probe.
+    pub fn new(client: reqwest::Client) -> Self {
+        Self {
+            client,
+            settings: RegistrySettings::default(),
+            dispatch: Some(DispatchConfig::default()),
+            env: Arc::new(|name| std::env::var(name).ok()),
+            probe: health::one_token(),
+        }
+    }
+
+    /// The options a loaded configuration gives.
+    pub fn from_settings(settings: &Settings, client: reqwest::Client) -> Self {
+        Self {
+            settings: settings.registry.clone(),
+            dispatch: Some(settings.dispatcher.clone()),
+            ..Self::new(client)
+        }
+    }
+}
+
+struct Inner {
+    entries: ArcSwap<BTreeMap<String, Arc<Entry>>>,
+    /// Writers take turns (readers never take it).
+    write: Mutex<()>,
+    events: broadcast::Sender<Event>,
+    options: Options,
+    calls: Arc<Calls>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+/// The registry. Cheap to clone; clones share everything.
+#[derive(Clone)]
+pub struct Registry {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("providers", &self.names())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a shutdown did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShutdownReport {
+    /// Calls that finished on their own during the shutdown.
+    pub finished: usize,
+    /// Calls still running at the bound, ended with `cancelled`.
+    pub cancelled: usize,
+    /// Providers disposed.
+    pub disposed: Vec<String>,
+    /// How long it took.
+    pub elapsed: Duration,
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new(options: Options) -> Self {
+        let (events, _) = broadcast::channel(1024);
+        Self {
+            inner: Arc::new(Inner {
+                entries: ArcSwap::from_pointee(BTreeMap::new()),
+                write: Mutex::new(()),
+                events,
+                options,
+                calls: Arc::new(Calls::default()),
+                tasks: Mutex::new(Vec::new()),
+            }),
+        }
+    }
+
+    /// Events from now on.
+    pub fn events(&self) -> broadcast::Receiver<Event> {
+        self.inner.events.subscribe()
+    }
+
+    fn emit(&self, event: Event) {
+        event.log();
+        let _ = self.inner.events.send(event);
+    }
+
+    fn defaults(&self) -> build::Defaults<'_> {
+        build::Defaults {
+            client: &self.inner.options.client,
+            env: self.inner.options.env.as_ref(),
+            timeout: self.inner.options.settings.timeout,
+        }
+    }
+
+    /// Registers a provider from a `[providers.<name>]` section: built, started (a plugin's
+    /// process and handshake), put behind the dispatcher. Refuses an invalid name, a taken
+    /// one, or a section it cannot build (`registration_failed` with the cause).
+    pub async fn register(&self, name: &str, config: ProviderSettings) -> Result<Info, Error> {
+        self.register_from(name, config, Source::Api, "api".into())
+            .await
+    }
+
+    pub(crate) async fn register_from(
+        &self,
+        name: &str,
+        config: ProviderSettings,
+        source: Source,
+        origin: String,
+    ) -> Result<Info, Error> {
+        self.admit(name)?;
+        let (provider, context) = build::from_settings(&config, &self.defaults())
+            .await
+            .map_err(|cause| self.failed(name, cause))?;
+        let mut config = config;
+        config.origin.clear();
+        self.insert(name, provider, context, source, origin, Some(config), true)
+    }
+
+    /// Registers a provider value the program built, with the context template its calls
+    /// start from (`Handle::context`). It is used as given (no dispatcher around it).
+    pub fn register_instance(
+        &self,
+        name: &str,
+        provider: Arc<dyn Provider>,
+        context: RuntimeContext,
+    ) -> Result<Info, Error> {
+        self.admit(name)?;
+        self.insert(
+            name,
+            provider,
+            context,
+            Source::Api,
+            "api".into(),
+            None,
+            false,
+        )
+    }
+
+    fn admit(&self, name: &str) -> Result<(), Error> {
+        crate::name::check(name).map_err(|why| Error::InvalidName {
+            name: name.to_owned(),
+            why,
+        })?;
+        if self.inner.calls.is_closed() {
+            return Err(Error::ShuttingDown);
+        }
+        if self.contains(name) {
+            return Err(Error::AlreadyExists(name.to_owned()));
+        }
+        Ok(())
+    }
+
+    fn failed(&self, name: &str, cause: String) -> Error {
+        self.emit(Event::ProviderError {
+            name: name.to_owned(),
+            message: cause.clone(),
+        });
+        Error::RegistrationFailed {
+            name: name.to_owned(),
+            cause,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn insert(
+        &self,
+        name: &str,
+        provider: Arc<dyn Provider>,
+        context: RuntimeContext,
+        source: Source,
+        origin: String,
+        config: Option<ProviderSettings>,
+        dispatch: bool,
+    ) -> Result<Info, Error> {
+        let dispatcher = match (&self.inner.options.dispatch, dispatch) {
+            (Some(base), true) => {
+                let mut c = base.clone();
+                if let Some(cfg) = &config {
+                    if cfg.rate.is_some() {
+                        c.limits.rate = cfg.rate;
+                    }
+                    if cfg.max_concurrent.is_some() {
+                        c.limits.max_concurrent = cfg.max_concurrent;
+                    }
+                }
+                let d = Dispatcher::from_arc(provider.clone(), c)
+                    .map_err(|e| self.failed(name, e.to_string()))?;
+                Some(Arc::new(d))
+            }
+            _ => None,
+        };
+        let entry = Arc::new(Entry {
+            name: name.to_owned(),
+            source,
+            origin,
+            registered_at: SystemTime::now(),
+            provider: match &dispatcher {
+                Some(d) => d.clone(),
+                None => provider,
+            },
+            dispatcher: dispatcher.clone(),
+            context,
+            config,
+            state: Mutex::new(State {
+                status: Status::Ready,
+                last_health: None,
+            }),
+        });
+        {
+            let _w = self.inner.write.lock().expect("registry writer");
+            let current = self.inner.entries.load();
+            if current.contains_key(name) {
+                return Err(Error::AlreadyExists(name.to_owned()));
+            }
+            let mut next = BTreeMap::clone(&current);
+            next.insert(name.to_owned(), entry.clone());
+            self.inner.entries.store(Arc::new(next));
+        }
+        if let Some(d) = dispatcher {
+            self.forward_breaker(name, &d);
+        }
+        self.emit(Event::ProviderRegistered {
+            name: name.to_owned(),
+            source,
+        });
+        Ok(entry.info())
+    }
+
+    /// Breaker changes of a provider's dispatcher become registry events.
+    fn forward_breaker(&self, name: &str, d: &Dispatcher) {
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let mut rx = d.events();
+        let this = Arc::downgrade(&self.inner);
+        let name = name.to_owned();
+        let task = rt.spawn(async move {
+            while let Ok(e) = rx.recv().await {
+                let Some(inner) = this.upgrade() else { return };
+                let reg = Registry { inner };
+                match e.to {
+                    BreakerState::Open => reg.emit(Event::BreakerOpened {
+                        name: name.clone(),
+                        reason: e.reason,
+                    }),
+                    BreakerState::Closed => reg.emit(Event::BreakerClosed { name: name.clone() }),
+                    BreakerState::HalfOpen => {}
+                }
+            }
+        });
+        self.inner.tasks.lock().expect("tasks").push(task);
+    }
+
+    /// Unregisters `name`. Calls that already hold it finish; new `get`s do not find it.
+    pub fn unregister(&self, name: &str) -> Result<(), Error> {
+        let removed = {
+            let _w = self.inner.write.lock().expect("registry writer");
+            let current = self.inner.entries.load();
+            let mut next = BTreeMap::clone(&current);
+            let removed = next.remove(name);
+            if removed.is_some() {
+                self.inner.entries.store(Arc::new(next));
+            }
+            removed
+        };
+        match removed {
+            Some(entry) => {
+                entry.set_status(Status::Disposed);
+                self.emit(Event::ProviderUnregistered {
+                    name: name.to_owned(),
+                });
+                Ok(())
+            }
+            None => Err(self.not_found(name)),
+        }
+    }
+
+    fn not_found(&self, name: &str) -> Error {
+        Error::NotFound {
+            name: name.to_owned(),
+            known: self.names().join(", "),
+        }
+    }
+
+    /// The provider `name`, as a [`Handle`] to call it through.
+    pub fn get(&self, name: &str) -> Result<Handle, Error> {
+        match self.inner.entries.load().get(name) {
+            Some(entry) => Ok(Handle {
+                entry: entry.clone(),
+                calls: self.inner.calls.clone(),
+            }),
+            None => Err(self.not_found(name)),
+        }
+    }
+
+    /// Every registered name, sorted.
+    pub fn names(&self) -> Vec<String> {
+        self.inner.entries.load().keys().cloned().collect()
+    }
+
+    /// Whether `name` is registered.
+    pub fn contains(&self, name: &str) -> bool {
+        self.inner.entries.load().contains_key(name)
+    }
+
+    /// Everything registered, sorted by name.
+    pub fn snapshot(&self) -> Vec<Info> {
+        self.inner
+            .entries
+            .load()
+            .values()
+            .map(|e| e.info())
+            .collect()
+    }
+
+    /// Calls in flight through handles.
+    pub fn in_flight(&self) -> usize {
+        self.inner.calls.in_flight()
+    }
+
+    /// Graceful shutdown: takes no new calls or registrations, stops health checks and
+    /// refreshing, lets calls in flight finish for up to `registry.shutdown_timeout`, then ends
+    /// the rest with `cancelled` and disposes every provider. Returns within the bound plus a
+    /// short margin (for cancelled calls to unwind).
+    pub async fn shutdown(&self) -> ShutdownReport {
+        let started = tokio::time::Instant::now();
+        let calls = &self.inner.calls;
+        calls.close();
+        for task in self.inner.tasks.lock().expect("tasks").drain(..) {
+            task.abort();
+        }
+        let before = calls.in_flight();
+        let deadline = started + self.inner.options.settings.shutdown_timeout;
+        let cancelled = if calls.drained_by(deadline).await {
+            0
+        } else {
+            let left = calls.in_flight();
+            calls.cancel.cancel();
+            // Cancelled calls end at their next poll; a short wait lets them count down.
+            calls
+                .drained_by(tokio::time::Instant::now() + SHUTDOWN_MARGIN)
+                .await;
+            left
+        };
+        let disposed = {
+            let _w = self.inner.write.lock().expect("registry writer");
+            let all = self.inner.entries.swap(Arc::new(BTreeMap::new()));
+            all.values()
+                .map(|e| {
+                    e.set_status(Status::Disposed);
+                    e.name.clone()
+                })
+                .collect::<Vec<_>>()
+        };
+        for name in &disposed {
+            self.emit(Event::ProviderUnregistered { name: name.clone() });
+        }
+        ShutdownReport {
+            finished: before.saturating_sub(cancelled),
+            cancelled,
+            disposed,
+            elapsed: started.elapsed(),
+        }
+    }
+}
+
+/// How long a shutdown waits, past its bound, for cancelled calls to unwind.
+pub const SHUTDOWN_MARGIN: Duration = Duration::from_millis(250);
+
+/// A registered provider, to call. It keeps the provider alive while held, so a call finishes
+/// even if the provider is unregistered meanwhile; a shutdown refuses new calls and cancels the
+/// ones past its bound.
+#[derive(Clone)]
+pub struct Handle {
+    entry: Arc<Entry>,
+    calls: Arc<Calls>,
+}
+
+impl std::fmt::Debug for Handle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handle")
+            .field("name", &self.entry.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Handle {
+    /// The context its calls start from: model, credential, base URL, parameters, timeout and
+    /// client from its registration. Add the tenant and anything else per call.
+    pub fn context(&self) -> RuntimeContext {
+        self.entry.context.clone()
+    }
+
+    /// What the registry knows about it now.
+    pub fn info(&self) -> Info {
+        self.entry.info()
+    }
+}
+
+impl Provider for Handle {
+    fn name(&self) -> &str {
+        &self.entry.name
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.entry.provider.capabilities()
+    }
+
+    fn generate<'a>(
+        &'a self,
+        request: &'a Request,
+        ctx: &'a RuntimeContext,
+    ) -> BoxFuture<'a, concord::Result<Response>> {
+        Box::pin(async move {
+            let _guard = self.calls.enter(&self.entry.name)?;
+            tokio::select! {
+                biased;
+                r = self.entry.provider.generate(request, ctx) => r,
+                _ = self.calls.cancel.cancelled() => Err(calls::cancelled(&self.entry.name)),
+            }
+        })
+    }
+
+    fn stream<'a>(
+        &'a self,
+        request: &'a Request,
+        ctx: &'a RuntimeContext,
+    ) -> BoxFuture<'a, concord::Result<EventStream>> {
+        Box::pin(async move {
+            let guard = self.calls.enter(&self.entry.name)?;
+            let stream = tokio::select! {
+                biased;
+                r = self.entry.provider.stream(request, ctx) => r?,
+                _ = self.calls.cancel.cancelled() => return Err(calls::cancelled(&self.entry.name)),
+            };
+            Ok(calls::guarded(
+                stream,
+                guard,
+                self.calls.cancel.clone(),
+                self.entry.name.clone(),
+            ))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;
