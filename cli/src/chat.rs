@@ -47,76 +47,81 @@ pub(crate) fn api_values() -> PossibleValuesParser {
 )]
 pub struct ChatArgs {
     /// The prompt; read from stdin when omitted.
-    prompt: Option<String>,
-    /// Which provider to call.
-    #[arg(long, value_parser = provider_values())]
-    provider: String,
+    pub(crate) prompt: Option<String>,
+    /// Which provider to call: a shipped one, or with --config a name the file registers.
+    #[arg(long, long_help = provider_help())]
+    pub(crate) provider: String,
+    /// A configuration file (see concord.example.toml): --provider then names one of its
+    /// [providers.<name>] sections (or a provider discovered from the environment or plugins),
+    /// called with its settings; flags given here win over them.
+    #[arg(long)]
+    pub(crate) config: Option<std::path::PathBuf>,
     /// Which of the provider's APIs to use (default: its first; `responses` for the OpenAI
     /// Responses API on openai, openrouter and openai-compatible).
     #[arg(long, value_parser = api_values())]
-    api: Option<String>,
-    /// The model name, as the vendor spells it.
+    pub(crate) api: Option<String>,
+    /// The model name, as the vendor spells it (with --config: default, the section's model).
     #[arg(long)]
-    model: String,
+    pub(crate) model: Option<String>,
     /// The vendor base URL: with /v1 for OpenAI-style providers (both APIs), the host root for
     /// Anthropic and Gemini, the resource root for Azure (https://{resource}.openai.azure.com),
     /// `…/v1/projects/{p}/locations/{l}` for Vertex. Defaults to the provider's *_BASE_URL
     /// variable, then the vendor's public URL (Vertex: built from project and location).
     #[arg(long)]
-    base_url: Option<String>,
+    pub(crate) base_url: Option<String>,
     /// The API key (for Vertex, an access token), sent the vendor's way; defaults to the
     /// provider's key variable (OPENAI_API_KEY, ANTHROPIC_API_KEY, …), then its token sources
     /// (Azure: AZURE_OPENAI_AD_TOKEN, Entra ID client credentials; Vertex:
     /// GOOGLE_APPLICATION_CREDENTIALS).
     #[arg(long)]
-    api_key: Option<String>,
+    pub(crate) api_key: Option<String>,
     /// Azure: an api-version for the classic deployment API (default: the v1 API).
     #[arg(long)]
-    api_version: Option<String>,
+    pub(crate) api_version: Option<String>,
     /// Vertex: the Google Cloud project (default: GOOGLE_CLOUD_PROJECT, then the service
     /// account's).
     #[arg(long)]
-    vertex_project: Option<String>,
+    pub(crate) vertex_project: Option<String>,
     /// Vertex: the location (default: GOOGLE_CLOUD_LOCATION, then `global`).
     #[arg(long)]
-    vertex_location: Option<String>,
+    pub(crate) vertex_location: Option<String>,
     /// Who the call runs for (the runtime context's tenant); the enterprise AI gateway
     /// (GENAI_PLATFORM_ENABLED) sends it as the calling user and requires it.
     #[arg(long)]
-    tenant: Option<String>,
+    pub(crate) tenant: Option<String>,
     /// A system prompt.
     #[arg(long)]
-    system: Option<String>,
+    pub(crate) system: Option<String>,
     /// The most tokens to generate (Anthropic requires one; 4096 is used there when omitted).
     #[arg(long)]
-    max_tokens: Option<u32>,
+    pub(crate) max_tokens: Option<u32>,
     /// Sampling temperature.
     #[arg(long)]
-    temperature: Option<f64>,
+    pub(crate) temperature: Option<f64>,
     /// Stream the answer as it is generated.
     #[arg(long)]
-    stream: bool,
+    pub(crate) stream: bool,
     /// Seconds to wait for the vendor (for streams: for the first byte and between chunks).
     /// Defaults to CONCORD_TIMEOUT_SECS, then 60.
     #[arg(long)]
-    timeout_secs: Option<u64>,
+    pub(crate) timeout_secs: Option<u64>,
     /// Retries after a retryable failure. Defaults to CONCORD_MAX_RETRIES, then 2.
     #[arg(long)]
-    max_retries: Option<u32>,
+    pub(crate) max_retries: Option<u32>,
     /// Print one JSON object on stdout instead of text.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
 }
 
 /// A usage or configuration problem found before anything is sent: exit 2, with the kind that
 /// names it (a missing key or URL, a build without the adapter, a bad prompt or number).
-fn usage_error(args: &ChatArgs, kind: ErrorKind, provider: &str, message: String) -> u8 {
+pub(crate) fn usage_error(args: &ChatArgs, kind: ErrorKind, provider: &str, message: String) -> u8 {
     let err = Error::new(kind, provider, message);
     report_error(args.json, &err);
     EXIT_USAGE
 }
 
-fn report_error(json: bool, err: &Error) {
+pub(crate) fn report_error(json: bool, err: &Error) {
     if json {
         println!("{}", error_json(err));
     } else {
@@ -154,10 +159,39 @@ fn check_base_url(d: &Descriptor, base: &str) -> Result<(), String> {
     ))
 }
 
+/// `--provider`'s long help: the shipped providers, one per line.
+fn provider_help() -> String {
+    let mut help = String::from(
+        "Which provider to call: a shipped one, or with --config a name the file registers.\n\nShipped providers:",
+    );
+    for d in descriptor::DESCRIPTORS {
+        help.push_str(&format!("\n  {:<18} {}", d.name, d.about));
+    }
+    help
+}
+
 pub async fn run(args: ChatArgs) -> u8 {
-    // clap only lets table names through.
-    let d = descriptor::get(&args.provider).expect("a provider from the table");
+    if let Some(file) = args.config.clone() {
+        return crate::registered::chat(args, file).await;
+    }
+    let Some(d) = descriptor::get(&args.provider) else {
+        let known: Vec<&str> = descriptor::names().collect();
+        let message = format!(
+            "no shipped provider is called `{}` (known: {}); a provider named in a config file needs --config FILE",
+            args.provider,
+            known.join(", ")
+        );
+        return usage_error(&args, ErrorKind::Unsupported, &args.provider, message);
+    };
     let name = d.name;
+    let Some(model) = args.model.clone() else {
+        return usage_error(
+            &args,
+            ErrorKind::MissingRuntimeContext,
+            name,
+            "--model is required (with --config, a section's `model` can supply it)".into(),
+        );
+    };
     let api = args.api.as_deref().and_then(Api::from_name);
     let provider = match d.provider(api) {
         Ok(p) => p,
@@ -179,13 +213,7 @@ pub async fn run(args: ChatArgs) -> u8 {
         (Err(m), _) | (_, Err(m)) => return usage_error(&args, ErrorKind::InvalidRequest, name, m),
     };
 
-    let mut request = Request::default();
-    if let Some(system) = &args.system {
-        request.messages.push(Message::system(system.clone()));
-    }
-    request.messages.push(Message::user(prompt));
-    request.params.temperature = args.temperature;
-    request.params.max_output_tokens = args.max_tokens.or(d.required_max_tokens);
+    let request = request_of(&args, prompt, d.required_max_tokens);
     let client = match reqwest::Client::builder().build() {
         Ok(c) => c,
         Err(e) => {
@@ -245,12 +273,12 @@ pub async fn run(args: ChatArgs) -> u8 {
             };
             (
                 provider.behind(gateway),
-                d.context_behind_gateway(args.model.clone(), client, lookup, token, tenant),
+                d.context_behind_gateway(model.clone(), client, lookup, token, tenant),
             )
         }
         None => (
             provider,
-            d.context_from(args.model.clone(), client, lookup)
+            d.context_from(model.clone(), client, lookup)
                 .map(|ctx| match &args.tenant {
                     Some(t) => ctx.tenant(t.clone()),
                     None => ctx,
@@ -281,12 +309,39 @@ pub async fn run(args: ChatArgs) -> u8 {
         Ok(d) => d,
         Err(e) => return usage_error(&args, ErrorKind::InvalidRequest, name, e.to_string()),
     };
+    call(&args, name, &model, &provider, &request, &ctx).await
+}
 
+/// The request built from the flags (system prompt, prompt, parameters).
+pub(crate) fn request_of(
+    args: &ChatArgs,
+    prompt: String,
+    required_max_tokens: Option<u32>,
+) -> Request {
+    let mut request = Request::default();
+    if let Some(system) = &args.system {
+        request.messages.push(Message::system(system.clone()));
+    }
+    request.messages.push(Message::user(prompt));
+    request.params.temperature = args.temperature;
+    request.params.max_output_tokens = args.max_tokens.or(required_max_tokens);
+    request
+}
+
+/// Makes the call, prints the answer (or the error) and returns the exit code.
+pub(crate) async fn call(
+    args: &ChatArgs,
+    name: &str,
+    model: &str,
+    provider: &dyn Provider,
+    request: &Request,
+    ctx: &RuntimeContext,
+) -> u8 {
     let started = Instant::now();
     let result = if args.stream {
-        stream(&provider, &request, &ctx, !args.json).await
+        stream(provider, request, ctx, !args.json).await
     } else {
-        provider.generate(&request, &ctx).await.inspect(|r| {
+        provider.generate(request, ctx).await.inspect(|r| {
             if !args.json {
                 print!("{}", r.text);
             }
@@ -297,12 +352,12 @@ pub async fn run(args: ChatArgs) -> u8 {
             if args.json {
                 println!(
                     "{}",
-                    serde_json::to_string(&ChatJson::new(name, &args.model, &response))
+                    serde_json::to_string(&ChatJson::new(name, model, &response))
                         .expect("serialisable")
                 );
             } else {
                 println!();
-                summary(name, &args.model, &response, started.elapsed());
+                summary(name, model, &response, started.elapsed());
             }
             0
         }
@@ -316,7 +371,7 @@ pub async fn run(args: ChatArgs) -> u8 {
     }
 }
 
-fn read_prompt(arg: Option<String>) -> Result<String, String> {
+pub(crate) fn read_prompt(arg: Option<String>) -> Result<String, String> {
     let prompt = match arg {
         Some(p) => p,
         None if std::io::stdin().is_terminal() => {

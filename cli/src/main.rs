@@ -5,9 +5,12 @@
 #![forbid(unsafe_code)]
 
 mod chat;
+mod config;
 mod mock;
 mod output;
 mod plugin;
+mod providers;
+mod registered;
 
 use std::process::ExitCode;
 
@@ -29,6 +32,13 @@ enum Command {
     Mock(mock::MockArgs),
     /// Serve a built-in provider over the plugin protocol on stdin/stdout.
     PluginServe(plugin::PluginServeArgs),
+    /// List or health-check the providers a configuration file, the environment and the
+    /// plugins folder register.
+    #[command(subcommand)]
+    Providers(providers::ProvidersCommand),
+    /// Check a configuration file: every problem at once, with its setting and source.
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
 }
 
 /// Exit codes: 0 success, 1 provider or network error, 2 usage or configuration error.
@@ -54,6 +64,8 @@ fn main() -> ExitCode {
             Command::Chat(args) => chat::run(*args).await,
             Command::Mock(args) => mock::run(args).await,
             Command::PluginServe(args) => plugin::run(args).await,
+            Command::Providers(command) => providers::run(command).await,
+            Command::Config(command) => config::run(command),
         }
     });
     ExitCode::from(code)

@@ -21,5 +21,7 @@ pub use providers::{
     Discovery, Event, Handle, HealthCheck, Info, Options, Probe, Registry, ShutdownReport, Source,
     SourceReport, Status,
 };
-pub use runtimes::{Evicted, Runtimes, RuntimesConfig, Session, UserRuntime};
+pub use runtimes::{
+    Clock, Evicted, ManualClock, Runtimes, RuntimesConfig, Session, SystemClock, UserRuntime,
+};
 pub use settings::{load, Settings, Sources};

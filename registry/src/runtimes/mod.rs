@@ -2,14 +2,21 @@
 //! "current provider": user A choosing Gemini never changes what user B runs, and a user without
 //! a runtime gets the configured default profile only when the caller asks for it explicitly.
 //!
-//! Built on `moka`: entries idle longer than the TTL are evicted, the number of users is capped
-//! (memory stays bounded with any number of them), and an update of one user is atomic
-//! (`and_compute_with`: two concurrent updates of one user never interleave; updates of different
-//! users never wait on each other).
+//! Built on `moka`: the number of users is capped (memory stays bounded with any number of them;
+//! the least recently used go first), and an update of one user is atomic (`and_compute_with`:
+//! two concurrent updates of one user never interleave; updates of different users never wait on
+//! each other). Idleness is measured on a [`Clock`] of our own rather than moka's, so a test (or
+//! the conformance suite) can move time forward: an idle runtime is gone the moment it is next
+//! looked at, and [`Runtimes::run_pending`] sweeps the rest.
+
+mod clock;
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+
+pub use clock::{Clock, ManualClock, SystemClock};
 
 use concord::{Credential, Parameters, RuntimeContext};
 use moka::notification::RemovalCause;
@@ -58,6 +65,8 @@ pub struct RuntimesConfig {
     pub max_users: u64,
     /// The profile a user gets from [`Runtimes::get_or_default`] (never implicitly).
     pub default_profile: Option<UserRuntime>,
+    /// What idleness is measured on.
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Default for RuntimesConfig {
@@ -66,8 +75,17 @@ impl Default for RuntimesConfig {
             idle_ttl: Duration::from_secs(24 * 3600),
             max_users: 100_000,
             default_profile: None,
+            clock: Arc::new(SystemClock::new()),
         }
     }
+}
+
+/// A stored runtime with when it was last used.
+struct Slot {
+    runtime: Arc<UserRuntime>,
+    touched_ms: AtomicU64,
+    /// Set just before an idle slot is removed, so the removal is reported as `idle`.
+    idle: AtomicBool,
 }
 
 /// A runtime that left the store.
@@ -81,9 +99,11 @@ pub struct Evicted {
 
 /// The store.
 pub struct Runtimes {
-    cache: moka::sync::Cache<String, Arc<UserRuntime>>,
+    cache: moka::sync::Cache<String, Arc<Slot>>,
     default: Option<Arc<UserRuntime>>,
     events: broadcast::Sender<Evicted>,
+    clock: Arc<dyn Clock>,
+    ttl_ms: u64,
 }
 
 impl Runtimes {
@@ -93,11 +113,11 @@ impl Runtimes {
         let sender = events.clone();
         let cache = moka::sync::Cache::builder()
             .max_capacity(config.max_users)
-            .time_to_idle(config.idle_ttl)
-            .eviction_listener(move |user: Arc<String>, _, cause| {
+            .eviction_listener(move |user: Arc<String>, slot: Arc<Slot>, cause| {
                 let cause = match cause {
                     RemovalCause::Expired => "idle",
                     RemovalCause::Size => "capacity",
+                    RemovalCause::Explicit if slot.idle.load(Ordering::Acquire) => "idle",
                     RemovalCause::Explicit => "removed",
                     // Replaced by a newer runtime of the same user: nothing left the store.
                     RemovalCause::Replaced => return,
@@ -112,17 +132,48 @@ impl Runtimes {
             cache,
             default: config.default_profile.map(Arc::new),
             events,
+            clock: config.clock,
+            ttl_ms: config.idle_ttl.as_millis().min(u128::from(u64::MAX)) as u64,
         }
     }
 
-    /// The user's runtime, if they have one.
+    fn now_ms(&self) -> u64 {
+        self.clock.now().as_millis().min(u128::from(u64::MAX)) as u64
+    }
+
+    fn slot(&self, runtime: Arc<UserRuntime>) -> Arc<Slot> {
+        Arc::new(Slot {
+            runtime,
+            touched_ms: AtomicU64::new(self.now_ms()),
+            idle: AtomicBool::new(false),
+        })
+    }
+
+    fn expired(&self, slot: &Slot, now: u64) -> bool {
+        now.saturating_sub(slot.touched_ms.load(Ordering::Acquire)) >= self.ttl_ms
+    }
+
+    /// The live slot of `user`, touched; an idle one is evicted instead.
+    fn live(&self, user: &str) -> Option<Arc<Slot>> {
+        let slot = self.cache.get(user)?;
+        let now = self.now_ms();
+        if self.expired(&slot, now) {
+            slot.idle.store(true, Ordering::Release);
+            self.cache.invalidate(user);
+            return None;
+        }
+        slot.touched_ms.store(now, Ordering::Release);
+        Some(slot)
+    }
+
+    /// The user's runtime, if they have one (and it has not been idle past the TTL).
     pub fn get(&self, user: &str) -> Option<Arc<UserRuntime>> {
-        self.cache.get(user)
+        self.live(user).map(|s| s.runtime.clone())
     }
 
     /// The user's runtime, or a copy of the default profile made theirs.
     pub fn get_or_default(&self, user: &str) -> Result<Arc<UserRuntime>, Error> {
-        if let Some(rt) = self.cache.get(user) {
+        if let Some(rt) = self.get(user) {
             return Ok(rt);
         }
         let default = self
@@ -132,13 +183,16 @@ impl Runtimes {
         Ok(self
             .cache
             .entry(user.to_owned())
-            .or_insert_with(|| default)
-            .into_value())
+            .or_insert_with(|| self.slot(default))
+            .into_value()
+            .runtime
+            .clone())
     }
 
     /// Sets the user's runtime.
     pub fn set(&self, user: &str, runtime: UserRuntime) {
-        self.cache.insert(user.to_owned(), Arc::new(runtime));
+        self.cache
+            .insert(user.to_owned(), self.slot(Arc::new(runtime)));
     }
 
     /// Changes the user's runtime atomically: `change` sees the current one and returns the new
@@ -155,11 +209,15 @@ impl Runtimes {
                 let Some(current) = current else {
                     return Op::Nop;
                 };
-                match change(current.value()) {
+                if self.expired(current.value(), self.now_ms()) {
+                    current.value().idle.store(true, Ordering::Release);
+                    return Op::Remove;
+                }
+                match change(&current.value().runtime) {
                     Ok(next) => {
                         let next = Arc::new(next);
                         outcome = Ok(next.clone());
-                        Op::Put(next)
+                        Op::Put(self.slot(next))
                     }
                     Err(why) => {
                         outcome = Err(Error::Refused {
@@ -199,9 +257,9 @@ impl Runtimes {
         })
     }
 
-    /// Users kept now (after pending evictions are applied).
+    /// Users kept now (after idle ones are swept and pending evictions applied).
     pub fn len(&self) -> u64 {
-        self.cache.run_pending_tasks();
+        self.run_pending();
         self.cache.entry_count()
     }
 
@@ -215,8 +273,16 @@ impl Runtimes {
         self.events.subscribe()
     }
 
-    /// Applies pending evictions now (they otherwise happen as the store is used).
+    /// Evicts every runtime idle past the TTL and applies pending evictions now (a service
+    /// calls it now and then; an idle runtime is also evicted when it is next looked up).
     pub fn run_pending(&self) {
+        let now = self.now_ms();
+        for (user, slot) in self.cache.iter() {
+            if self.expired(&slot, now) {
+                slot.idle.store(true, Ordering::Release);
+                self.cache.invalidate(user.as_str());
+            }
+        }
         self.cache.run_pending_tasks();
     }
 }

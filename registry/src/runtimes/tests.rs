@@ -110,17 +110,33 @@ fn a_pinned_session_keeps_its_runtime() {
 
 #[test]
 fn idle_runtimes_are_evicted_and_the_cap_holds() {
+    let clock = ManualClock::new();
     let runtimes = Runtimes::new(RuntimesConfig {
-        idle_ttl: Duration::from_millis(200),
+        idle_ttl: Duration::from_secs(3600),
         max_users: 50,
-        default_profile: None,
+        clock: Arc::new(clock.clone()),
+        ..RuntimesConfig::default()
     });
     let mut events = runtimes.events();
     for i in 0..200 {
         runtimes.set(&format!("user-{i}"), UserRuntime::new("openai", "m"));
     }
     assert!(runtimes.len() <= 50, "{} users kept", runtimes.len());
-    std::thread::sleep(Duration::from_millis(300));
+    let kept: Vec<String> = (0..200)
+        .map(|i| format!("user-{i}"))
+        .filter(|u| runtimes.get(u).is_some())
+        .collect();
+    assert!(kept.len() >= 2, "{kept:?}");
+    clock.advance(Duration::from_secs(3599));
+    assert_eq!(
+        runtimes.get(&kept[0]).unwrap().model,
+        "m",
+        "not idle yet; touched now"
+    );
+    clock.advance(Duration::from_secs(2));
+    assert!(runtimes.get(&kept[1]).is_none(), "idle past the TTL");
+    assert!(runtimes.get(&kept[0]).is_some(), "touched 2 s ago");
+    clock.advance(Duration::from_secs(3600));
     runtimes.run_pending();
     assert_eq!(runtimes.len(), 0, "every runtime idle past the TTL is gone");
     let mut causes = std::collections::BTreeSet::new();

@@ -684,7 +684,7 @@ fn parse(ty: Ty, v: &Value, base: Option<PathBuf>) -> Result<Parsed, String> {
         Value::Array(..) => "a list".into(),
         _ => "this value".into(),
     };
-    let bad = || format!("{} is not {}", shown(), ty.expected());
+    let bad = || format!("{} is not valid", shown());
     let s = match v {
         Value::String(_, s) => Some(s.trim().to_owned()),
         _ => None,

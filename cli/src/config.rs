@@ -1,0 +1,88 @@
+//! `concord config check [FILE]`: the resolved configuration with the source of every value
+//! (secrets as references), every problem at once, exit 2 on any.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use concord_registry::settings::keys::CONCORD_CONFIG;
+use concord_registry::{Error, Sources};
+
+use crate::EXIT_USAGE;
+
+/// Check a configuration file.
+#[derive(Subcommand)]
+pub enum ConfigCommand {
+    /// Load FILE (default: CONCORD_CONFIG) with the environment, print the resolved
+    /// configuration with where each value came from, and list every problem (exit 2).
+    Check(CheckArgs),
+}
+
+/// `concord config check`.
+#[derive(Args)]
+#[command(
+    after_help = "Examples:\n  concord config check concord.toml\n  CONCORD_DISPATCH_RETRIES=5 concord config check concord.toml --set dispatcher.rate=10/s"
+)]
+pub struct CheckArgs {
+    /// The file (default: CONCORD_CONFIG; without either, the defaults and the environment).
+    file: Option<PathBuf>,
+    /// Override a setting, winning over the file and the environment: `--set dispatcher.retries=3`.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+}
+
+/// Sources from a file argument (else `CONCORD_CONFIG`), the environment and `--set`s.
+pub(crate) fn sources(file: Option<PathBuf>, set: &[String]) -> Result<Sources<'static>, String> {
+    let file = file.or_else(|| CONCORD_CONFIG.get().map(PathBuf::from));
+    let mut src = Sources::from_env(file);
+    for s in set {
+        let (k, v) = s
+            .split_once('=')
+            .ok_or_else(|| format!("--set {s:?}: expected KEY=VALUE, like dispatcher.retries=3"))?;
+        src.overrides
+            .push((k.trim().to_owned(), v.trim().to_owned()));
+    }
+    Ok(src)
+}
+
+pub fn run(command: ConfigCommand) -> u8 {
+    let ConfigCommand::Check(args) = command;
+    let src = match sources(args.file, &args.set) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    match concord_registry::load(&src) {
+        Ok(settings) => {
+            print!("{}", settings.render());
+            // Secrets that are referenced but not there yet: worth knowing, not an error (a
+            // deployment may provide them later).
+            for (name, p) in &settings.providers {
+                if let (true, Some(r)) = (p.enabled, &p.credential) {
+                    if let Err(why) = r.resolve(&|v| std::env::var(v).ok()) {
+                        eprintln!("warning: providers.{name}.credential: {why}");
+                    }
+                }
+            }
+            eprintln!(
+                "ok: {} provider section(s){}",
+                settings.providers.len(),
+                settings
+                    .file
+                    .as_ref()
+                    .map(|f| format!(" in {}", f.display()))
+                    .unwrap_or_default()
+            );
+            0
+        }
+        Err(Error::Config(problems)) => {
+            eprintln!("error: {problems}");
+            EXIT_USAGE
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            EXIT_USAGE
+        }
+    }
+}

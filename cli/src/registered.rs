@@ -1,0 +1,78 @@
+//! `concord chat --config FILE --provider NAME`: a call through a provider the file (or the
+//! environment, or a plugin) registers, with its settings; flags win over them.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use concord::ErrorKind;
+use concord_registry::settings::ProviderKind;
+use concord_registry::{Options, Registry, Sources};
+
+use crate::chat::{call, read_prompt, request_of, usage_error, ChatArgs};
+use crate::EXIT_USAGE;
+
+pub async fn chat(args: ChatArgs, file: PathBuf) -> u8 {
+    let name = args.provider.clone();
+    let settings = match concord_registry::load(&Sources::from_env(Some(file))) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let client = match reqwest::Client::builder().build() {
+        Ok(c) => c,
+        Err(e) => return usage_error(&args, ErrorKind::Transport, &name, e.to_string()),
+    };
+    let registry = Registry::new(Options::from_settings(&settings, client));
+    // Register only what is needed: the named section, else whatever discovery finds.
+    let registered = match settings.providers.get(&name) {
+        Some(section) => registry.register(&name, section.clone()).await.map(|_| ()),
+        None => {
+            registry.discover_all(&settings).await;
+            Ok(())
+        }
+    };
+    if let Err(e) = registered {
+        return usage_error(
+            &args,
+            ErrorKind::MissingRuntimeContext,
+            &name,
+            e.to_string(),
+        );
+    }
+    let handle = match registry.get(&name) {
+        Ok(h) => h,
+        Err(e) => return usage_error(&args, ErrorKind::Unsupported, &name, e.to_string()),
+    };
+    let mut ctx = handle.context();
+    if let Some(m) = &args.model {
+        ctx.model = Some(m.clone());
+    }
+    if let Some(t) = args.timeout_secs {
+        ctx.timeout = Some(Duration::from_secs(t));
+    }
+    if let Some(t) = &args.tenant {
+        ctx.tenant = Some(t.clone());
+    }
+    let Some(model) = ctx.model.clone() else {
+        return usage_error(
+            &args,
+            ErrorKind::MissingRuntimeContext,
+            &name,
+            format!("no model: pass --model, or set `model` in [providers.{name}]"),
+        );
+    };
+    let prompt = match read_prompt(args.prompt.clone()) {
+        Ok(p) => p,
+        Err(message) => return usage_error(&args, ErrorKind::InvalidRequest, &name, message),
+    };
+    let required = match settings.providers.get(&name).map(|s| &s.kind) {
+        Some(ProviderKind::Builtin(d)) => d.required_max_tokens,
+        _ => concord::descriptor::get(&name).and_then(|d| d.required_max_tokens),
+    };
+    let request = request_of(&args, prompt, ctx.settings.max_output_tokens.or(required));
+    let code = call(&args, &name, &model, &handle, &request, &ctx).await;
+    registry.shutdown().await;
+    code
+}
