@@ -23,11 +23,13 @@
 
 pub mod broken;
 pub mod broken_dispatch;
+pub mod broken_registry;
 pub mod checks;
 mod cx;
 pub mod outcome;
 pub mod report;
 pub mod suite;
+pub mod under_test;
 
 pub use concord_harness::{probe, Protocol};
 pub use outcome::{CheckResult, Outcome};

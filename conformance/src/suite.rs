@@ -37,6 +37,11 @@ pub struct Subject {
     /// The dispatcher the DSP checks wrap the provider in (concord-dispatch's by default; yours
     /// to test your own).
     pub dispatch: DispatchFactory,
+    /// The provider registry the REG checks register the provider in (concord-registry's by
+    /// default).
+    pub registry: crate::under_test::RegistryFactory,
+    /// The runtimes store the CTX checks keep users' runtimes in (concord-registry's by default).
+    pub runtimes: crate::under_test::RuntimesFactory,
 }
 
 /// A dispatcher under test, built around a provider.
@@ -197,12 +202,26 @@ impl Subject {
             mock: MockSetup::default(),
             live: None,
             dispatch: default_dispatch(),
+            registry: crate::under_test::default_registry(),
+            runtimes: crate::under_test::default_runtimes(),
         }
     }
 
     /// The same provider, its DSP checks run through `dispatch` instead.
     pub fn with_dispatch(mut self, dispatch: DispatchFactory) -> Self {
         self.dispatch = dispatch;
+        self
+    }
+
+    /// The same provider, its REG checks run against `registry` instead.
+    pub fn with_registry(mut self, registry: crate::under_test::RegistryFactory) -> Self {
+        self.registry = registry;
+        self
+    }
+
+    /// The same provider, its CTX checks run against `runtimes` instead.
+    pub fn with_runtimes(mut self, runtimes: crate::under_test::RuntimesFactory) -> Self {
+        self.runtimes = runtimes;
         self
     }
 
@@ -239,6 +258,8 @@ impl Subject {
             },
             live: Some(Live::from_descriptor(*d)),
             dispatch: default_dispatch(),
+            registry: crate::under_test::default_registry(),
+            runtimes: crate::under_test::default_runtimes(),
         })
     }
 

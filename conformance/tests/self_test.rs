@@ -150,7 +150,7 @@ async fn each_broken_provider_fails_exactly_its_checks() {
             families: concord_conformance::checks::CHECKS
                 .iter()
                 .map(|c| c.family.to_owned())
-                .filter(|f| f != "DSP")
+                .filter(|f| !["DSP", "REG", "CTX"].contains(&f.as_str()))
                 .collect(),
             ..Default::default()
         })
@@ -218,12 +218,15 @@ fn every_check_can_fail() {
                 .flat_map(move |k| expected(*f, kind_of(k)))
         })
         .collect();
-    // The DSP checks are failed by broken dispatchers instead.
+    // The DSP checks are failed by broken dispatchers instead, REG and CTX by broken
+    // registries and runtimes stores.
     covered.extend(
         concord_conformance::broken_dispatch::DispatchFlaw::ALL
             .into_iter()
             .flat_map(dispatch_failures),
     );
+    covered.extend(RegistryFlaw::ALL.into_iter().flat_map(registry_failures));
+    covered.extend(RuntimesFlaw::ALL.into_iter().flat_map(runtimes_failures));
     for check in concord_conformance::checks::CHECKS {
         let listed = UNBREAKABLE.iter().any(|(id, _)| *id == check.id);
         assert!(
@@ -437,6 +440,94 @@ async fn each_broken_dispatcher_fails_exactly_its_checks() {
         assert!(
             covered.contains(check.id),
             "{} is failed by no broken dispatcher",
+            check.id
+        );
+    }
+}
+
+use concord_conformance::broken_registry::{RegistryFlaw, RuntimesFlaw};
+
+/// The REG checks each broken registry must fail.
+fn registry_failures(flaw: RegistryFlaw) -> BTreeSet<&'static str> {
+    let ids: &[&str] = match flaw {
+        RegistryFlaw::ReplacesDuplicates => &["REG-001"],
+        RegistryFlaw::IgnoresEnvironment => &["REG-002"],
+        RegistryFlaw::StaleHealth => &["REG-003"],
+        RegistryFlaw::UnboundedShutdown => &["REG-004"],
+        RegistryFlaw::UnregisterCancelsCalls => &["REG-005"],
+    };
+    ids.iter().copied().collect()
+}
+
+/// The CTX checks each broken runtimes store must fail.
+fn runtimes_failures(flaw: RuntimesFlaw) -> BTreeSet<&'static str> {
+    let ids: &[&str] = match flaw {
+        // One runtime for everybody: users get each other's settings, and nothing is ever
+        // evicted (so no idle or capacity events either).
+        RuntimesFlaw::GlobalCurrent => &["CTX-001", "CTX-002", "CTX-003"],
+        RuntimesFlaw::NoIdleEviction => &["CTX-002"],
+        RuntimesFlaw::NoCap => &["CTX-003"],
+        RuntimesFlaw::PinFollowsUser => &["CTX-004"],
+    };
+    ids.iter().copied().collect()
+}
+
+/// Each broken registry and runtimes store, holding each reference provider, fails exactly its
+/// checks, and every REG and CTX check is failed by one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_broken_registry_and_runtimes_store_fails_exactly_its_checks() {
+    use concord_conformance::Selection;
+    let mut subjects = Vec::new();
+    let mut want = Vec::new();
+    for s in Subject::defaults() {
+        for flaw in RegistryFlaw::ALL {
+            let name = format!("{}/{flaw:?}", s.name);
+            want.push((name.clone(), registry_failures(flaw)));
+            subjects.push(Subject {
+                name,
+                ..s.clone().with_registry(flaw.factory())
+            });
+        }
+        for flaw in RuntimesFlaw::ALL {
+            let name = format!("{}/{flaw:?}", s.name);
+            want.push((name.clone(), runtimes_failures(flaw)));
+            subjects.push(Subject {
+                name,
+                ..s.clone().with_runtimes(flaw.factory())
+            });
+        }
+    }
+    let report = Suite::new()
+        .subjects(subjects)
+        .select(Selection {
+            families: vec!["REG".into(), "CTX".into()],
+            ..Selection::default()
+        })
+        .parallel(16)
+        .run()
+        .await;
+    let mut problems = Vec::new();
+    let mut covered = BTreeSet::new();
+    for (name, want) in want {
+        let got = failed(&report, &name);
+        if got != want {
+            problems.push(format!("{name}: expected {want:?}, got {got:?}"));
+        }
+        covered.extend(want);
+    }
+    assert!(
+        problems.is_empty(),
+        "{}\n{}",
+        problems.join("\n"),
+        report.failures_text()
+    );
+    for check in concord_conformance::checks::CHECKS
+        .iter()
+        .filter(|c| c.family == "REG" || c.family == "CTX")
+    {
+        assert!(
+            covered.contains(check.id),
+            "{} is failed by nothing",
             check.id
         );
     }

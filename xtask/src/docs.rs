@@ -30,21 +30,15 @@ pub fn write_or_check(rel: &str, content: &str, check: bool, command: &str) -> R
 }
 
 pub fn env_docs(check: bool) -> Result<()> {
-    // concord's variables, then the dispatcher's.
-    let mut vars = concord::env::all();
-    vars.extend_from_slice(concord_dispatch::settings::VARS);
-    write_or_check(
-        "docs/configuration.md",
-        &concord::env::markdown_of(&vars),
-        check,
-        "cargo xtask env-docs",
-    )?;
-    write_or_check(
-        ".env.example",
-        &concord::env::env_example_of(&vars),
-        check,
-        "cargo xtask env-docs",
-    )
+    use concord_registry::settings::docs;
+    for (file, content) in [
+        ("docs/configuration.md", docs::configuration_md()),
+        (".env.example", docs::env_example()),
+        ("concord.example.toml", docs::example_toml()),
+    ] {
+        write_or_check(file, &content, check, "cargo xtask env-docs")?;
+    }
+    Ok(())
 }
 
 /// `docs/plugin-protocol.schema.json`: the JSON Schema of every plugin-protocol line, generated

@@ -2,10 +2,12 @@
 //! in catalogue order.
 
 mod ctr;
+mod ctx;
 mod dsp;
 mod err;
 mod features;
 mod live;
+mod reg;
 mod sec;
 mod sl;
 mod tool;
@@ -122,6 +124,15 @@ checks! {
     "DSP-007" "DSP" [] dsp::dsp_007: "dispatcher: fallback skips a failing target, and one whose breaker is open without sending";
     "DSP-008" "DSP" [] dsp::dsp_008: "dispatcher: a cut stream is resumed by prefill with no text twice, or ends with the error and a checkpoint of exactly what was delivered";
     "DSP-009" "DSP" [] dsp::dsp_009: "dispatcher: a dropped call frees its queue place and its concurrency permit";
+    "REG-001" "REG" [] reg::reg_001: "registry: register, a duplicate and an invalid name refused, unregister, not_found after; events in order";
+    "REG-002" "REG" [] reg::reg_002: "registry: discovery from a config file, the environment and a plugin; the file's credential reference reaches the wire";
+    "REG-003" "REG" [] reg::reg_003: "registry: health follows a failing then recovering vendor (error, then ready; health_changed events in order)";
+    "REG-004" "REG" [] reg::reg_004: "registry: graceful shutdown returns within its bound with a stream in flight, which ends cancelled, never hangs";
+    "REG-005" "REG" [] reg::reg_005: "registry: unregistering a provider during a call does not break the call";
+    "CTX-001" "CTX" [] ctx::ctx_001: "runtimes: many users configured differently, calling at once, each put their own model, temperature and key on the wire";
+    "CTX-002" "CTX" [] ctx::ctx_002: "runtimes: a runtime idle past the TTL is evicted (controllable clock), a used one is not; idle events";
+    "CTX-003" "CTX" [] ctx::ctx_003: "runtimes: the cap on users holds, with capacity events";
+    "CTX-004" "CTX" [] ctx::ctx_004: "runtimes: a pinned session keeps its runtime after the user changes theirs";
     "SEC-001" "SEC" [0] sec::sec_001: "Debug/Display of contexts and credentials print no secret";
     "SEC-002" "SEC" [0] sec::sec_002: "recorded fixtures contain no credential";
 }

@@ -34,17 +34,17 @@ impl Registry {
     /// Registers every provider the configuration, the environment and the plugins folder
     /// describe, and reports per source what was added and what was skipped, and why.
     pub async fn discover_all(&self, settings: &Settings) -> Discovery {
-        let mut sources = vec![self.from_config(settings).await];
+        let mut sources = vec![self.discover_config(settings).await];
         if settings.registry.discover_env {
-            sources.push(self.from_environment());
+            sources.push(self.discover_environment());
         }
         if let Some(dir) = &settings.registry.plugins_dir {
-            sources.push(self.from_plugins(dir).await);
+            sources.push(self.discover_plugins(dir).await);
         }
         Discovery { sources }
     }
 
-    async fn from_config(&self, settings: &Settings) -> SourceReport {
+    async fn discover_config(&self, settings: &Settings) -> SourceReport {
         let mut r = report(Source::Config);
         for (name, s) in &settings.providers {
             if !s.enabled {
@@ -62,7 +62,7 @@ impl Registry {
         r
     }
 
-    fn from_environment(&self) -> SourceReport {
+    fn discover_environment(&self) -> SourceReport {
         let mut r = report(Source::Environment);
         let env = self.inner.options.env.clone();
         for row in DESCRIPTORS {
@@ -103,7 +103,7 @@ impl Registry {
         r
     }
 
-    async fn from_plugins(&self, dir: &Path) -> SourceReport {
+    async fn discover_plugins(&self, dir: &Path) -> SourceReport {
         let mut r = report(Source::Plugin);
         let mut manifests: Vec<(String, PathBuf)> = std::fs::read_dir(dir)
             .into_iter()

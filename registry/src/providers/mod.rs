@@ -148,6 +148,9 @@ impl Entry {
     }
 }
 
+/// How a variable is read: its value by name.
+pub type Lookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
 /// How a registry behaves.
 #[derive(Clone)]
 pub struct Options {
@@ -159,7 +162,7 @@ pub struct Options {
     /// (their breaker is the passive half of health); `None` registers them bare.
     pub dispatch: Option<DispatchConfig>,
     /// How variables are read (the process environment unless a test says otherwise).
-    pub env: Arc<dyn Fn(&str) -> Option<String> + Send + Sync>,
+    pub env: Lookup,
     /// The active health check.
     pub probe: Probe,
 }

@@ -1,7 +1,33 @@
 //! The file's documentation and its annotated example, generated from the key table and checked
 //! for freshness (`cargo xtask env-docs --check`).
 
+use concord::env::EnvVar;
+
 use super::keys::{self, Key, CONCERNS, KEYS, PROVIDER};
+
+/// Every variable of the registry: concord's (the general ones and each descriptor row's), the
+/// dispatcher's, this crate's.
+pub fn all_vars() -> Vec<EnvVar> {
+    let mut vars = concord::env::all();
+    vars.extend_from_slice(concord_dispatch::settings::VARS);
+    vars.extend_from_slice(keys::VARS);
+    vars
+}
+
+/// `docs/configuration.md`: the variables, then the file's keys.
+pub fn configuration_md() -> String {
+    format!(
+        "{}
+{}",
+        concord::env::markdown_of(&all_vars()),
+        markdown()
+    )
+}
+
+/// `.env.example`.
+pub fn env_example() -> String {
+    concord::env::env_example_of(&all_vars())
+}
 
 /// The markdown section of `docs/configuration.md` that lists the file's keys.
 pub fn markdown() -> String {
@@ -105,21 +131,4 @@ pub fn example_toml() -> String {
         }
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn the_checked_in_example_is_fresh() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../concord.example.toml");
-        let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
-        if std::env::var_os("CONCORD_WRITE_DOCS").is_some() {
-            std::fs::write(&path, super::example_toml()).unwrap();
-            return;
-        }
-        assert!(
-            on_disk == super::example_toml(),
-            "concord.example.toml is stale: run `cargo xtask env-docs`"
-        );
-    }
 }

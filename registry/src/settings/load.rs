@@ -20,13 +20,16 @@ use crate::error::{Error, Problem, Problems};
 
 const ENV_LAYER: &str = "environment";
 
+/// How the loader reads a variable: its value by name.
+pub type EnvLookup<'a> = Box<dyn Fn(&str) -> Option<String> + Send + Sync + 'a>;
+
 /// Where settings come from (lowest precedence first): defaults, `file`, the environment
 /// (looked up through `env`), `overrides` (`path = value`, e.g. from `--set`).
 pub struct Sources<'a> {
     /// The TOML file, if any.
     pub file: Option<PathBuf>,
     /// How a variable is looked up (the process environment, or a test's map).
-    pub env: Box<dyn Fn(&str) -> Option<String> + Send + Sync + 'a>,
+    pub env: EnvLookup<'a>,
     /// `(setting, value)` pairs that win over everything; a value that is not TOML is a string.
     pub overrides: Vec<(String, String)>,
 }
