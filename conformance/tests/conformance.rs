@@ -55,6 +55,9 @@ macro_rules! with_checks {
             dsp_001 = "DSP-001", dsp_002 = "DSP-002", dsp_003 = "DSP-003", dsp_004 = "DSP-004",
             dsp_005 = "DSP-005", dsp_006 = "DSP-006", dsp_007 = "DSP-007", dsp_008 = "DSP-008",
             dsp_009 = "DSP-009",
+            reg_001 = "REG-001", reg_002 = "REG-002", reg_003 = "REG-003", reg_004 = "REG-004",
+            reg_005 = "REG-005",
+            ctx_001 = "CTX-001", ctx_002 = "CTX-002", ctx_003 = "CTX-003", ctx_004 = "CTX-004",
             sl_001 = "SL-001", sl_002 = "SL-002", sl_003 = "SL-003", sl_004 = "SL-004", sl_005 = "SL-005",
             sec_001 = "SEC-001", sec_002 = "SEC-002"
         );
