@@ -243,6 +243,7 @@ pub async fn reg_003(cx: &Cx<'_>) -> CheckResultOf {
 }
 
 pub async fn reg_004(cx: &Cx<'_>) -> CheckResultOf {
+    cx.require(cx.caps().streaming, "streaming")?;
     let bound = Duration::from_millis(400);
     let mock = cx.mock("stall").await?;
     let reg = registry(cx, bound);

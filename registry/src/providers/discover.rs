@@ -222,7 +222,7 @@ impl Registry {
                 }
             }
         });
-        self.inner.tasks.lock().expect("tasks").push(task);
+        self.keep(task);
     }
 }
 

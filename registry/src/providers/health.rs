@@ -123,6 +123,6 @@ impl Registry {
                 Registry { inner }.check_health().await;
             }
         });
-        self.inner.tasks.lock().expect("tasks").push(task);
+        self.keep(task);
     }
 }

@@ -416,7 +416,14 @@ impl Registry {
                 }
             }
         });
-        self.inner.tasks.lock().expect("tasks").push(task);
+        self.keep(task);
+    }
+
+    /// Keeps a background task to stop at shutdown (dropping the finished ones).
+    fn keep(&self, task: JoinHandle<()>) {
+        let mut tasks = self.inner.tasks.lock().expect("tasks");
+        tasks.retain(|t| !t.is_finished());
+        tasks.push(task);
     }
 
     /// Unregisters `name`. Calls that already hold it finish; new `get`s do not find it.

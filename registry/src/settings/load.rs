@@ -111,7 +111,7 @@ impl Parsed {
 struct Loader<'s> {
     src: &'s Sources<'s>,
     figment: Figment,
-    text: Option<String>,
+    text: Option<locate::Located>,
     problems: Vec<Problem>,
     values: BTreeMap<String, (Parsed, String)>,
 }
@@ -138,7 +138,7 @@ pub fn load(src: &Sources<'_>) -> Result<Settings, Error> {
                     }])));
                 }
                 l.figment = l.figment.merge(Toml::file_exact(path));
-                l.text = Some(text);
+                l.text = locate::Located::parse(&text);
             }
             Err(e) => {
                 return Err(Error::Config(Problems(vec![Problem {
@@ -318,7 +318,7 @@ impl Loader<'_> {
     }
 
     fn at(&self, file: &Path, segs: &[&str]) -> String {
-        match self.text.as_deref().and_then(|t| locate::line_of(t, segs)) {
+        match self.text.as_ref().and_then(|t| t.line_of(segs)) {
             Some(line) => format!("{}:{line}", file.display()),
             None => file.display().to_string(),
         }

@@ -1,25 +1,39 @@
 //! Where a key sits in the file, so a problem names `file:line`: figment keeps which file a value
-//! came from but not where in it, so the file is parsed again with `toml_edit`, which keeps spans.
+//! came from but not where in it, so the file is parsed once more with `toml_edit`, which keeps
+//! spans, and that parse is kept for every lookup.
 
 use toml_edit::{ImDocument, TableLike};
 
-/// The 1-based line of the deepest key of `path` found in `text` (a missing key's line is its
-/// section's).
-pub(super) fn line_of(text: &str, path: &[&str]) -> Option<usize> {
-    let doc = ImDocument::parse(text).ok()?;
-    let mut table: &dyn TableLike = doc.as_table();
-    let mut at = None;
-    for seg in path {
-        let Some((key, item)) = table.get_key_value(seg) else {
-            break;
-        };
-        at = key.span().or_else(|| item.span()).or(at);
-        match item.as_table_like() {
-            Some(t) => table = t,
-            None => break,
-        }
+/// The file's text, parsed with spans.
+pub(super) struct Located {
+    doc: ImDocument<String>,
+}
+
+impl Located {
+    /// `None` when the text is not TOML (the loader reports that before it asks for lines).
+    pub(super) fn parse(text: &str) -> Option<Self> {
+        ImDocument::parse(text.to_owned())
+            .ok()
+            .map(|doc| Self { doc })
     }
-    at.map(|span| line_at(text, span.start))
+
+    /// The 1-based line of the deepest key of `path` found (a missing key's line is its
+    /// section's).
+    pub(super) fn line_of(&self, path: &[&str]) -> Option<usize> {
+        let mut table: &dyn TableLike = self.doc.as_table();
+        let mut at = None;
+        for seg in path {
+            let Some((key, item)) = table.get_key_value(seg) else {
+                break;
+            };
+            at = key.span().or_else(|| item.span()).or(at);
+            match item.as_table_like() {
+                Some(t) => table = t,
+                None => break,
+            }
+        }
+        at.map(|span| line_at(self.doc.raw(), span.start))
+    }
 }
 
 /// The 1-based line of byte `offset`.
@@ -38,13 +52,14 @@ mod tests {
     #[test]
     fn keys_of_tables_and_inline_tables_have_their_lines() {
         let text = "[dispatcher]\nretries = 3\n\n[providers.azure]\ntype = \"azure\"\ncredential = { env = \"K\" }\n";
-        assert_eq!(line_of(text, &["dispatcher", "retries"]), Some(2));
-        assert_eq!(line_of(text, &["providers", "azure", "type"]), Some(5));
+        let l = Located::parse(text).unwrap();
+        assert_eq!(l.line_of(&["dispatcher", "retries"]), Some(2));
+        assert_eq!(l.line_of(&["providers", "azure", "type"]), Some(5));
         assert_eq!(
-            line_of(text, &["providers", "azure", "credential", "env"]),
+            l.line_of(&["providers", "azure", "credential", "env"]),
             Some(6)
         );
         // A missing key points at its section.
-        assert_eq!(line_of(text, &["providers", "azure", "model"]), Some(4));
+        assert_eq!(l.line_of(&["providers", "azure", "model"]), Some(4));
     }
 }
