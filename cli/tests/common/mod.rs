@@ -7,11 +7,11 @@ use std::process::Output;
 use serde_json::Value;
 
 /// Runs the `concord` binary with `args` and exactly the concord variables in `env` (every
-/// other concord variable removed, so the developer's own keys never leak into a test).
+/// other variable of the registry removed, so the developer's own keys never leak into a test).
 pub async fn concord(args: Vec<String>, env: Vec<(String, String)>) -> Output {
     tokio::task::spawn_blocking(move || {
         let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin!("concord"));
-        for var in concord::env::all() {
+        for var in concord_registry::settings::docs::all_vars() {
             cmd.env_remove(var.name);
         }
         cmd.args(args).envs(env).stdin(std::process::Stdio::null());
