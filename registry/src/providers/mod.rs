@@ -64,7 +64,7 @@ pub enum Status {
     Initializing,
     /// Takes calls.
     Ready,
-    /// Failed to start, or its last health check failed (why).
+    /// Its last health check failed, or its breaker is open (why).
     Error(String),
     /// Unregistered or shut down.
     Disposed,
@@ -145,6 +145,13 @@ impl Entry {
 
     fn set_status(&self, status: Status) -> Status {
         std::mem::replace(&mut self.state.lock().expect("entry state").status, status)
+    }
+
+    fn set_status_unless_disposed(&self, status: Status) {
+        let mut state = self.state.lock().expect("entry state");
+        if state.status != Status::Disposed {
+            state.status = status;
+        }
     }
 }
 
@@ -406,12 +413,28 @@ impl Registry {
             while let Ok(e) = rx.recv().await {
                 let Some(inner) = this.upgrade() else { return };
                 let reg = Registry { inner };
+                // The passive half of health: an open breaker makes the provider `error` until
+                // it closes (or an active check says otherwise).
+                let entry = reg.inner.entries.load().get(&name).cloned();
                 match e.to {
-                    BreakerState::Open => reg.emit(Event::BreakerOpened {
-                        name: name.clone(),
-                        reason: e.reason,
-                    }),
-                    BreakerState::Closed => reg.emit(Event::BreakerClosed { name: name.clone() }),
+                    BreakerState::Open => {
+                        if let Some(entry) = &entry {
+                            entry.set_status_unless_disposed(Status::Error(format!(
+                                "breaker open: {}",
+                                e.reason
+                            )));
+                        }
+                        reg.emit(Event::BreakerOpened {
+                            name: name.clone(),
+                            reason: e.reason,
+                        })
+                    }
+                    BreakerState::Closed => {
+                        if let Some(entry) = &entry {
+                            entry.set_status_unless_disposed(Status::Ready);
+                        }
+                        reg.emit(Event::BreakerClosed { name: name.clone() })
+                    }
                     BreakerState::HalfOpen => {}
                 }
             }

@@ -188,3 +188,41 @@ async fn health_follows_a_failing_then_recovering_provider() {
         .collect();
     assert_eq!(seen, [false, true]);
 }
+
+#[tokio::test]
+async fn an_open_breaker_makes_a_provider_error_with_events() {
+    use concord_dispatch::{BreakerConfig, DispatchConfig, RetryPolicy};
+    let mut o = Options::new(reqwest::Client::new());
+    o.env = Arc::new(|_| None);
+    o.dispatch = Some(DispatchConfig {
+        retry: RetryPolicy::default().with_max_retries(0),
+        breaker: Some(BreakerConfig {
+            min_calls: 2,
+            failure_ratio: 0.5,
+            cooldown: Duration::from_secs(60),
+            ..BreakerConfig::default()
+        }),
+        ..DispatchConfig::default()
+    });
+    let r = Registry::new(o);
+    let p = slow(0, 1);
+    p.down.store(true, Ordering::SeqCst);
+    let provider: Arc<dyn Provider> = p;
+    r.insert("p", provider, ctx(), Source::Api, "api".into(), None, true)
+        .unwrap();
+    let mut events = r.events();
+    let h = r.get("p").unwrap();
+    for _ in 0..3 {
+        let _ = h.generate(&Request::user("hi"), &ctx()).await;
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    let opened = loop {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Ok(Ok(Event::BreakerOpened { .. })) => break true,
+            Ok(Ok(_)) => continue,
+            _ => break false,
+        }
+    };
+    assert!(opened, "a breaker_opened event");
+    assert_eq!(r.get("p").unwrap().info().status.name(), "error");
+}
