@@ -2,9 +2,7 @@
 //! environment: Entra ID client credentials and a service-account file whose token endpoint is
 //! on loopback too. Each process asks the token endpoint once, and the vendor sees the token.
 
-mod common;
-
-use common::{concord, stdout_json as json};
+use crate::common::{concord, stdout_json as json};
 use concord_harness::{MockConfig, MockVendor, Protocol};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};

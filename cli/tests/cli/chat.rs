@@ -1,8 +1,6 @@
 //! `concord chat` end to end against the harness's mock vendors on loopback.
 
-mod common;
-
-use common::{concord, stdout_json, vars};
+use crate::common::{concord, stdout_json, vars};
 use concord_harness::{Fixtures, MockVendor, Protocol};
 
 const KEY: &str = "sk-test-cli-0123456789abcdefSECRET";

@@ -1,10 +1,8 @@
 //! `concord config check`, `concord providers list` and `concord chat --config` end to end.
 
-mod common;
-
 use std::path::PathBuf;
 
-use common::{concord, stdout_json, vars};
+use crate::common::{concord, stdout_json, vars};
 use concord_harness::{MockVendor, Protocol};
 
 fn temp_file(name: &str, text: &str) -> PathBuf {
