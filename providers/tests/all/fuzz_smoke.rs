@@ -3,7 +3,7 @@
 //! them and random bytes (proptest). The long runs are `cargo fuzz run <target>`
 //! (`docs/fuzzing.md`).
 
-#[path = "../../fuzz/bodies.rs"]
+#[path = "../../../fuzz/bodies.rs"]
 mod bodies;
 
 use concord_harness::{Fixtures, Protocol};

@@ -10,11 +10,11 @@ use concord::{assemble, EventStream, Provider, Request, Response, RuntimeContext
 use concord_harness::{Fixtures, Protocol, Scenario};
 use futures_util::StreamExt;
 
-mod common;
+
 use serde_json::Value;
 
 fn adapter(protocol: Protocol) -> concord::HttpProvider {
-    common::provider(protocol)
+    crate::common::provider(protocol)
 }
 
 fn stream_bytes(a: &concord::HttpProvider, chunks: Vec<Bytes>) -> EventStream {

@@ -10,7 +10,7 @@ use concord_harness::{Fixtures, Protocol};
 use futures_util::StreamExt;
 use proptest::prelude::*;
 
-mod common;
+
 
 const SCENARIOS: &[&str] = &[
     "text",
@@ -30,7 +30,7 @@ const SCENARIOS: &[&str] = &[
 
 fn decode(protocol: Protocol, chunks: Vec<Bytes>) -> EventStream {
     let bytes = futures_util::stream::iter(chunks.into_iter().map(Ok::<_, Infallible>));
-    common::provider(protocol).decode_stream(bytes)
+    crate::common::provider(protocol).decode_stream(bytes)
 }
 
 /// The events (errors as their kind). One frame gives the same events however it was chunked,

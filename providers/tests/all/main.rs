@@ -1,0 +1,13 @@
+//! `concord`'s integration tests, one binary (each test binary is a link on CI's 2 cores).
+
+mod common;
+
+mod absurd;
+mod context;
+mod credentials;
+mod encode;
+mod fuzz_smoke;
+mod gateway;
+mod plugin;
+mod scenarios;
+mod split;
