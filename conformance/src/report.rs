@@ -270,7 +270,7 @@ scenario, see `concord mock --help`).
 const SELECTING: &str = "
 ## Selecting
 
-| what | `cargo xtask conformance` | `cargo test` / nextest (`conformance/tests/conformance.rs`) |
+| what | `cargo xtask conformance` | `cargo test` / nextest (`conformance/tests/conformance/main.rs`) |
 |---|---|---|
 | a provider | `--provider anthropic` | `cargo nextest run -E 'test(/mock::anthropic::/)'` |
 | an API | `--provider openai --api responses` | `test(/::openai_responses::/)` |

@@ -10,7 +10,6 @@ use concord::{assemble, EventStream, Provider, Request, Response, RuntimeContext
 use concord_harness::{Fixtures, Protocol, Scenario};
 use futures_util::StreamExt;
 
-
 use serde_json::Value;
 
 fn adapter(protocol: Protocol) -> concord::HttpProvider {

@@ -10,8 +10,6 @@ use concord_harness::{Fixtures, Protocol};
 use futures_util::StreamExt;
 use proptest::prelude::*;
 
-
-
 const SCENARIOS: &[&str] = &[
     "text",
     "utf8",
