@@ -93,6 +93,7 @@ impl Registry {
                         row.key.name.to_owned(),
                         None,
                         true,
+                        false,
                     )
                 });
             match registered {
@@ -134,6 +135,7 @@ impl Registry {
                         manifest.display().to_string(),
                         None,
                         true,
+                        false,
                     )
                 }
                 Err(cause) => Err(self.failed(&name, cause)),
@@ -148,7 +150,9 @@ impl Registry {
 
     /// Applies a re-read configuration to the providers that came from the file: sections
     /// gone (or disabled) are unregistered, new ones registered, changed ones rebuilt and
-    /// swapped in. Calls in flight keep the provider they started with.
+    /// swapped in one step (no `get` in between finds nothing). Calls in flight keep the
+    /// provider they started with. A changed section that no longer builds leaves the old
+    /// provider in place and is reported.
     pub async fn refresh(&self, settings: &Settings) -> SourceReport {
         let mut r = report(Source::Config);
         let current: Vec<(String, Option<ProviderSettings>)> = self
@@ -160,21 +164,24 @@ impl Registry {
             .map(|e| (e.name.clone(), e.config.clone()))
             .collect();
         for (name, old) in &current {
-            let wanted = settings.providers.get(name).filter(|s| s.enabled);
-            let same = match (wanted, old) {
-                (Some(new), Some(old)) => same_section(new, old),
-                _ => false,
-            };
-            if !same {
-                let _ = self.unregister(name);
-                if wanted.is_none() {
+            match settings.providers.get(name).filter(|s| s.enabled) {
+                None => {
+                    let _ = self.unregister(name);
                     r.skipped
                         .push((name.clone(), "removed from the file".into()));
                 }
+                Some(new) if old.as_ref().is_some_and(|old| same_section(new, old)) => {}
+                Some(new) => match self
+                    .replace_from(name, new.clone(), new.origin.clone())
+                    .await
+                {
+                    Ok(_) => r.added.push(name.clone()),
+                    Err(e) => r.skipped.push((name.clone(), e.to_string())),
+                },
             }
         }
         for (name, s) in &settings.providers {
-            if !s.enabled || self.contains(name) {
+            if !s.enabled || current.iter().any(|(n, _)| n == name) || self.contains(name) {
                 continue;
             }
             match self

@@ -288,7 +288,40 @@ impl Registry {
             .map_err(|cause| self.failed(name, cause))?;
         let mut config = config;
         config.origin.clear();
-        self.insert(name, provider, context, source, origin, Some(config), true)
+        self.insert(
+            name,
+            provider,
+            context,
+            source,
+            origin,
+            Some(config),
+            true,
+            false,
+        )
+    }
+
+    /// Builds `config` and swaps it in for the provider called `name` in one step.
+    pub(crate) async fn replace_from(
+        &self,
+        name: &str,
+        config: ProviderSettings,
+        origin: String,
+    ) -> Result<Info, Error> {
+        let (provider, context) = build::from_settings(&config, &self.defaults())
+            .await
+            .map_err(|cause| self.failed(name, cause))?;
+        let mut config = config;
+        config.origin.clear();
+        self.insert(
+            name,
+            provider,
+            context,
+            Source::Config,
+            origin,
+            Some(config),
+            true,
+            true,
+        )
     }
 
     /// Registers a provider value the program built, with the context template its calls
@@ -307,6 +340,7 @@ impl Registry {
             Source::Api,
             "api".into(),
             None,
+            false,
             false,
         )
     }
@@ -346,6 +380,7 @@ impl Registry {
         origin: String,
         config: Option<ProviderSettings>,
         dispatch: bool,
+        replace: bool,
     ) -> Result<Info, Error> {
         let dispatcher = match (&self.inner.options.dispatch, dispatch) {
             (Some(base), true) => {
@@ -381,15 +416,24 @@ impl Registry {
                 last_health: None,
             }),
         });
-        {
+        let replaced = {
             let _w = self.inner.write.lock().expect("registry writer");
             let current = self.inner.entries.load();
-            if current.contains_key(name) {
+            if current.contains_key(name) && !replace {
                 return Err(Error::AlreadyExists(name.to_owned()));
             }
             let mut next = BTreeMap::clone(&current);
-            next.insert(name.to_owned(), entry.clone());
+            let replaced = next.insert(name.to_owned(), entry.clone());
             self.inner.entries.store(Arc::new(next));
+            replaced
+        };
+        if let Some(old) = replaced {
+            // Swapped in one store: no `get` in between finds nothing; calls holding the old
+            // entry finish with it.
+            old.set_status(Status::Disposed);
+            self.emit(Event::ProviderUnregistered {
+                name: name.to_owned(),
+            });
         }
         if let Some(d) = dispatcher {
             self.forward_breaker(name, &d);

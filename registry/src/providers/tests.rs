@@ -208,8 +208,17 @@ async fn an_open_breaker_makes_a_provider_error_with_events() {
     let p = slow(0, 1);
     p.down.store(true, Ordering::SeqCst);
     let provider: Arc<dyn Provider> = p;
-    r.insert("p", provider, ctx(), Source::Api, "api".into(), None, true)
-        .unwrap();
+    r.insert(
+        "p",
+        provider,
+        ctx(),
+        Source::Api,
+        "api".into(),
+        None,
+        true,
+        false,
+    )
+    .unwrap();
     let mut events = r.events();
     let h = r.get("p").unwrap();
     for _ in 0..3 {
