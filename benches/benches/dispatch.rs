@@ -6,9 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use concord::{
-    Capabilities, EventStream, FinishReason, Provider, Request, Response, RuntimeContext, Usage,
-};
+use concord::{Capabilities, EventStream, Provider, Request, Response, RuntimeContext, Usage};
 use concord_dispatch::{BreakerConfig, DispatchConfig, Dispatcher, Limits, Rate};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use futures_util::future::BoxFuture;
@@ -31,17 +29,11 @@ impl Provider for Instant {
         _: &'a RuntimeContext,
     ) -> BoxFuture<'a, concord::Result<Response>> {
         Box::pin(async {
-            Ok(Response {
-                id: "r".into(),
-                model: "m".into(),
-                text: "ok".into(),
-                reasoning: None,
-                reasoning_blocks: Vec::new(),
-                tool_calls: Vec::new(),
-                finish_reason: FinishReason::Stop,
-                raw_finish_reason: None,
-                usage: Usage::new(Some(10), Some(2)),
-            })
+            Ok(Response::from_text(
+                "m",
+                "ok",
+                Usage::new(Some(10), Some(2)),
+            ))
         })
     }
 

@@ -62,17 +62,7 @@ impl Fake {
 }
 
 fn answer() -> Response {
-    Response {
-        id: "r".into(),
-        model: "m".into(),
-        text: "ok".into(),
-        reasoning: None,
-        reasoning_blocks: Vec::new(),
-        tool_calls: Vec::new(),
-        finish_reason: FinishReason::Stop,
-        raw_finish_reason: None,
-        usage: Usage::new(Some(10), Some(5)),
-    }
+    Response::from_text("m", "ok", Usage::new(Some(10), Some(5)))
 }
 
 impl Provider for Fake {

@@ -30,6 +30,25 @@ pub struct Response {
     pub usage: Usage,
 }
 
+impl Response {
+    /// A complete text answer that ended naturally: no id, no reasoning, no tool calls, finish
+    /// `stop`. What a provider that answers in text alone returns (a cache, a stand-in, a test
+    /// double); vendor adapters build their responses field by field from the wire.
+    pub fn from_text(model: impl Into<String>, text: impl Into<String>, usage: Usage) -> Self {
+        Self {
+            id: String::new(),
+            model: model.into(),
+            text: text.into(),
+            reasoning: None,
+            reasoning_blocks: Vec::new(),
+            tool_calls: Vec::new(),
+            finish_reason: FinishReason::Stop,
+            raw_finish_reason: None,
+            usage,
+        }
+    }
+}
+
 /// Why generation ended (contract B1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]

@@ -6,9 +6,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use concord::{
-    Capabilities, EventStream, FinishReason, Provider, Request, Response, RuntimeContext, Usage,
-};
+use concord::{Capabilities, EventStream, Provider, Request, Response, RuntimeContext, Usage};
 use concord_registry::{Options, Registry};
 use futures_util::future::BoxFuture;
 use proptest::prelude::*;
@@ -31,17 +29,11 @@ impl Provider for Echo {
     ) -> BoxFuture<'a, concord::Result<Response>> {
         Box::pin(async move {
             tokio::time::sleep(Duration::from_millis(2)).await;
-            Ok(Response {
-                id: "r".into(),
-                model: ctx.model.clone().unwrap_or_default(),
-                text: "ok".into(),
-                reasoning: None,
-                reasoning_blocks: Vec::new(),
-                tool_calls: Vec::new(),
-                finish_reason: FinishReason::Stop,
-                raw_finish_reason: None,
-                usage: Usage::new(Some(1), Some(1)),
-            })
+            Ok(Response::from_text(
+                ctx.model.clone().unwrap_or_default(),
+                "ok",
+                Usage::new(Some(1), Some(1)),
+            ))
         })
     }
 
