@@ -241,17 +241,6 @@ impl Default for Global {
     }
 }
 
-fn context_of(user: &str, rt: &UserRuntime, client: &reqwest::Client) -> RuntimeContext {
-    let mut ctx = RuntimeContext::new()
-        .model(rt.model.clone())
-        .settings(rt.settings.clone())
-        .tenant(user)
-        .client(client.clone());
-    ctx.credential = rt.credential.clone();
-    ctx.base_url = rt.base_url.clone();
-    ctx
-}
-
 impl RuntimesUnderTest for Global {
     fn set(&self, _: &str, runtime: UserRuntime) {
         *self.current.lock().expect("lock") = Some(runtime);
@@ -271,7 +260,7 @@ impl RuntimesUnderTest for Global {
     fn context(&self, user: &str, client: &reqwest::Client) -> Result<RuntimeContext, String> {
         let current = self.current.lock().expect("lock");
         let rt = current.as_ref().ok_or("unknown_user")?;
-        Ok(context_of(user, rt, client))
+        Ok(rt.context(user, client))
     }
 
     fn pin(&self, user: &str) -> Result<Pinned, String> {
@@ -282,7 +271,7 @@ impl RuntimesUnderTest for Global {
             .clone()
             .ok_or("unknown_user")?;
         let user = user.to_owned();
-        Ok(Box::new(move |client| context_of(&user, &rt, client)))
+        Ok(Box::new(move |client| rt.context(&user, client)))
     }
 
     fn run_pending(&self) {}

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use concord::descriptor::DESCRIPTORS;
 
-use super::{build, Registry, Source};
+use super::{build, Placement, Registry, Source};
 use crate::settings::{ProviderSettings, Settings, Sources};
 
 /// What one source gave.
@@ -51,13 +51,10 @@ impl Registry {
                 r.skipped.push((name.clone(), "enabled = false".into()));
                 continue;
             }
-            match self
+            let outcome = self
                 .register_from(name, s.clone(), Source::Config, s.origin.clone())
-                .await
-            {
-                Ok(_) => r.added.push(name.clone()),
-                Err(e) => r.skipped.push((name.clone(), e.to_string())),
-            }
+                .await;
+            r.record(name, outcome);
         }
         r
     }
@@ -89,17 +86,10 @@ impl Registry {
                         row.name,
                         Arc::new(provider),
                         ctx,
-                        Source::Environment,
-                        row.key.name.to_owned(),
-                        None,
-                        true,
-                        false,
+                        Placement::section(Source::Environment, row.key.name.to_owned()),
                     )
                 });
-            match registered {
-                Ok(_) => r.added.push(row.name.to_owned()),
-                Err(e) => r.skipped.push((row.name.to_owned(), e.to_string())),
-            }
+            r.record(row.name, registered);
         }
         r
     }
@@ -131,19 +121,12 @@ impl Registry {
                         &name,
                         Arc::new(p),
                         ctx,
-                        Source::Plugin,
-                        manifest.display().to_string(),
-                        None,
-                        true,
-                        false,
+                        Placement::section(Source::Plugin, manifest.display().to_string()),
                     )
                 }
                 Err(cause) => Err(self.failed(&name, cause)),
             };
-            match registered {
-                Ok(_) => r.added.push(name),
-                Err(e) => r.skipped.push((name, e.to_string())),
-            }
+            r.record(&name, registered);
         }
         r
     }
@@ -171,26 +154,22 @@ impl Registry {
                         .push((name.clone(), "removed from the file".into()));
                 }
                 Some(new) if old.as_ref().is_some_and(|old| same_section(new, old)) => {}
-                Some(new) => match self
-                    .replace_from(name, new.clone(), new.origin.clone())
-                    .await
-                {
-                    Ok(_) => r.added.push(name.clone()),
-                    Err(e) => r.skipped.push((name.clone(), e.to_string())),
-                },
+                Some(new) => {
+                    let outcome = self
+                        .replace_from(name, new.clone(), new.origin.clone())
+                        .await;
+                    r.record(name, outcome);
+                }
             }
         }
         for (name, s) in &settings.providers {
             if !s.enabled || current.iter().any(|(n, _)| n == name) || self.contains(name) {
                 continue;
             }
-            match self
+            let outcome = self
                 .register_from(name, s.clone(), Source::Config, s.origin.clone())
-                .await
-            {
-                Ok(_) => r.added.push(name.clone()),
-                Err(e) => r.skipped.push((name.clone(), e.to_string())),
-            }
+                .await;
+            r.record(name, outcome);
         }
         r
     }
@@ -238,6 +217,16 @@ fn report(source: Source) -> SourceReport {
         source,
         added: Vec::new(),
         skipped: Vec::new(),
+    }
+}
+
+impl SourceReport {
+    /// Notes `name` as added, or as skipped with the error's words.
+    fn record<T>(&mut self, name: &str, outcome: Result<T, crate::Error>) {
+        match outcome {
+            Ok(_) => self.added.push(name.to_owned()),
+            Err(e) => self.skipped.push((name.to_owned(), e.to_string())),
+        }
     }
 }
 

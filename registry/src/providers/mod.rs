@@ -196,6 +196,31 @@ impl Options {
     }
 }
 
+/// Where a new entry comes from and how it goes in.
+pub(crate) struct Placement {
+    source: Source,
+    origin: String,
+    /// The section it was built from, if any.
+    config: Option<ProviderSettings>,
+    /// Whether the dispatcher's layers go around it.
+    dispatch: bool,
+    /// Whether it replaces an entry of the same name (else a taken name is refused).
+    replace: bool,
+}
+
+impl Placement {
+    /// A new entry from `source`, behind the dispatcher, refused if the name is taken.
+    pub(crate) fn section(source: Source, origin: String) -> Self {
+        Self {
+            source,
+            origin,
+            config: None,
+            dispatch: true,
+            replace: false,
+        }
+    }
+}
+
 struct Inner {
     entries: ArcSwap<BTreeMap<String, Arc<Entry>>>,
     /// Writers take turns (readers never take it).
@@ -283,21 +308,8 @@ impl Registry {
         origin: String,
     ) -> Result<Info, Error> {
         self.admit(name)?;
-        let (provider, context) = build::from_settings(&config, &self.defaults())
+        self.build_section(name, config, Placement::section(source, origin))
             .await
-            .map_err(|cause| self.failed(name, cause))?;
-        let mut config = config;
-        config.origin.clear();
-        self.insert(
-            name,
-            provider,
-            context,
-            source,
-            origin,
-            Some(config),
-            true,
-            false,
-        )
     }
 
     /// Builds `config` and swaps it in for the provider called `name` in one step.
@@ -307,21 +319,27 @@ impl Registry {
         config: ProviderSettings,
         origin: String,
     ) -> Result<Info, Error> {
+        let placement = Placement {
+            replace: true,
+            ..Placement::section(Source::Config, origin)
+        };
+        self.build_section(name, config, placement).await
+    }
+
+    /// Builds a section's provider and context and puts them in the map as `placement` says.
+    async fn build_section(
+        &self,
+        name: &str,
+        mut config: ProviderSettings,
+        mut placement: Placement,
+    ) -> Result<Info, Error> {
         let (provider, context) = build::from_settings(&config, &self.defaults())
             .await
             .map_err(|cause| self.failed(name, cause))?;
-        let mut config = config;
+        // Kept to tell a changed section on refresh; where it sat in the file is no change.
         config.origin.clear();
-        self.insert(
-            name,
-            provider,
-            context,
-            Source::Config,
-            origin,
-            Some(config),
-            true,
-            true,
-        )
+        placement.config = Some(config);
+        self.insert(name, provider, context, placement)
     }
 
     /// Registers a provider value the program built, with the context template its calls
@@ -333,16 +351,11 @@ impl Registry {
         context: RuntimeContext,
     ) -> Result<Info, Error> {
         self.admit(name)?;
-        self.insert(
-            name,
-            provider,
-            context,
-            Source::Api,
-            "api".into(),
-            None,
-            false,
-            false,
-        )
+        let placement = Placement {
+            dispatch: false,
+            ..Placement::section(Source::Api, "api".into())
+        };
+        self.insert(name, provider, context, placement)
     }
 
     fn admit(&self, name: &str) -> Result<(), Error> {
@@ -370,18 +383,20 @@ impl Registry {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn insert(
         &self,
         name: &str,
         provider: Arc<dyn Provider>,
         context: RuntimeContext,
-        source: Source,
-        origin: String,
-        config: Option<ProviderSettings>,
-        dispatch: bool,
-        replace: bool,
+        placement: Placement,
     ) -> Result<Info, Error> {
+        let Placement {
+            source,
+            origin,
+            config,
+            dispatch,
+            replace,
+        } = placement;
         let dispatcher = match (&self.inner.options.dispatch, dispatch) {
             (Some(base), true) => {
                 let mut c = base.clone();

@@ -1,7 +1,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use concord::{Capabilities, Error as CallError, ErrorKind, FinishReason, StreamEvent, Usage};
+use concord::{Capabilities, Error as CallError, ErrorKind, StreamEvent, Usage};
 use futures_util::StreamExt;
 
 use super::*;
@@ -41,17 +41,7 @@ impl Provider for Slow {
             if self.down.load(Ordering::SeqCst) {
                 return Err(CallError::new(ErrorKind::ServerError, "slow", "down"));
             }
-            Ok(Response {
-                id: "r".into(),
-                model: "m".into(),
-                text: "ok".into(),
-                reasoning: None,
-                reasoning_blocks: Vec::new(),
-                tool_calls: Vec::new(),
-                finish_reason: FinishReason::Stop,
-                raw_finish_reason: None,
-                usage: Usage::new(Some(1), Some(1)),
-            })
+            Ok(Response::from_text("m", "ok", Usage::new(Some(1), Some(1))))
         })
     }
 
@@ -208,15 +198,12 @@ async fn an_open_breaker_makes_a_provider_error_with_events() {
     let p = slow(0, 1);
     p.down.store(true, Ordering::SeqCst);
     let provider: Arc<dyn Provider> = p;
+    // Behind the dispatcher (as a section would be), which register_instance does not do.
     r.insert(
         "p",
         provider,
         ctx(),
-        Source::Api,
-        "api".into(),
-        None,
-        true,
-        false,
+        Placement::section(Source::Api, "api".into()),
     )
     .unwrap();
     let mut events = r.events();

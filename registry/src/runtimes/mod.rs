@@ -56,6 +56,22 @@ impl UserRuntime {
     }
 }
 
+impl UserRuntime {
+    /// The context of a call made with this runtime for `user`: its model, parameters,
+    /// credential and base URL, the shared `client`, and the user as the call's tenant.
+    pub fn context(&self, user: &str, client: &reqwest::Client) -> RuntimeContext {
+        RuntimeContext {
+            credential: self.credential.clone(),
+            base_url: self.base_url.clone(),
+            ..RuntimeContext::new()
+                .model(self.model.clone())
+                .settings(self.settings.clone())
+                .tenant(user)
+                .client(client.clone())
+        }
+    }
+}
+
 /// How the store behaves.
 #[derive(Clone, Debug)]
 pub struct RuntimesConfig {
@@ -242,7 +258,7 @@ impl Runtimes {
         let rt = self
             .get(user)
             .ok_or_else(|| Error::UnknownUser(user.to_owned()))?;
-        Ok(context_of(user, &rt, client))
+        Ok(rt.context(user, client))
     }
 
     /// A session pinned to the user's runtime as it is now: later changes of the user's runtime
@@ -302,23 +318,8 @@ impl Session {
 
     /// The context of a call in this session.
     pub fn context(&self, client: &reqwest::Client) -> RuntimeContext {
-        context_of(&self.user, &self.runtime, client)
+        self.runtime.context(&self.user, client)
     }
-}
-
-fn context_of(user: &str, rt: &UserRuntime, client: &reqwest::Client) -> RuntimeContext {
-    let mut ctx = RuntimeContext::new()
-        .model(rt.model.clone())
-        .settings(rt.settings.clone())
-        .tenant(user)
-        .client(client.clone());
-    if let Some(c) = &rt.credential {
-        ctx.credential = Some(c.clone());
-    }
-    if let Some(b) = &rt.base_url {
-        ctx = ctx.base_url(b.clone());
-    }
-    ctx
 }
 
 #[cfg(test)]
