@@ -214,17 +214,10 @@ pub async fn run(args: ChatArgs) -> u8 {
     };
 
     let request = request_of(&args, prompt, d.required_max_tokens);
-    let client = match reqwest::Client::builder().build() {
+    let client = match crate::http_client() {
         Ok(c) => c,
-        Err(e) => {
-            report_error(
-                args.json,
-                &Error::new(
-                    ErrorKind::Transport,
-                    name,
-                    format!("cannot build the HTTP client: {e}"),
-                ),
-            );
+        Err(message) => {
+            report_error(args.json, &Error::new(ErrorKind::Transport, name, message));
             return EXIT_PROVIDER;
         }
     };

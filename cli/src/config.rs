@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use concord_registry::settings::keys::CONCORD_CONFIG;
-use concord_registry::{Error, Sources};
+use concord_registry::{Error, Options, Registry, Settings, Sources};
 
 use crate::EXIT_USAGE;
 
@@ -42,6 +42,16 @@ pub(crate) fn sources(file: Option<PathBuf>, set: &[String]) -> Result<Sources<'
             .push((k.trim().to_owned(), v.trim().to_owned()));
     }
     Ok(src)
+}
+
+/// What every command working with configured providers starts from: the checked settings and
+/// an empty registry made from them. `Err` is the exit code (2 for the configuration, 1 for the
+/// client) and what to say.
+pub(crate) fn open(src: &Sources<'_>) -> Result<(Settings, Registry), (u8, String)> {
+    let settings = concord_registry::load(src).map_err(|e| (EXIT_USAGE, e.to_string()))?;
+    let client = crate::http_client().map_err(|m| (crate::EXIT_PROVIDER, m))?;
+    let registry = Registry::new(Options::from_settings(&settings, client));
+    Ok((settings, registry))
 }
 
 pub fn run(command: ConfigCommand) -> u8 {

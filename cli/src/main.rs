@@ -71,6 +71,13 @@ fn main() -> ExitCode {
     ExitCode::from(code)
 }
 
+/// The one HTTP client a command's calls share; `Err` says why it cannot be built.
+pub(crate) fn http_client() -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .build()
+        .map_err(|e| format!("cannot build the HTTP client: {e}"))
+}
+
 /// Logs go to stderr, filtered by `CONCORD_LOG` (default `warn`).
 fn init_logging() {
     let filter = concord::env::CONCORD_LOG

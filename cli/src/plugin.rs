@@ -32,10 +32,10 @@ pub async fn run(args: PluginServeArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
-    let client = match reqwest::Client::builder().build() {
+    let client = match crate::http_client() {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: cannot build the HTTP client: {e}");
+        Err(message) => {
+            eprintln!("error: {message}");
             return EXIT_PROVIDER;
         }
     };

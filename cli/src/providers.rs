@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use concord_registry::{Discovery, Info, Options, Registry};
+use concord_registry::{Discovery, Info};
 
 use crate::{EXIT_PROVIDER, EXIT_USAGE};
 
@@ -40,23 +40,16 @@ pub async fn run(command: ProvidersCommand) -> u8 {
         ProvidersCommand::List(a) => (a, false),
         ProvidersCommand::Check(a) => (a, true),
     };
-    let settings = match crate::config::sources(args.config, &args.set)
-        .and_then(|src| concord_registry::load(&src).map_err(|e| e.to_string()))
-    {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_USAGE;
+    let opened = crate::config::sources(args.config, &args.set)
+        .map_err(|e| (EXIT_USAGE, e))
+        .and_then(|src| crate::config::open(&src));
+    let (settings, registry) = match opened {
+        Ok(o) => o,
+        Err((code, message)) => {
+            eprintln!("error: {message}");
+            return code;
         }
     };
-    let client = match reqwest::Client::builder().build() {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: cannot build the HTTP client: {e}");
-            return EXIT_PROVIDER;
-        }
-    };
-    let registry = Registry::new(Options::from_settings(&settings, client));
     let found = registry.discover_all(&settings).await;
     let infos = if check {
         registry.check_health().await

@@ -6,25 +6,19 @@ use std::time::Duration;
 
 use concord::ErrorKind;
 use concord_registry::settings::ProviderKind;
-use concord_registry::{Options, Registry, Sources};
+use concord_registry::Sources;
 
 use crate::chat::{call, read_prompt, request_of, usage_error, ChatArgs};
-use crate::EXIT_USAGE;
 
 pub async fn chat(args: ChatArgs, file: PathBuf) -> u8 {
     let name = args.provider.clone();
-    let settings = match concord_registry::load(&Sources::from_env(Some(file))) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_USAGE;
+    let (settings, registry) = match crate::config::open(&Sources::from_env(Some(file))) {
+        Ok(o) => o,
+        Err((code, message)) => {
+            eprintln!("error: {message}");
+            return code;
         }
     };
-    let client = match reqwest::Client::builder().build() {
-        Ok(c) => c,
-        Err(e) => return usage_error(&args, ErrorKind::Transport, &name, e.to_string()),
-    };
-    let registry = Registry::new(Options::from_settings(&settings, client));
     // Register only what is needed: the named section, else whatever discovery finds.
     let registered = match settings.providers.get(&name) {
         Some(section) => registry.register(&name, section.clone()).await.map(|_| ()),

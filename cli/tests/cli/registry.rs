@@ -126,19 +126,16 @@ async fn chat_calls_a_registered_provider_with_its_section() {
             mock.base_url()
         ),
     );
-    let out = concord(
-        vec![
-            "chat".into(),
-            "--config".into(),
-            file.display().to_string(),
-            "--provider".into(),
-            "team".into(),
-            "--json".into(),
-            "hi".into(),
-        ],
-        vars(&[("TEAM_KEY", "sk-team-0123456789")]),
-    )
-    .await;
+    let chat = |provider: &str, json: bool| {
+        let file = file.display().to_string();
+        let mut args = vec!["chat", "--config", &file, "--provider", provider, "hi"];
+        if json {
+            args.insert(5, "--json");
+        }
+        let args: Vec<String> = args.into_iter().map(str::to_owned).collect();
+        concord(args, vars(&[("TEAM_KEY", "sk-team-0123456789")]))
+    };
+    let out = chat("team", true).await;
     let json = stdout_json(&out);
     assert_eq!(json["provider"], "team", "{json}");
     let seen = mock.requests();
@@ -148,18 +145,7 @@ async fn chat_calls_a_registered_provider_with_its_section() {
     assert_eq!(seen[0].body["temperature"], 0.25);
 
     // A name the file does not register is a usage error naming what is registered.
-    let out = concord(
-        vec![
-            "chat".into(),
-            "--config".into(),
-            file.display().to_string(),
-            "--provider".into(),
-            "nope".into(),
-            "hi".into(),
-        ],
-        vars(&[("TEAM_KEY", "sk-team-0123456789")]),
-    )
-    .await;
+    let out = chat("nope", false).await;
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("team"));
 }
