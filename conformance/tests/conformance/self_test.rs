@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 
 use concord::Api;
 use concord_conformance::broken::{Broken, Flaw};
+use concord_conformance::broken_registry::{RegistryFlaw, RuntimesFlaw};
 use concord_conformance::{Outcome, Subject, Suite};
 
 /// The reference subjects, one per wire format, and the cloud rows that put a wire format
@@ -123,6 +124,48 @@ fn failed(report: &concord_conformance::Report, provider: &str) -> BTreeSet<&'st
         .filter(|r| r.provider == provider && matches!(r.outcome, Outcome::Fail(_)))
         .map(|r| r.check)
         .collect()
+}
+
+/// Every flawed subject (by its name in `report`) failed exactly the checks `want` lists for
+/// it; panics listing every one that did not. Returns every check some subject must fail.
+pub(crate) fn assert_each_fails_exactly(
+    report: &concord_conformance::Report,
+    want: Vec<(String, BTreeSet<&'static str>)>,
+) -> BTreeSet<&'static str> {
+    let mut problems = Vec::new();
+    let mut covered = BTreeSet::new();
+    for (name, want) in want {
+        let got = failed(report, &name);
+        if got != want {
+            problems.push(format!("{name}: expected {want:?}, got {got:?}"));
+        }
+        covered.extend(want);
+    }
+    assert!(
+        problems.is_empty(),
+        "{}\n{}",
+        problems.join("\n"),
+        report.failures_text()
+    );
+    covered
+}
+
+/// Every check `which` selects is in `covered`: none of them is one no flaw can fail.
+pub(crate) fn assert_every_check_is_failed(
+    covered: &BTreeSet<&str>,
+    which: impl Fn(&concord_conformance::checks::Check) -> bool,
+    by: &str,
+) {
+    for check in concord_conformance::checks::CHECKS
+        .iter()
+        .filter(|c| which(c))
+    {
+        assert!(
+            covered.contains(check.id),
+            "{} is failed by no {by}",
+            check.id
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -414,38 +457,17 @@ async fn each_broken_dispatcher_fails_exactly_its_checks() {
         .parallel(16)
         .run()
         .await;
-    let mut problems = Vec::new();
-    let mut covered = BTreeSet::new();
-    for flaw in DispatchFlaw::ALL {
-        let want = dispatch_failures(flaw);
-        for s in Subject::defaults() {
-            let name = format!("{}/{flaw:?}", s.name);
-            let got = failed(&report, &name);
-            if got != want {
-                problems.push(format!("{name}: expected {want:?}, got {got:?}"));
-            }
-        }
-        covered.extend(want);
-    }
-    assert!(
-        problems.is_empty(),
-        "{}\n{}",
-        problems.join("\n"),
-        report.failures_text()
-    );
-    for check in concord_conformance::checks::CHECKS
-        .iter()
-        .filter(|c| c.family == "DSP")
-    {
-        assert!(
-            covered.contains(check.id),
-            "{} is failed by no broken dispatcher",
-            check.id
-        );
-    }
+    let want = DispatchFlaw::ALL
+        .into_iter()
+        .flat_map(|flaw| {
+            Subject::defaults()
+                .into_iter()
+                .map(move |s| (format!("{}/{flaw:?}", s.name), dispatch_failures(flaw)))
+        })
+        .collect();
+    let covered = assert_each_fails_exactly(&report, want);
+    assert_every_check_is_failed(&covered, |c| c.family == "DSP", "broken dispatcher");
 }
-
-use concord_conformance::broken_registry::{RegistryFlaw, RuntimesFlaw};
 
 /// The REG checks each broken registry must fail.
 fn registry_failures(flaw: RegistryFlaw) -> BTreeSet<&'static str> {
@@ -506,29 +528,10 @@ async fn each_broken_registry_and_runtimes_store_fails_exactly_its_checks() {
         .parallel(16)
         .run()
         .await;
-    let mut problems = Vec::new();
-    let mut covered = BTreeSet::new();
-    for (name, want) in want {
-        let got = failed(&report, &name);
-        if got != want {
-            problems.push(format!("{name}: expected {want:?}, got {got:?}"));
-        }
-        covered.extend(want);
-    }
-    assert!(
-        problems.is_empty(),
-        "{}\n{}",
-        problems.join("\n"),
-        report.failures_text()
+    let covered = assert_each_fails_exactly(&report, want);
+    assert_every_check_is_failed(
+        &covered,
+        |c| c.family == "REG" || c.family == "CTX",
+        "broken registry or runtimes store",
     );
-    for check in concord_conformance::checks::CHECKS
-        .iter()
-        .filter(|c| c.family == "REG" || c.family == "CTX")
-    {
-        assert!(
-            covered.contains(check.id),
-            "{} is failed by nothing",
-            check.id
-        );
-    }
 }
