@@ -60,6 +60,11 @@ pub struct MockArgs {
     /// Azure, `authorization` for a bearer token as Vertex takes it).
     #[arg(long)]
     key_header: Option<String>,
+    /// Keep the most recent N requests in memory (0, the default: keep none). Nothing reads
+    /// them from the command line; an embedding test sets its own. Left at 0, the mock serves
+    /// any number of requests in flat memory.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    request_log: usize,
     /// Answer from a recorded cassette instead of a scenario.
     #[arg(long)]
     cassette: Option<std::path::PathBuf>,
@@ -91,7 +96,8 @@ pub async fn run(args: MockArgs) -> u8 {
     }
     let mut config = MockConfig::new(protocol)
         .scenario(args.scenario.clone())
-        .port(args.port);
+        .port(args.port)
+        .request_log(args.request_log);
     if let Some(header) = &args.key_header {
         config = config.key_header(header.clone());
     }

@@ -1,5 +1,7 @@
-//! What reached the wire: every request a mock vendor received, and its connection counts.
+//! What reached the wire: the requests a mock vendor received (the most recent
+//! [`MockConfig::request_log`](crate::MockConfig::request_log) of them) and its counts.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -52,11 +54,15 @@ impl RecordedRequest {
     }
 }
 
-/// The shared log of one mock vendor.
+/// The shared log of one mock vendor. It keeps the most recent `capacity` requests and counts
+/// all of them, so a mock used as a long-running server (the upstream of a load test) stays
+/// flat in memory however many requests it serves.
 #[derive(Debug)]
 pub struct Observations {
     started: Instant,
-    requests: Mutex<Vec<RecordedRequest>>,
+    capacity: usize,
+    requests: Mutex<VecDeque<RecordedRequest>>,
+    received: AtomicUsize,
     connections: AtomicUsize,
     disconnects: AtomicUsize,
     completed_streams: AtomicUsize,
@@ -65,10 +71,12 @@ pub struct Observations {
 }
 
 impl Observations {
-    pub(crate) fn new() -> Arc<Self> {
+    pub(crate) fn new(capacity: usize) -> Arc<Self> {
         Arc::new(Self {
             started: Instant::now(),
+            capacity,
             requests: Mutex::default(),
+            received: AtomicUsize::new(0),
             connections: AtomicUsize::new(0),
             disconnects: AtomicUsize::new(0),
             completed_streams: AtomicUsize::new(0),
@@ -81,8 +89,19 @@ impl Observations {
         self.started.elapsed()
     }
 
-    pub(crate) fn record(&self, request: RecordedRequest) {
-        self.requests.lock().expect("log lock").push(request);
+    /// Counts a request and, when the log keeps any, keeps it (dropping the oldest past the
+    /// capacity). The record is built only when kept: it copies the body.
+    pub(crate) fn record(&self, request: impl FnOnce() -> RecordedRequest) {
+        self.received.fetch_add(1, Ordering::SeqCst);
+        if self.capacity == 0 {
+            return;
+        }
+        let request = request();
+        let mut log = self.requests.lock().expect("log lock");
+        if log.len() == self.capacity {
+            log.pop_front();
+        }
+        log.push_back(request);
     }
 
     pub(crate) fn connection_opened(&self) {
@@ -116,9 +135,19 @@ impl Observations {
         self.in_flight.load(Ordering::SeqCst)
     }
 
-    /// Every request so far, in arrival order.
+    /// The requests kept (the most recent, up to the log's capacity), in arrival order.
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.requests.lock().expect("log lock").clone()
+        self.requests
+            .lock()
+            .expect("log lock")
+            .iter()
+            .cloned()
+            .collect()
+    }
+
+    /// Requests received so far, kept or not.
+    pub fn received(&self) -> usize {
+        self.received.load(Ordering::SeqCst)
     }
 
     /// TCP connections accepted so far.
@@ -139,6 +168,7 @@ impl Observations {
     /// Forgets every request and count.
     pub fn clear(&self) {
         self.requests.lock().expect("log lock").clear();
+        self.received.store(0, Ordering::SeqCst);
         self.connections.store(0, Ordering::SeqCst);
         self.disconnects.store(0, Ordering::SeqCst);
         self.completed_streams.store(0, Ordering::SeqCst);

@@ -438,3 +438,37 @@ fn every_protocol_has_the_scenarios_the_checks_need() {
         }
     }
 }
+
+#[tokio::test]
+async fn the_request_log_keeps_the_most_recent_and_counts_them_all() {
+    let protocol = Protocol::Openai;
+    let (path, mut body) = call(protocol, false);
+    let mock = MockVendor::start_with(MockConfig::new(protocol).request_log(3))
+        .await
+        .unwrap();
+    for i in 0..5 {
+        body["messages"][0]["content"] = json!(format!("request {i}"));
+        let resp = send(&mock, &path, &auth(protocol, "sk-test-1234"), &body).await;
+        assert_eq!(resp.status(), 200);
+    }
+    let kept: Vec<String> = mock
+        .requests()
+        .iter()
+        .map(|r| {
+            r.body["messages"][0]["content"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(kept, ["request 2", "request 3", "request 4"]);
+    assert_eq!(mock.observations().received(), 5);
+
+    let none = MockVendor::start_with(MockConfig::new(protocol).request_log(0))
+        .await
+        .unwrap();
+    let resp = send(&none, &path, &auth(protocol, "sk-test-1234"), &body).await;
+    assert_eq!(resp.status(), 200);
+    assert!(none.requests().is_empty());
+    assert_eq!(none.observations().received(), 1);
+}

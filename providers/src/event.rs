@@ -132,7 +132,14 @@ impl Assembler {
                 id,
             } => {
                 let all = self.reasoning.as_deref().unwrap_or_default();
-                let text = all.get(self.block_from..).unwrap_or_default().to_owned();
+                let mut text = all.get(self.block_from..).unwrap_or_default();
+                // A later piece went out after the B7 separator; the block is the piece alone.
+                if self.block_from > 0 {
+                    text = text
+                        .strip_prefix(crate::kit::REASONING_SEPARATOR)
+                        .unwrap_or(text);
+                }
+                let text = text.to_owned();
                 self.block_from = all.len();
                 self.blocks.push(ReasoningBlock {
                     text,

@@ -92,6 +92,65 @@ pub fn error_without_body(provider: &str, status: Option<u16>, body: &[u8]) -> E
     err
 }
 
+/// What goes between two reasoning pieces (contract B7): one blank line.
+pub const REASONING_SEPARATOR: &str = "\n\n";
+
+/// The one rule for joining reasoning (contract B7), shared by every format's non-streamed
+/// decoder and its stream decoder, so both give the same text. A *piece* is what the vendor
+/// marks as a unit: a Responses summary or reasoning-text part, an Anthropic thinking block, a
+/// run of Gemini thought parts (a run ends at any other part), a Chat Completions message's
+/// reasoning. Pieces are joined by [`REASONING_SEPARATOR`]; empty pieces add nothing, so there is
+/// never a separator at either end or two in a row.
+#[derive(Debug, Default)]
+pub struct ReasoningJoin {
+    /// A piece is open: more text continues it.
+    open: bool,
+    /// Some reasoning text has gone out.
+    any: bool,
+}
+
+impl ReasoningJoin {
+    /// `text` continuing the current piece (or starting one), as it goes out: prefixed with the
+    /// separator when it starts a piece after another. `None` for empty text.
+    pub fn push(&mut self, text: &str) -> Option<String> {
+        if text.is_empty() {
+            return None;
+        }
+        let out = if !self.open && self.any {
+            format!("{REASONING_SEPARATOR}{text}")
+        } else {
+            text.to_owned()
+        };
+        self.open = true;
+        self.any = true;
+        Some(out)
+    }
+
+    /// The current piece is over: the next text starts a new one.
+    pub fn end_piece(&mut self) {
+        self.open = false;
+    }
+
+    /// [`ReasoningJoin::push`] as a stream event.
+    pub fn event(&mut self, text: &str) -> Option<StreamEvent> {
+        self.push(text)
+            .map(|text| StreamEvent::ReasoningDelta { text })
+    }
+
+    /// Joins whole pieces (a non-streamed answer's): `None` when all are empty.
+    pub fn join<'a>(pieces: impl IntoIterator<Item = &'a str>) -> Option<String> {
+        let mut join = ReasoningJoin::default();
+        let mut all: Option<String> = None;
+        for piece in pieces {
+            if let Some(t) = join.push(piece) {
+                all.get_or_insert_with(String::new).push_str(&t);
+            }
+            join.end_piece();
+        }
+        all
+    }
+}
+
 /// The two moments every stream decoder shares: one `start` event first, and
 /// `stream_interrupted` when the byte stream ends before the vendor's terminal marker.
 #[derive(Debug, Default)]
@@ -158,6 +217,37 @@ mod tests {
             let e = parse_arguments("p", "f", bad).unwrap_err();
             assert_eq!(e.kind, ErrorKind::MalformedResponse, "{bad}");
         }
+    }
+
+    #[test]
+    fn reasoning_pieces_join_with_one_blank_line_and_empty_ones_add_nothing() {
+        assert_eq!(
+            ReasoningJoin::join(["", "a", "", "b", ""]).as_deref(),
+            Some("a\n\nb")
+        );
+        assert_eq!(ReasoningJoin::join(["", ""]), None);
+        let mut j = ReasoningJoin::default();
+        let mut streamed = String::new();
+        for (text, end) in [
+            ("a", false),
+            ("b", true),
+            ("", true),
+            ("c", false),
+            ("d", true),
+        ] {
+            streamed.push_str(&j.push(text).unwrap_or_default());
+            if end {
+                j.end_piece();
+            }
+        }
+        assert_eq!(
+            streamed, "ab\n\ncd",
+            "deltas continue a piece; a new piece is set apart"
+        );
+        assert_eq!(
+            ReasoningJoin::join(["ab", "cd"]).as_deref(),
+            Some(streamed.as_str())
+        );
     }
 
     #[test]

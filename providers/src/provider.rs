@@ -14,7 +14,7 @@ use crate::response::Response;
 /// [`HttpProvider`](crate::HttpProvider)s built from the descriptor table; anyone's can be
 /// checked with the conformance suite (`concord-conformance`). The rules below are what the
 /// suite checks, each with its check id; the normalised semantics are in `docs/contract.md`
-/// (sections B1–B6), the checks in `docs/conformance.md`.
+/// (sections B1–B7), the checks in `docs/conformance.md`.
 ///
 /// **State and context (B6).**
 /// - Keep nothing between calls: no credential, client, model, base URL or parameter from one

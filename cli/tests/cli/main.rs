@@ -5,4 +5,5 @@ mod common;
 
 mod chat;
 mod cloud;
+mod mock;
 mod registry;

@@ -56,7 +56,16 @@ pub struct MockConfig {
     /// The models `GET …/models` lists (OpenAI's list, which OpenAI-compatible clients read to
     /// find a server's model). Every model but [`MISSING_MODEL`] is answered.
     pub models: Vec<String>,
+    /// How many of the most recent requests [`MockVendor::requests`] keeps (default
+    /// [`DEFAULT_REQUEST_LOG`]; 0 keeps none, only counts). Bounded so a mock serving a load test
+    /// stays flat in memory: a small request costs about 2.4 KB in the log, a large prompt its
+    /// size.
+    pub request_log: usize,
 }
+
+/// The requests a mock keeps by default: more than any check observes, few enough that the log
+/// stays within a few megabytes for small requests.
+pub const DEFAULT_REQUEST_LOG: usize = 1024;
 
 impl MockConfig {
     /// A mock of `protocol` serving scenario `text`.
@@ -70,7 +79,14 @@ impl MockConfig {
             port: 0,
             latency: std::time::Duration::ZERO,
             models: vec!["concord-mock-model".into()],
+            request_log: DEFAULT_REQUEST_LOG,
         }
+    }
+
+    /// Keep the most recent `n` requests (0: none, only count them).
+    pub fn request_log(mut self, n: usize) -> Self {
+        self.request_log = n;
+        self
     }
 
     /// Serve `scenario` by default.
@@ -144,8 +160,8 @@ impl MockVendor {
         let shared = Arc::new(Shared {
             scenario: RwLock::new(config.scenario.clone()),
             next: Default::default(),
+            obs: Observations::new(config.request_log),
             config,
-            obs: Observations::new(),
         });
         let app = axum::Router::new()
             .fallback(handle)
@@ -215,7 +231,7 @@ impl MockVendor {
         &self.shared.obs
     }
 
-    /// Every request received so far.
+    /// The requests received so far (the most recent [`MockConfig::request_log`] of them).
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.shared.obs.requests()
     }
@@ -324,7 +340,7 @@ async fn handle(
         key_header: shared.config.key_header.as_deref(),
     }
     .key(validate::key_headers(protocol));
-    shared.obs.record(RecordedRequest {
+    shared.obs.record(|| RecordedRequest {
         method: method.as_str().to_owned(),
         path: uri.path().to_owned(),
         query: uri.query().map(str::to_owned),

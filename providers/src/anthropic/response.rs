@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use crate::error::Result;
 use crate::ids::IdNormalizer;
-use crate::kit::arguments_object;
+use crate::kit::{arguments_object, ReasoningJoin};
 use crate::response::{null_as_default, FinishReason, ReasoningBlock, Response, ToolCall, Usage};
 use crate::wire::parse_json;
 
@@ -124,7 +124,7 @@ pub(super) fn finish_reason(raw: Option<&str>, has_tool_calls: bool) -> FinishRe
 pub(super) fn decode(provider: &str, body: &[u8]) -> Result<Response> {
     let message: Message = parse_json(provider, "the message", body)?;
     let mut text = String::new();
-    let mut reasoning: Option<String> = None;
+    let mut pieces: Vec<String> = Vec::new();
     let mut reasoning_blocks = Vec::new();
     let mut tool_calls = Vec::new();
     let mut ids = IdNormalizer::default();
@@ -135,9 +135,7 @@ pub(super) fn decode(provider: &str, body: &[u8]) -> Result<Response> {
                 thinking,
                 signature,
             } => {
-                reasoning
-                    .get_or_insert_with(String::new)
-                    .push_str(&thinking);
+                pieces.push(thinking.clone());
                 if signature.is_some() {
                     reasoning_blocks.push(ReasoningBlock {
                         text: thinking,
@@ -164,7 +162,8 @@ pub(super) fn decode(provider: &str, body: &[u8]) -> Result<Response> {
         id: message.id.unwrap_or_default(),
         model: message.model.unwrap_or_default(),
         text,
-        reasoning,
+        // Each thinking block is a piece (B7).
+        reasoning: ReasoningJoin::join(pieces.iter().map(String::as_str)),
         reasoning_blocks,
         finish_reason: finish_reason(message.stop_reason.as_deref(), !tool_calls.is_empty()),
         raw_finish_reason: message.stop_reason,

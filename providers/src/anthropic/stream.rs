@@ -12,7 +12,7 @@ use super::response::{finish_reason, Block, WireUsage};
 use crate::error::{Error, Result};
 use crate::event::StreamEvent;
 use crate::ids::IdNormalizer;
-use crate::kit::{parse_arguments, StreamLife};
+use crate::kit::{parse_arguments, ReasoningJoin, StreamLife};
 use crate::wire::StreamDecoder;
 
 #[derive(Deserialize)]
@@ -115,6 +115,8 @@ pub(super) struct Decoder {
     calls: usize,
     ids: IdNormalizer,
     raw_finish: Option<String>,
+    /// Each thinking block is a reasoning piece (B7).
+    reasoning: ReasoningJoin,
 }
 
 impl Decoder {
@@ -128,6 +130,7 @@ impl Decoder {
             calls: 0,
             ids: IdNormalizer::default(),
             raw_finish: None,
+            reasoning: ReasoningJoin::default(),
         }
     }
 
@@ -139,20 +142,6 @@ impl Decoder {
                 "stream event before message_start",
             )),
         }
-    }
-
-    fn block(&mut self, index: usize) -> Result<&mut OpenBlock> {
-        let provider = &self.provider;
-        self.open
-            .iter_mut()
-            .find(|(i, _)| *i == index)
-            .map(|(_, b)| b)
-            .ok_or_else(|| {
-                Error::malformed(
-                    provider,
-                    format!("a delta for block {index}, which never started"),
-                )
-            })
     }
 
     fn start_message(&mut self, message: StartMessage, out: &mut Vec<StreamEvent>) -> Result<()> {
@@ -202,9 +191,8 @@ impl Decoder {
                 thinking,
                 signature,
             } => {
-                if !thinking.is_empty() {
-                    out.push(StreamEvent::ReasoningDelta { text: thinking });
-                }
+                self.reasoning.end_piece();
+                out.extend(self.reasoning.event(&thinking));
                 OpenBlock::Thinking { signature }
             }
             Block::RedactedThinking { data } => OpenBlock::Redacted {
@@ -236,13 +224,24 @@ impl Decoder {
 
     fn delta(&mut self, index: usize, delta: BlockDelta, out: &mut Vec<StreamEvent>) -> Result<()> {
         let provider = self.provider.clone();
-        let block = self.block(index)?;
+        let reasoning = &mut self.reasoning;
+        let block = self
+            .open
+            .iter_mut()
+            .find(|(i, _)| *i == index)
+            .map(|(_, b)| b)
+            .ok_or_else(|| {
+                Error::malformed(
+                    &provider,
+                    format!("a delta for block {index}, which never started"),
+                )
+            })?;
         match (delta, block) {
             (BlockDelta::TextDelta { text }, OpenBlock::Text) => {
                 out.push(StreamEvent::TextDelta { text })
             }
             (BlockDelta::ThinkingDelta { thinking }, OpenBlock::Thinking { .. }) => {
-                out.push(StreamEvent::ReasoningDelta { text: thinking })
+                out.extend(reasoning.event(&thinking))
             }
             (BlockDelta::SignatureDelta { signature }, OpenBlock::Thinking { signature: kept }) => {
                 kept.get_or_insert_with(String::new).push_str(&signature)

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use crate::error::Result;
 use crate::ids::IdNormalizer;
-use crate::kit::arguments_object;
+use crate::kit::{arguments_object, ReasoningJoin};
 use crate::response::{null_as_default, FinishReason, Response, ToolCall, Usage};
 use crate::wire::parse_json;
 
@@ -93,14 +93,17 @@ pub(super) struct UsageMetadata {
 
 impl UsageMetadata {
     /// B2: output counts thoughts too; `promptTokenCount` already includes cached content.
+    /// Gemini leaves out a counter that is zero (proto3 JSON: an answer blocked for safety
+    /// has no `candidatesTokenCount`), so with the object present an absent counter is 0.
     pub(super) fn normalise(&self) -> Usage {
-        let output = match (self.candidates_token_count, self.thoughts_token_count) {
-            (None, None) => None,
-            (c, t) => Some(c.unwrap_or(0).saturating_add(t.unwrap_or(0))),
-        };
-        let mut usage = Usage::new(self.prompt_token_count, output);
-        usage.reasoning_tokens = self.thoughts_token_count;
-        usage.cache_read_tokens = self.cached_content_token_count;
+        let thoughts = self.thoughts_token_count.unwrap_or(0);
+        let output = self
+            .candidates_token_count
+            .unwrap_or(0)
+            .saturating_add(thoughts);
+        let mut usage = Usage::new(Some(self.prompt_token_count.unwrap_or(0)), Some(output));
+        usage.reasoning_tokens = Some(thoughts);
+        usage.cache_read_tokens = Some(self.cached_content_token_count.unwrap_or(0));
         usage
     }
 }
@@ -142,16 +145,25 @@ pub(super) fn decode(provider: &str, body: &[u8]) -> Result<Response> {
         return Err(super::error::from_object(provider, None, err));
     }
     let mut text = String::new();
-    let mut reasoning: Option<String> = None;
+    // Runs of thought parts are the reasoning pieces (B7): a non-thought part ends a run.
+    let mut pieces: Vec<String> = Vec::new();
+    let mut in_thought = false;
     let mut tool_calls = Vec::new();
     let mut ids = IdNormalizer::default();
     let candidate = response.candidates.into_iter().next().unwrap_or_default();
     for part in candidate.content.unwrap_or_default().parts {
+        if !part.thought {
+            in_thought = false;
+        }
         if let Some(call) = part.function_call {
             tool_calls.push(tool_call(provider, &mut ids, call, part.thought_signature)?);
         } else if let Some(t) = part.text {
             if part.thought {
-                reasoning.get_or_insert_with(String::new).push_str(&t);
+                match pieces.last_mut() {
+                    Some(piece) if in_thought => piece.push_str(&t),
+                    _ => pieces.push(t),
+                }
+                in_thought = true;
             } else {
                 text.push_str(&t);
             }
@@ -166,11 +178,14 @@ pub(super) fn decode(provider: &str, body: &[u8]) -> Result<Response> {
         id: response.response_id.unwrap_or_default(),
         model: response.model_version.unwrap_or_default(),
         text,
-        reasoning,
+        reasoning: ReasoningJoin::join(pieces.iter().map(String::as_str)),
         reasoning_blocks: Vec::new(),
         finish_reason: finish.with_tool_calls(!tool_calls.is_empty()),
         raw_finish_reason: raw_finish,
         tool_calls,
-        usage: response.usage_metadata.unwrap_or_default().normalise(),
+        usage: response
+            .usage_metadata
+            .map(|u| u.normalise())
+            .unwrap_or_default(),
     })
 }

@@ -8,7 +8,7 @@ use super::response::{finish_reason, tool_call, FunctionCall, GenerateResponse, 
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::StreamEvent;
 use crate::ids::IdNormalizer;
-use crate::kit::StreamLife;
+use crate::kit::{ReasoningJoin, StreamLife};
 use crate::wire::StreamDecoder;
 
 /// A function call whose arguments are still streaming.
@@ -26,6 +26,7 @@ pub(super) struct Decoder {
     open: Option<OpenCall>,
     raw_finish: Option<String>,
     usage: Option<UsageMetadata>,
+    reasoning: ReasoningJoin,
 }
 
 impl Decoder {
@@ -38,6 +39,7 @@ impl Decoder {
             open: None,
             raw_finish: None,
             usage: None,
+            reasoning: ReasoningJoin::default(),
         }
     }
 
@@ -163,14 +165,18 @@ impl StreamDecoder for Decoder {
             return Ok(());
         };
         for part in candidate.content.unwrap_or_default().parts {
+            // A run of thought parts is one reasoning piece; any other part ends it (B7).
+            if !part.thought {
+                self.reasoning.end_piece();
+            }
             if let Some(call) = part.function_call {
                 self.function_call(call, part.thought_signature, out)?;
             } else if let Some(text) = part.text.filter(|t| !t.is_empty()) {
-                out.push(if part.thought {
-                    StreamEvent::ReasoningDelta { text }
+                if part.thought {
+                    out.extend(self.reasoning.event(&text));
                 } else {
-                    StreamEvent::TextDelta { text }
-                });
+                    out.push(StreamEvent::TextDelta { text });
+                }
             }
         }
         if candidate.finish_reason.is_some() {
@@ -197,7 +203,7 @@ impl StreamDecoder for Decoder {
         out.push(StreamEvent::Finish {
             finish_reason: reason.with_tool_calls(self.calls > 0),
             raw_finish_reason: self.raw_finish.clone(),
-            usage: self.usage.unwrap_or_default().normalise(),
+            usage: self.usage.map(|u| u.normalise()).unwrap_or_default(),
         });
         Ok(())
     }

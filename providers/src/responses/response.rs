@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::ids::IdNormalizer;
-use crate::kit::parse_arguments;
+use crate::kit::{parse_arguments, ReasoningJoin};
 use crate::response::{null_as_default, FinishReason, ReasoningBlock, Response, ToolCall, Usage};
 use crate::wire::parse_json;
 
@@ -143,9 +143,6 @@ impl WireUsage {
     }
 }
 
-/// Reasoning parts joined the way the stream joins them: summary parts apart by a blank line.
-pub(super) const PART_SEPARATOR: &str = "\n\n";
-
 /// B1 for a finished response: `completed` is a stop (or `tool_calls`), `incomplete` is
 /// `length` or `content_filter` by its reason. Returns the finish and the raw value kept beside
 /// it.
@@ -203,7 +200,7 @@ pub(super) fn decode(provider: &str, body: &[u8]) -> Result<Response> {
     }
     let mut text = String::new();
     let mut refused = false;
-    let mut reasoning: Option<String> = None;
+    let mut pieces: Vec<String> = Vec::new();
     let mut reasoning_blocks = Vec::new();
     let mut tool_calls = Vec::new();
     let mut ids = IdNormalizer::default();
@@ -240,17 +237,10 @@ pub(super) fn decode(provider: &str, body: &[u8]) -> Result<Response> {
                 content,
                 encrypted_content,
             } => {
-                let block_text = reasoning_text(&summary, &content);
-                if !block_text.is_empty() {
-                    let all = reasoning.get_or_insert_with(String::new);
-                    if !all.is_empty() {
-                        all.push_str(PART_SEPARATOR);
-                    }
-                    all.push_str(&block_text);
-                }
+                pieces.extend(reasoning_parts(&summary, &content).map(str::to_owned));
                 if encrypted_content.is_some() {
                     reasoning_blocks.push(ReasoningBlock {
-                        text: block_text,
+                        text: reasoning_text(&summary, &content),
                         encrypted_content,
                         id,
                         ..ReasoningBlock::default()
@@ -270,7 +260,7 @@ pub(super) fn decode(provider: &str, body: &[u8]) -> Result<Response> {
         id: response.id.unwrap_or_default(),
         model: response.model.unwrap_or_default(),
         text,
-        reasoning,
+        reasoning: ReasoningJoin::join(pieces.iter().map(String::as_str)),
         reasoning_blocks,
         tool_calls,
         finish_reason,
@@ -279,16 +269,19 @@ pub(super) fn decode(provider: &str, body: &[u8]) -> Result<Response> {
     })
 }
 
-/// A reasoning item's readable text: its summary parts, or its raw reasoning parts.
+/// A reasoning item's parts, each a reasoning piece (B7): its summary parts, then its raw
+/// reasoning parts.
+pub(super) fn reasoning_parts<'a>(
+    summary: &'a [Part],
+    content: &'a [Part],
+) -> impl Iterator<Item = &'a str> {
+    summary.iter().chain(content).filter_map(|p| match p {
+        Part::SummaryText { text } | Part::ReasoningText { text } => Some(text.as_str()),
+        _ => None,
+    })
+}
+
+/// A reasoning item's readable text: its pieces joined by the B7 rule.
 pub(super) fn reasoning_text(summary: &[Part], content: &[Part]) -> String {
-    let pieces: Vec<&str> = summary
-        .iter()
-        .chain(content)
-        .filter_map(|p| match p {
-            Part::SummaryText { text } | Part::ReasoningText { text } => Some(text.as_str()),
-            _ => None,
-        })
-        .filter(|t| !t.is_empty())
-        .collect();
-    pieces.join(PART_SEPARATOR)
+    ReasoningJoin::join(reasoning_parts(summary, content)).unwrap_or_default()
 }

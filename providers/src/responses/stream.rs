@@ -3,22 +3,24 @@
 //! `response.incomplete` or `response.failed` (or an `error` event); the bytes ending before one
 //! of them is `stream_interrupted`.
 //!
-//! Function-call argument deltas carry only the item id, so calls are keyed by it from
-//! `response.output_item.added`, where the `call_id` comes from. Items the stream never showed
-//! (a server that sends only the terminal event) are taken from the final response object.
+//! Events are reconciled with each other and with the final response by position —
+//! `output_index`, then `content_index` / `summary_index` — and by item id only where an event
+//! has no index: ids are not reliable on the wire. A proxy in front of GitHub Copilot's
+//! `/responses` gives every event of one item a new `item_id`, and a router's final
+//! `response.completed` can name a reasoning item by another id than the one it streamed; keyed
+//! by id, both came out with their text repeated. Items the stream never showed (a server that
+//! sends only the terminal event) are taken from the final response object.
 
 use std::collections::{HashMap, HashSet};
 
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::response::{
-    failure, finish, reasoning_text, tool_call, Item, WireResponse, PART_SEPARATOR,
-};
+use super::response::{failure, finish, reasoning_parts, tool_call, Item, WireResponse};
 use crate::error::{Error, Result};
 use crate::event::StreamEvent;
 use crate::ids::IdNormalizer;
-use crate::kit::{parse_arguments, StreamLife};
+use crate::kit::{parse_arguments, ReasoningJoin, StreamLife};
 use crate::wire::StreamDecoder;
 
 /// The fields of a stream event concord reads; everything else is ignored. Fields whose type
@@ -70,43 +72,89 @@ fn index(v: &Option<Value>) -> Option<usize> {
     v.as_ref()?.as_u64().and_then(|n| usize::try_from(n).ok())
 }
 
-/// The output items a stream has shown: by id (ids are stable; some servers number output
-/// indexes differently in events and in the final object), by index for items without one.
-#[derive(Default)]
-struct Seen {
-    ids: HashSet<String>,
-    indexes: HashSet<usize>,
+/// Where an event's output item sits: its `output_index` when the event has one, else its id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Slot {
+    Index(usize),
+    Id(String),
 }
 
-impl Seen {
-    fn mark(&mut self, id: Option<&str>, index: Option<usize>) {
-        match (id.filter(|id| !id.is_empty()), index) {
-            (Some(id), _) => {
-                self.ids.insert(id.to_owned());
-            }
-            (None, Some(i)) => {
-                self.indexes.insert(i);
-            }
-            (None, None) => {}
+impl Slot {
+    fn of(output_index: Option<usize>, id: Option<&str>) -> Self {
+        match output_index {
+            Some(i) => Slot::Index(i),
+            None => Slot::Id(id.unwrap_or_default().to_owned()),
+        }
+    }
+}
+
+/// What an output item is, so two items one server numbered alike stay apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Kind {
+    Message,
+    Reasoning,
+    Call,
+    Other,
+}
+
+impl Kind {
+    fn of_type(item: &Value) -> Self {
+        match item.get("type").and_then(Value::as_str) {
+            Some("message") => Kind::Message,
+            Some("reasoning") => Kind::Reasoning,
+            Some("function_call") => Kind::Call,
+            _ => Kind::Other,
         }
     }
 
-    fn contains(&self, id: Option<&str>, index: usize) -> bool {
-        match id.filter(|id| !id.is_empty()) {
-            Some(id) => self.ids.contains(id),
-            None => self.indexes.contains(&index),
+    fn of_item(item: &Item) -> Self {
+        match item {
+            Item::Message { .. } => Kind::Message,
+            Item::Reasoning { .. } => Kind::Reasoning,
+            Item::FunctionCall { .. } => Kind::Call,
+            Item::Other => Kind::Other,
         }
+    }
+}
+
+/// The output items a stream has shown: by position and kind, and by every id an event gave.
+/// A final item counts as shown when either matches.
+#[derive(Default)]
+struct Seen {
+    ids: HashSet<String>,
+    slots: HashSet<(Slot, Kind)>,
+}
+
+impl Seen {
+    fn mark(&mut self, kind: Kind, output_index: Option<usize>, id: Option<&str>) {
+        if let Some(id) = id.filter(|id| !id.is_empty()) {
+            self.ids.insert(id.to_owned());
+        }
+        if output_index.is_some() {
+            self.slots.insert((Slot::of(output_index, None), kind));
+        }
+    }
+
+    fn contains(&self, kind: Kind, index: usize, id: Option<&str>) -> bool {
+        self.slots.contains(&(Slot::Index(index), kind))
+            || id.is_some_and(|id| !id.is_empty() && self.ids.contains(id))
     }
 }
 
 /// A function call being streamed.
 struct OpenCall {
+    /// Its position (or, without one, the id it was first shown with).
+    slot: Slot,
+    /// The id it was first shown with, for events that come without a position.
     item_id: String,
     index: usize,
     name: String,
     arguments: String,
     ended: bool,
 }
+
+/// A content part's place: text or one reasoning family, its item, its part index.
+type PartKey = (&'static str, Slot, usize);
 
 pub(super) struct Decoder {
     provider: String,
@@ -115,11 +163,11 @@ pub(super) struct Decoder {
     calls: Vec<OpenCall>,
     /// Output items the stream has shown.
     seen: Seen,
-    /// The reasoning piece (item, part) deltas last went to, and whether any reasoning was sent.
-    reasoning_piece: Option<(String, usize)>,
-    reasoning_sent: bool,
+    /// The reasoning piece deltas last went to, and the join rule (B7).
+    reasoning_piece: Option<PartKey>,
+    reasoning: ReasoningJoin,
     /// The text each part has streamed so far, to reconcile with its `*.done` event.
-    parts: HashMap<(String, usize), String>,
+    parts: HashMap<PartKey, String>,
     refused: bool,
 }
 
@@ -132,38 +180,28 @@ impl Decoder {
             calls: Vec::new(),
             seen: Seen::default(),
             reasoning_piece: None,
-            reasoning_sent: false,
+            reasoning: ReasoningJoin::default(),
             parts: HashMap::new(),
             refused: false,
         }
     }
 
-    /// A reasoning delta; a new piece starts after a blank line, as `decode` joins them.
-    fn reasoning(&mut self, piece: (String, usize), text: String, out: &mut Vec<StreamEvent>) {
+    /// A reasoning delta of `piece`; another piece than the last starts a new one (B7).
+    fn reasoning(&mut self, piece: PartKey, text: &str, out: &mut Vec<StreamEvent>) {
         if text.is_empty() {
             return;
         }
         if self.reasoning_piece.as_ref() != Some(&piece) {
-            if self.reasoning_sent {
-                out.push(StreamEvent::ReasoningDelta {
-                    text: PART_SEPARATOR.to_owned(),
-                });
-            }
+            self.reasoning.end_piece();
             self.reasoning_piece = Some(piece);
         }
-        self.reasoning_sent = true;
-        out.push(StreamEvent::ReasoningDelta { text });
+        out.extend(self.reasoning.event(text));
     }
 
     /// Records a delta of part `key`; at its `*.done` (`whole` set), returns what the deltas
     /// left out: servers that send the text only in `.done` (or recordings with deltas dropped)
     /// still give the whole text, and a stream never repeats what it already sent.
-    fn part_text(
-        &mut self,
-        key: (String, usize),
-        delta: Option<String>,
-        whole: Option<String>,
-    ) -> String {
+    fn part_text(&mut self, key: PartKey, delta: Option<String>, whole: Option<String>) -> String {
         let sent = self.parts.entry(key).or_default();
         match (delta, whole) {
             (Some(delta), _) => {
@@ -182,15 +220,25 @@ impl Decoder {
         }
     }
 
+    /// The call an event names: by position when it has one, else by the id it was shown with.
+    fn call_at(&self, output_index: Option<usize>, item_id: Option<&str>) -> Option<usize> {
+        let slot = Slot::of(output_index, item_id);
+        self.calls.iter().position(|c| c.slot == slot).or_else(|| {
+            let id = item_id.filter(|id| !id.is_empty())?;
+            self.calls.iter().position(|c| c.item_id == id)
+        })
+    }
+
     fn open_call(
         &mut self,
-        item_id: String,
+        output_index: Option<usize>,
+        item_id: &str,
         call_id: Option<String>,
         name: String,
         out: &mut Vec<StreamEvent>,
-    ) {
-        if self.calls.iter().any(|c| c.item_id == item_id) {
-            return;
+    ) -> usize {
+        if let Some(at) = self.call_at(output_index, Some(item_id)) {
+            return at;
         }
         let index = self.calls.len();
         let call_id = call_id.filter(|id| !id.is_empty());
@@ -202,25 +250,25 @@ impl Decoder {
             signature: None,
         });
         self.calls.push(OpenCall {
-            item_id,
+            slot: Slot::of(output_index, Some(item_id)),
+            item_id: item_id.to_owned(),
             index,
             name,
             arguments: String::new(),
             ended: false,
         });
+        index
     }
 
-    /// Ends a call with its complete arguments (from `.done` or the finished item when given,
-    /// else what the deltas built).
+    /// Ends call `at` with its complete arguments (from `.done` or the finished item when
+    /// given, else what the deltas built).
     fn end_call(
         &mut self,
-        item_id: &str,
+        at: usize,
         arguments: Option<String>,
         out: &mut Vec<StreamEvent>,
     ) -> Result<()> {
-        let Some(call) = self.calls.iter_mut().find(|c| c.item_id == item_id) else {
-            return Ok(());
-        };
+        let call = &mut self.calls[at];
         if call.ended {
             return Ok(());
         }
@@ -242,18 +290,26 @@ impl Decoder {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned();
-        self.seen.mark(Some(&item_id), output_index);
+        self.seen
+            .mark(Kind::of_type(&item), output_index, Some(&item_id));
         if let Ok(Item::FunctionCall { call_id, name, .. }) = serde_json::from_value(item) {
-            self.open_call(item_id, call_id, name, out);
+            self.open_call(output_index, &item_id, call_id, name, out);
         }
     }
 
-    fn item_done(&mut self, item: Value, out: &mut Vec<StreamEvent>) -> Result<()> {
+    fn item_done(
+        &mut self,
+        output_index: Option<usize>,
+        item: Value,
+        out: &mut Vec<StreamEvent>,
+    ) -> Result<()> {
         let item_id = item
             .get("id")
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned();
+        self.seen
+            .mark(Kind::of_type(&item), output_index, Some(&item_id));
         match serde_json::from_value(item) {
             Ok(Item::FunctionCall {
                 call_id,
@@ -262,8 +318,8 @@ impl Decoder {
                 ..
             }) => {
                 // A call whose `added` event was missed still counts.
-                self.open_call(item_id.clone(), call_id, name, out);
-                self.end_call(&item_id, arguments, out)
+                let at = self.open_call(output_index, &item_id, call_id, name, out);
+                self.end_call(at, arguments, out)
             }
             Ok(Item::Reasoning {
                 id,
@@ -286,7 +342,7 @@ impl Decoder {
     /// only the terminal event still gives the whole answer.
     fn unseen_items(&mut self, output: Vec<Item>, out: &mut Vec<StreamEvent>) -> Result<()> {
         for (i, item) in output.into_iter().enumerate() {
-            if self.seen.contains(item.id(), i) {
+            if self.seen.contains(Kind::of_item(&item), i, item.id()) {
                 continue;
             }
             match item {
@@ -330,7 +386,8 @@ impl Decoder {
                         arguments: call.arguments,
                     });
                     self.calls.push(OpenCall {
-                        item_id: format!("unseen-{i}"),
+                        slot: Slot::Id(format!("unseen-{i}")),
+                        item_id: String::new(),
                         index,
                         name: call.name,
                         arguments: String::new(),
@@ -343,8 +400,9 @@ impl Decoder {
                     content,
                     encrypted_content,
                 } => {
-                    let text = reasoning_text(&summary, &content);
-                    self.reasoning((format!("unseen-{i}"), 0), text, out);
+                    for (n, piece) in reasoning_parts(&summary, &content).enumerate() {
+                        self.reasoning(("unseen", Slot::Index(i), n), piece, out);
+                    }
                     if encrypted_content.is_some() {
                         out.push(StreamEvent::ReasoningEnd {
                             signature: None,
@@ -368,14 +426,8 @@ impl Decoder {
         }
         self.unseen_items(response.output, out)?;
         // Calls whose `done` never came end with what their deltas built.
-        let open: Vec<String> = self
-            .calls
-            .iter()
-            .filter(|c| !c.ended)
-            .map(|c| c.item_id.clone())
-            .collect();
-        for item_id in open {
-            self.end_call(&item_id, None, out)?;
+        for at in 0..self.calls.len() {
+            self.end_call(at, None, out)?;
         }
         let (finish_reason, raw_finish_reason) = finish(
             response.status.as_deref(),
@@ -453,9 +505,7 @@ impl StreamDecoder for Decoder {
             }
             "response.output_item.done" => {
                 if let Some(item) = event.item {
-                    let id = item.get("id").and_then(Value::as_str);
-                    self.seen.mark(id, index(&event.output_index));
-                    self.item_done(item, out)?;
+                    self.item_done(index(&event.output_index), item, out)?;
                 }
             }
             "response.output_text.delta"
@@ -463,13 +513,14 @@ impl StreamDecoder for Decoder {
             | "response.refusal.delta"
             | "response.refusal.done" => {
                 self.life.start(None, None, out);
-                let item = event.item_id.as_ref().and_then(Value::as_str);
-                self.seen.mark(item, index(&event.output_index));
+                let (at, item) = (index(&event.output_index), text(event.item_id));
+                self.seen.mark(Kind::Message, at, item.as_deref());
                 if kind.starts_with("response.refusal") {
                     self.refused = true;
                 }
                 let key = (
-                    format!("text/{}", item.unwrap_or_default()),
+                    "text",
+                    Slot::of(at, item.as_deref()),
                     index(&event.content_index).unwrap_or(0),
                 );
                 let whole = text(event.text).or(text(event.refusal));
@@ -483,21 +534,21 @@ impl StreamDecoder for Decoder {
             | "response.reasoning_text.delta"
             | "response.reasoning_text.done" => {
                 self.life.start(None, None, out);
-                let part = index(&event.summary_index)
-                    .or(index(&event.content_index))
-                    .unwrap_or(0);
-                let family = kind.trim_end_matches(".delta").trim_end_matches(".done");
-                let piece = (
-                    format!("{family}/{}", text(event.item_id).unwrap_or_default()),
-                    part,
-                );
+                let (at, item) = (index(&event.output_index), text(event.item_id));
+                self.seen.mark(Kind::Reasoning, at, item.as_deref());
+                let (family, part) = if kind.starts_with("response.reasoning_summary") {
+                    ("summary", index(&event.summary_index))
+                } else {
+                    ("reasoning_text", index(&event.content_index))
+                };
+                let piece = (family, Slot::of(at, item.as_deref()), part.unwrap_or(0));
                 let delta = self.part_text(piece.clone(), text(event.delta), text(event.text));
-                self.reasoning(piece, delta, out);
+                self.reasoning(piece, &delta, out);
             }
             "response.function_call_arguments.delta" => {
                 let item_id = text(event.item_id).unwrap_or_default();
                 let fragment = text(event.delta).unwrap_or_default();
-                let Some(call) = self.calls.iter_mut().find(|c| c.item_id == item_id) else {
+                let Some(at) = self.call_at(index(&event.output_index), Some(&item_id)) else {
                     return Err(Error::malformed(
                         &self.provider,
                         format!(
@@ -505,6 +556,7 @@ impl StreamDecoder for Decoder {
                         ),
                     ));
                 };
+                let call = &mut self.calls[at];
                 if !fragment.is_empty() && !call.ended {
                     call.arguments.push_str(&fragment);
                     out.push(StreamEvent::ToolCallDelta {
@@ -514,8 +566,10 @@ impl StreamDecoder for Decoder {
                 }
             }
             "response.function_call_arguments.done" => {
-                let item_id = text(event.item_id).unwrap_or_default();
-                self.end_call(&item_id, text(event.arguments), out)?;
+                let item_id = text(event.item_id);
+                if let Some(at) = self.call_at(index(&event.output_index), item_id.as_deref()) {
+                    self.end_call(at, text(event.arguments), out)?;
+                }
             }
             "response.completed" | "response.incomplete" | "response.failed" => {
                 let response = response()?;

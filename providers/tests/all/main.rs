@@ -8,6 +8,8 @@ mod credentials;
 mod encode;
 mod fuzz_smoke;
 mod gateway;
+mod ids;
 mod plugin;
+mod reasoning;
 mod scenarios;
 mod split;
