@@ -4,25 +4,25 @@
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use concord::{ErrorKind, EventStream, StreamEvent};
+use concord::{ErrorKind, EventStream, StreamEvent, Usage};
 use futures_util::Stream;
 
-/// How a stream ended.
-#[derive(Debug)]
-pub(crate) enum Ended {
-    /// It ended after its finish event (given).
-    Finished(StreamEvent),
-    /// It ended with an error of this kind.
+/// How a call ended, as a layer's bookkeeping sees it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Outcome<'a> {
+    /// It answered (with its usage, when it reported one).
+    Answered(Option<&'a Usage>),
+    /// It failed with an error of this kind.
     Failed(ErrorKind),
-    /// The caller dropped it first (or it ended without a finish, which the adapter reports
-    /// as an error before that).
+    /// The caller dropped it first (or a stream ended without its finish, which the adapter
+    /// reports as an error before that).
     Dropped,
 }
 
 /// `events`, calling `end` once when it ends.
 pub(crate) fn on_end<F>(events: EventStream, end: F) -> OnEnd<F>
 where
-    F: FnOnce(Ended) + Send + 'static,
+    F: FnOnce(Outcome<'_>) + Send + 'static,
 {
     OnEnd {
         events,
@@ -31,53 +31,47 @@ where
     }
 }
 
-pub(crate) struct OnEnd<F: FnOnce(Ended)> {
+pub(crate) struct OnEnd<F: FnOnce(Outcome<'_>)> {
     events: EventStream,
     end: Option<F>,
-    finish: Option<StreamEvent>,
+    /// The finish event's usage, once it came: the stream has answered.
+    finish: Option<Usage>,
 }
 
-impl<F: FnOnce(Ended)> OnEnd<F> {
-    fn end(&mut self, how: Ended) {
-        if let Some(end) = self.end.take() {
-            end(how);
+impl<F: FnOnce(Outcome<'_>)> OnEnd<F> {
+    fn end(&mut self, failed: Option<ErrorKind>) {
+        let Some(end) = self.end.take() else { return };
+        match (failed, &self.finish) {
+            (Some(kind), _) => end(Outcome::Failed(kind)),
+            (None, Some(usage)) => end(Outcome::Answered(Some(usage))),
+            (None, None) => end(Outcome::Dropped),
         }
     }
 }
 
 // Nothing is structurally pinned: the inner stream is boxed already.
-impl<F: FnOnce(Ended)> Unpin for OnEnd<F> {}
+impl<F: FnOnce(Outcome<'_>)> Unpin for OnEnd<F> {}
 
-impl<F: FnOnce(Ended)> Stream for OnEnd<F> {
+impl<F: FnOnce(Outcome<'_>)> Stream for OnEnd<F> {
     type Item = concord::Result<StreamEvent>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let item = self.events.as_mut().poll_next(cx);
         match &item {
-            Poll::Ready(Some(Ok(event @ StreamEvent::Finish { .. }))) => {
-                self.finish = Some(event.clone());
+            Poll::Ready(Some(Ok(StreamEvent::Finish { usage, .. }))) => {
+                self.finish = Some(*usage);
             }
-            Poll::Ready(Some(Err(e))) => self.end(Ended::Failed(e.kind)),
-            Poll::Ready(None) => {
-                let how = match self.finish.take() {
-                    Some(finish) => Ended::Finished(finish),
-                    None => Ended::Dropped,
-                };
-                self.end(how);
-            }
+            Poll::Ready(Some(Err(e))) => self.end(Some(e.kind)),
+            Poll::Ready(None) => self.end(None),
             _ => {}
         }
         item
     }
 }
 
-impl<F: FnOnce(Ended)> Drop for OnEnd<F> {
+impl<F: FnOnce(Outcome<'_>)> Drop for OnEnd<F> {
     fn drop(&mut self) {
         // A caller that stops reading right after the finish event has had its answer.
-        let how = match self.finish.take() {
-            Some(finish) => Ended::Finished(finish),
-            None => Ended::Dropped,
-        };
-        self.end(how);
+        self.end(None);
     }
 }

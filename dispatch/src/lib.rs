@@ -37,6 +37,7 @@
 pub mod breaker;
 pub mod fallback;
 mod guard;
+mod hook;
 pub mod key;
 pub mod limit;
 mod metrics;
@@ -182,6 +183,42 @@ impl Dispatcher {
     }
 }
 
+/// The dispatcher's own hook: a call's duration, outcome and usage, to the metrics.
+struct Measure;
+
+/// What a call's metrics need at its end.
+struct Measuring {
+    provider: String,
+    model: String,
+    started: std::time::Instant,
+}
+
+impl hook::Hook for Measure {
+    type Ticket = Measuring;
+
+    async fn enter(
+        &self,
+        provider: &str,
+        _: &Request,
+        ctx: &RuntimeContext,
+    ) -> concord::Result<Measuring> {
+        Ok(Measuring {
+            provider: provider.to_owned(),
+            model: ctx.model.clone().unwrap_or_default(),
+            started: std::time::Instant::now(),
+        })
+    }
+
+    fn finish(m: Measuring, outcome: hook::Outcome<'_>) {
+        let outcome = match outcome {
+            hook::Outcome::Answered(usage) => Ok(usage),
+            hook::Outcome::Failed(kind) => Err(kind),
+            hook::Outcome::Dropped => Err(concord::ErrorKind::Cancelled),
+        };
+        metrics::call(m.provider, m.model, "chat", m.started.elapsed(), outcome);
+    }
+}
+
 impl Provider for Dispatcher {
     concord::wrapped_identity!(recovery);
 
@@ -190,14 +227,7 @@ impl Provider for Dispatcher {
         request: &'a Request,
         ctx: &'a RuntimeContext,
     ) -> BoxFuture<'a, concord::Result<Response>> {
-        Box::pin(async move {
-            let started = std::time::Instant::now();
-            let result = self.recovery.generate(request, ctx).await;
-            let outcome = result.as_ref().map(|r| Some(&r.usage)).map_err(|e| e.kind);
-            let model = ctx.model.as_deref().unwrap_or_default();
-            metrics::call(self.name(), model, "chat", started.elapsed(), outcome);
-            result
-        })
+        hook::generate(&Measure, &self.recovery, request, ctx)
     }
 
     fn stream<'a>(
@@ -205,33 +235,6 @@ impl Provider for Dispatcher {
         request: &'a Request,
         ctx: &'a RuntimeContext,
     ) -> BoxFuture<'a, concord::Result<EventStream>> {
-        Box::pin(async move {
-            let started = std::time::Instant::now();
-            let (provider, model) = (
-                self.name().to_owned(),
-                ctx.model.clone().unwrap_or_default(),
-            );
-            let events = match self.recovery.stream(request, ctx).await {
-                Ok(events) => events,
-                Err(e) => {
-                    metrics::call(&provider, &model, "chat", started.elapsed(), Err(e.kind));
-                    return Err(e);
-                }
-            };
-            Ok(futures_util::StreamExt::boxed(guard::on_end(
-                events,
-                move |ended| {
-                    let outcome = match &ended {
-                        guard::Ended::Finished(concord::StreamEvent::Finish { usage, .. }) => {
-                            Ok(Some(usage))
-                        }
-                        guard::Ended::Finished(_) => Ok(None),
-                        guard::Ended::Failed(kind) => Err(*kind),
-                        guard::Ended::Dropped => Err(concord::ErrorKind::Cancelled),
-                    };
-                    metrics::call(&provider, &model, "chat", started.elapsed(), outcome);
-                },
-            )))
-        })
+        hook::stream(&Measure, &self.recovery, request, ctx)
     }
 }

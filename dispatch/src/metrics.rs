@@ -20,15 +20,14 @@ use concord::{ErrorKind, Usage};
 
 use crate::breaker::BreakerState;
 
+/// One call's outcome; the labels are taken by value (the call's ticket owns them already).
 pub(crate) fn call(
-    provider: &str,
-    model: &str,
+    provider: String,
+    model: String,
     operation: &'static str,
     took: Duration,
     result: Result<Option<&Usage>, ErrorKind>,
 ) {
-    let provider = provider.to_owned();
-    let model = model.to_owned();
     let outcome = match result {
         Ok(_) => "ok",
         Err(kind) => kind.as_str(),

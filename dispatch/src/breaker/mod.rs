@@ -11,10 +11,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use concord::{Error, ErrorKind, EventStream, Provider, Request, Response, RuntimeContext};
 use futures_util::future::BoxFuture;
-use futures_util::StreamExt;
 use tokio::sync::broadcast;
 
-use crate::guard::Ended;
+use crate::hook::{self, Hook, Outcome};
 use crate::key::{Key, KeyBy};
 
 /// When a breaker opens and how it comes back.
@@ -343,7 +342,67 @@ impl Shared {
 /// The breaker layer around a provider.
 pub struct Breaker<P> {
     inner: P,
+    circuits: Circuits,
+}
+
+/// The breaker's hook: its circuits, shared with the calls in flight.
+struct Circuits(Arc<Shared>);
+
+/// What a call holds: where its outcome goes, and whether it is a half-open probe.
+struct Ticket {
     shared: Arc<Shared>,
+    key: Key,
+    probe: bool,
+}
+
+impl Hook for Circuits {
+    type Ticket = Ticket;
+
+    async fn enter(
+        &self,
+        provider: &str,
+        _: &Request,
+        ctx: &RuntimeContext,
+    ) -> concord::Result<Ticket> {
+        let by = KeyBy {
+            model: self.0.config.per_model,
+            tenant: false,
+        };
+        let key = Key::of(provider, ctx, by);
+        let probe = self
+            .0
+            .enter(&key)
+            .map_err(|after| refuse(provider, &key, after))?;
+        Ok(Ticket {
+            shared: self.0.clone(),
+            key,
+            probe,
+        })
+    }
+
+    /// A dropped call gives no verdict: it only frees its probe slot.
+    fn finish(t: Ticket, outcome: Outcome<'_>) {
+        let verdict = match outcome {
+            Outcome::Answered(_) => Some(None),
+            Outcome::Failed(kind) => Some(Some(kind)),
+            Outcome::Dropped => None,
+        };
+        t.shared.record(&t.key, t.probe, verdict);
+    }
+}
+
+fn refuse(provider: &str, key: &Key, after: Duration) -> Error {
+    crate::metrics::rejected(provider, "breaker_open");
+    Error::new(
+        ErrorKind::Unavailable,
+        provider,
+        format!(
+            "the circuit breaker for {key} is open after repeated failures; it lets a probe through in {} ms",
+            after.as_millis()
+        ),
+    )
+    .with_retryable(true)
+    .with_retry_after(Some(after.max(Duration::from_millis(1))))
 }
 
 impl<P: Provider> Breaker<P> {
@@ -352,27 +411,28 @@ impl<P: Provider> Breaker<P> {
         let (events, _) = broadcast::channel(256);
         Self {
             inner,
-            shared: Arc::new(Shared {
+            circuits: Circuits(Arc::new(Shared {
                 config,
                 circuits: Mutex::new(HashMap::new()),
                 events,
-            }),
+            })),
         }
     }
 
     /// State changes from now on.
     pub fn events(&self) -> broadcast::Receiver<BreakerEvent> {
-        self.shared.events.subscribe()
+        self.circuits.0.events.subscribe()
     }
 
     /// Every key's health, sorted by key.
     pub fn health(&self) -> Vec<Health> {
         let now = Instant::now();
-        let mut circuits = self.shared.circuits.lock().expect("breaker lock");
+        let shared = &self.circuits.0;
+        let mut circuits = shared.circuits.lock().expect("breaker lock");
         let mut out: Vec<Health> = circuits
             .iter_mut()
             .map(|(key, c)| {
-                c.prune(now, self.shared.config.window);
+                c.prune(now, shared.config.window);
                 let (calls, failures) = c.counts();
                 Health {
                     key: key.to_string(),
@@ -387,28 +447,6 @@ impl<P: Provider> Breaker<P> {
         out.sort_by(|a, b| a.key.cmp(&b.key));
         out
     }
-
-    fn key(&self, ctx: &RuntimeContext) -> Key {
-        let by = KeyBy {
-            model: self.shared.config.per_model,
-            tenant: false,
-        };
-        Key::of(self.inner.name(), ctx, by)
-    }
-
-    fn refuse(&self, key: &Key, after: Duration) -> Error {
-        crate::metrics::rejected(self.inner.name(), "breaker_open");
-        Error::new(
-            ErrorKind::Unavailable,
-            self.inner.name(),
-            format!(
-                "the circuit breaker for {key} is open after repeated failures; it lets a probe through in {} ms",
-                after.as_millis()
-            ),
-        )
-        .with_retryable(true)
-        .with_retry_after(Some(after.max(Duration::from_millis(1))))
-    }
 }
 
 impl<P: Provider> Provider for Breaker<P> {
@@ -419,24 +457,7 @@ impl<P: Provider> Provider for Breaker<P> {
         request: &'a Request,
         ctx: &'a RuntimeContext,
     ) -> BoxFuture<'a, concord::Result<Response>> {
-        Box::pin(async move {
-            let key = self.key(ctx);
-            let probe = self
-                .shared
-                .enter(&key)
-                .map_err(|after| self.refuse(&key, after))?;
-            // A dropped call gives its verdict as "none", freeing a probe slot.
-            let mut verdict = Verdict {
-                shared: &self.shared,
-                key: &key,
-                probe,
-                outcome: None,
-            };
-            let result = self.inner.generate(request, ctx).await;
-            verdict.outcome = Some(result.as_ref().err().map(|e| e.kind));
-            drop(verdict);
-            result
-        })
+        hook::generate(&self.circuits, &self.inner, request, ctx)
     }
 
     fn stream<'a>(
@@ -444,45 +465,7 @@ impl<P: Provider> Provider for Breaker<P> {
         request: &'a Request,
         ctx: &'a RuntimeContext,
     ) -> BoxFuture<'a, concord::Result<EventStream>> {
-        Box::pin(async move {
-            let key = self.key(ctx);
-            let probe = self
-                .shared
-                .enter(&key)
-                .map_err(|after| self.refuse(&key, after))?;
-            let events = match self.inner.stream(request, ctx).await {
-                Ok(events) => events,
-                Err(e) => {
-                    self.shared.record(&key, probe, Some(Some(e.kind)));
-                    return Err(e);
-                }
-            };
-            let shared = self.shared.clone();
-            Ok(crate::guard::on_end(events, move |ended| {
-                let outcome = match ended {
-                    Ended::Finished(_) => Some(None),
-                    Ended::Failed(kind) => Some(Some(kind)),
-                    Ended::Dropped => None,
-                };
-                shared.record(&key, probe, outcome);
-            })
-            .boxed())
-        })
-    }
-}
-
-/// Records a generate call's outcome when dropped: the outcome, or none if the caller gave up.
-struct Verdict<'a> {
-    shared: &'a Shared,
-    key: &'a Key,
-    probe: bool,
-    outcome: Option<Option<ErrorKind>>,
-}
-
-impl Drop for Verdict<'_> {
-    fn drop(&mut self) {
-        self.shared
-            .record(self.key, self.probe, self.outcome.take());
+        hook::stream(&self.circuits, &self.inner, request, ctx)
     }
 }
 

@@ -160,3 +160,100 @@ async fn limits_change_at_run_time_and_bad_ones_are_refused() {
     limiter.set_limits(limits()).unwrap();
     limiter.generate(&Request::user("c"), &ctx()).await.unwrap();
 }
+
+fn tenant(t: &str) -> concord::RuntimeContext {
+    ctx().tenant(t)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_quota_holds_per_tenant_under_the_providers_rate() {
+    let fake = Fake::slow(Duration::ZERO);
+    let limiter = Limiter::new(
+        fake.clone(),
+        Limits {
+            rate: Some(Rate::per_minute(3)),
+            tenant_rate: Some(Rate::per_minute(2)),
+            queue_timeout: Duration::from_millis(100),
+            ..limits()
+        },
+    );
+    for _ in 0..2 {
+        limiter
+            .generate(&Request::user("a"), &tenant("a"))
+            .await
+            .unwrap();
+    }
+    let e = limiter
+        .generate(&Request::user("a"), &tenant("a"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::RateLimited, "tenant a spent its quota");
+    assert!(e.retry_after.unwrap() > Duration::from_secs(20), "{e}");
+    limiter
+        .generate(&Request::user("b"), &tenant("b"))
+        .await
+        .expect("tenant b has its own quota");
+    let e = limiter
+        .generate(&Request::user("c"), &tenant("c"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.kind,
+        ErrorKind::RateLimited,
+        "the provider's rate counts every tenant"
+    );
+    assert_eq!(fake.calls.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_token_budget_is_corrected_by_the_real_usage() {
+    // The fake reports 15 tokens a call; the estimate of a 4-byte prompt is 1 + 256.
+    let limiter = Limiter::new(
+        Fake::slow(Duration::ZERO),
+        Limits {
+            tenant_tokens_per_minute: Some(300),
+            queue_timeout: Duration::from_millis(50),
+            ..limits()
+        },
+    );
+    // Without the correction the second call (257 + 257 > 300) would wait about a minute.
+    for _ in 0..10 {
+        limiter
+            .generate(&Request::user("abcd"), &tenant("a"))
+            .await
+            .expect("the budget follows the real usage");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_cap_holds_per_tenant() {
+    let fake = Fake::slow(Duration::from_millis(40));
+    let limiter = Arc::new(Limiter::new(
+        fake.clone(),
+        Limits {
+            max_concurrent_per_tenant: Some(1),
+            ..limits()
+        },
+    ));
+    let started = Instant::now();
+    let calls = ["a", "a", "b", "b"].map(|t| {
+        let l = limiter.clone();
+        tokio::spawn(async move { l.generate(&Request::user("hi"), &tenant(t)).await })
+    });
+    for c in futures_util::future::join_all(calls).await {
+        c.unwrap().unwrap();
+    }
+    // Two tenants, one call each at a time: two rounds, never four calls at once.
+    assert_eq!(fake.max_in_flight.load(Ordering::SeqCst), 2);
+    assert!(started.elapsed() >= Duration::from_millis(80));
+    assert_eq!(
+        limiter
+            .set_limits(Limits {
+                max_concurrent_per_tenant: Some(0),
+                ..limits()
+            })
+            .unwrap_err()
+            .setting,
+        "limits.max_concurrent_per_tenant"
+    );
+}
