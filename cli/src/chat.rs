@@ -5,11 +5,12 @@ use std::time::{Duration, Instant};
 
 use clap::builder::{PossibleValue, PossibleValuesParser};
 use clap::Args;
-use concord::descriptor::{self, Api, Descriptor};
+use concord::descriptor::{self, Api, Connection};
 use concord::{
     Error, ErrorKind, Message, Provider, Request, Response, RuntimeContext, StreamEvent,
 };
 use concord_dispatch::{DispatchConfig, Dispatcher, RetryPolicy};
+use concord_registry::Sources;
 use futures_util::StreamExt;
 
 use crate::output::{error_json, ChatJson};
@@ -105,7 +106,8 @@ pub struct ChatArgs {
     /// Defaults to CONCORD_TIMEOUT_SECS, then 60.
     #[arg(long)]
     pub(crate) timeout_secs: Option<u64>,
-    /// Retries after a retryable failure. Defaults to CONCORD_MAX_RETRIES, then 2.
+    /// Retries after a retryable failure. Defaults to CONCORD_DISPATCH_RETRIES
+    /// (`dispatcher.retries`; the old CONCORD_MAX_RETRIES still works, with a notice), then 2.
     #[arg(long)]
     pub(crate) max_retries: Option<u32>,
     /// Print one JSON object on stdout instead of text.
@@ -129,34 +131,26 @@ pub(crate) fn report_error(json: bool, err: &Error) {
     }
 }
 
-fn env_number<T: std::str::FromStr>(var: concord::env::EnvVar) -> Result<Option<T>, String> {
-    match var.get_or_default() {
-        None => Ok(None),
-        Some(v) => v
-            .parse()
-            .map(Some)
-            .map_err(|_| format!("{} must be a whole number, got {v:?}", var.name)),
+/// The flags over what the variables gave: each flag sets its field of the connection.
+fn apply_flags(args: &ChatArgs, c: &mut Connection) {
+    if let Some(api) = args.api.as_deref().and_then(Api::from_name) {
+        c.api = Some(api);
     }
-}
-
-/// `base` unless it is not an absolute http(s) URL; the error says what a valid one looks like.
-fn check_base_url(d: &Descriptor, base: &str) -> Result<(), String> {
-    let why = match reqwest::Url::parse(base.trim()) {
-        Err(e) => e.to_string(),
-        Ok(url) if !matches!(url.scheme(), "http" | "https") => {
-            format!("the scheme is `{}`, not http or https", url.scheme())
+    if let Some(key) = &args.api_key {
+        c.key = Some(concord::Credential::new(key.clone()));
+    }
+    let set = |field: &mut Option<String>, flag: &Option<String>| {
+        if flag.is_some() {
+            field.clone_from(flag);
         }
-        Ok(url) if url.query().is_some() || url.fragment().is_some() => {
-            "it has a query or fragment".to_owned()
-        }
-        Ok(_) => return Ok(()),
     };
-    Err(format!(
-        "invalid base URL `{}` ({why}); {} expects an absolute URL like {}",
-        base.split('?').next().unwrap_or_default(),
-        d.name,
-        d.endpoint.base_url_example()
-    ))
+    set(&mut c.base_url, &args.base_url);
+    set(&mut c.api_version, &args.api_version);
+    set(&mut c.project, &args.vertex_project);
+    set(&mut c.location, &args.vertex_location);
+    if let Some(secs) = args.timeout_secs {
+        c.timeout = Some(Duration::from_secs(secs));
+    }
 }
 
 /// `--provider`'s long help: the shipped providers, one per line.
@@ -192,26 +186,20 @@ pub async fn run(args: ChatArgs) -> u8 {
             "--model is required (with --config, a section's `model` can supply it)".into(),
         );
     };
-    let api = args.api.as_deref().and_then(Api::from_name);
-    let provider = match d.provider(api) {
-        Ok(p) => p,
-        Err(e) => return usage_error(&args, e.kind, name, e.message),
-    };
     let prompt = match read_prompt(args.prompt.clone()) {
         Ok(p) => p,
         Err(message) => return usage_error(&args, ErrorKind::InvalidRequest, name, message),
     };
-    let (timeout, retries) = match (
-        args.timeout_secs.map(Ok).unwrap_or_else(|| {
-            env_number(concord::env::CONCORD_TIMEOUT_SECS).map(|v| v.unwrap_or(60))
-        }),
-        args.max_retries.map(Ok).unwrap_or_else(|| {
-            env_number(concord::env::CONCORD_MAX_RETRIES).map(|v| v.unwrap_or(2))
-        }),
-    ) {
-        (Ok(t), Ok(r)) => (t, r),
-        (Err(m), _) | (_, Err(m)) => return usage_error(&args, ErrorKind::InvalidRequest, name, m),
+    // The dispatcher's settings as everywhere else (`[dispatcher]` keys from the environment),
+    // `--max-retries` their override.
+    let retries = args
+        .max_retries
+        .map(|n| ("dispatcher.retries".to_owned(), n.to_string()));
+    let settings = match concord_registry::load(&Sources::from_env(None).set(retries)) {
+        Ok(s) => s,
+        Err(e) => return usage_error(&args, ErrorKind::InvalidConfig, name, e.to_string()),
     };
+    crate::config::notices(&settings);
 
     let request = request_of(&args, prompt, d.required_max_tokens);
     let client = match crate::http_client() {
@@ -221,86 +209,45 @@ pub async fn run(args: ChatArgs) -> u8 {
             return EXIT_PROVIDER;
         }
     };
-    // The flags stand in front of the environment: --api-key for the row's key variable,
-    // --base-url for its base-URL variable, and so on; the row's setup does the rest (Azure's
-    // token sources, Vertex's base URL from project and location).
-    let overrides = [
-        (d.key.name, args.api_key.clone()),
-        (d.base_url.name, args.base_url.clone()),
-        (
-            concord::descriptor::setup::GOOGLE_CLOUD_PROJECT.name,
-            args.vertex_project.clone(),
-        ),
-        (
-            concord::descriptor::setup::GOOGLE_CLOUD_LOCATION.name,
-            args.vertex_location.clone(),
-        ),
-        (
-            concord::descriptor::setup::AZURE_OPENAI_API_VERSION.name,
-            args.api_version.clone(),
-        ),
-    ];
-    let lookup = |var: &concord::env::EnvVar| {
-        overrides
-            .iter()
-            .find(|(name, value)| *name == var.name && value.is_some())
-            .and_then(|(_, value)| value.clone())
-            .or_else(|| var.get_or_default())
-    };
-    // Behind the enterprise AI gateway, when it is on: its configuration is checked here, at
-    // startup, every missing variable named at once.
-    let gateway = match concord::wire::gateway::from_vars(&lookup) {
-        Ok(g) => g,
+    // The row's variables (and the AI gateway's) fill the connection; the flags win over them.
+    let mut connection = match Connection::from_env(d) {
+        Ok(c) => c,
         Err(e) => return usage_error(&args, e.kind, name, e.message),
     };
-    let (provider, built) = match gateway {
-        Some((gateway, token)) => {
-            let Some(tenant) = args.tenant.clone() else {
-                return usage_error(
-                    &args,
-                    ErrorKind::MissingRuntimeContext,
-                    name,
-                    "the AI gateway (GENAI_PLATFORM_ENABLED) needs the calling user: pass --tenant"
-                        .into(),
-                );
-            };
-            (
-                provider.behind(gateway),
-                d.context_behind_gateway(model.clone(), client, lookup, token, tenant),
-            )
-        }
-        None => (
-            provider,
-            d.context_from(model.clone(), client, lookup)
-                .map(|ctx| match &args.tenant {
-                    Some(t) => ctx.tenant(t.clone()),
-                    None => ctx,
-                }),
-        ),
-    };
-    let ctx = match built {
-        Ok(ctx) => ctx.timeout(Duration::from_secs(timeout)),
-        Err(e) => {
+    apply_flags(&args, &mut connection);
+    if connection.gateway.is_some() && args.tenant.is_none() {
+        return usage_error(
+            &args,
+            ErrorKind::MissingRuntimeContext,
+            name,
+            "the AI gateway (GENAI_PLATFORM_ENABLED) needs the calling user: pass --tenant".into(),
+        );
+    }
+    let (provider, ctx) = match d.connect(&connection, client) {
+        Ok(built) => built,
+        Err(e) if e.kind == ErrorKind::MissingRuntimeContext => {
             let message = format!(
                 "{} (or pass it as a flag: --api-key, --base-url)",
                 e.message
             );
             return usage_error(&args, e.kind, name, message);
         }
+        Err(e) => return usage_error(&args, e.kind, name, e.message),
     };
-    if let Err(message) = check_base_url(d, ctx.base_url.as_deref().unwrap_or_default()) {
-        return usage_error(&args, ErrorKind::InvalidRequest, name, message);
+    let mut ctx = ctx.model(model.clone());
+    if let Some(t) = &args.tenant {
+        ctx = ctx.tenant(t.clone());
     }
     // The dispatcher with only its retry layer on: a one-shot command has nothing to queue or
     // take out of rotation.
     let config = DispatchConfig {
-        retry: RetryPolicy::default().with_max_retries(retries),
+        retry: RetryPolicy::default().with_max_retries(settings.dispatcher.retry.max_retries),
         breaker: None,
         ..DispatchConfig::default()
     };
     let provider = match Dispatcher::new(provider, config) {
         Ok(d) => d,
-        Err(e) => return usage_error(&args, ErrorKind::InvalidRequest, name, e.to_string()),
+        Err(e) => return usage_error(&args, ErrorKind::InvalidConfig, name, e.to_string()),
     };
     call(&args, name, &model, &provider, &request, &ctx).await
 }
@@ -357,7 +304,9 @@ pub(crate) async fn call(
         Err(err) => {
             report_error(args.json, &err);
             match err.kind {
-                ErrorKind::MissingRuntimeContext | ErrorKind::Unsupported => EXIT_USAGE,
+                ErrorKind::MissingRuntimeContext
+                | ErrorKind::InvalidConfig
+                | ErrorKind::Unsupported => EXIT_USAGE,
                 _ => EXIT_PROVIDER,
             }
         }

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use concord_registry::settings::keys::CONCORD_CONFIG;
+use concord_registry::settings::CONCORD_CONFIG;
 use concord_registry::{Error, Options, Registry, Settings, Sources};
 
 use crate::EXIT_USAGE;
@@ -49,9 +49,17 @@ pub(crate) fn sources(file: Option<PathBuf>, set: &[String]) -> Result<Sources<'
 /// client) and what to say.
 pub(crate) fn open(src: &Sources<'_>) -> Result<(Settings, Registry), (u8, String)> {
     let settings = concord_registry::load(src).map_err(|e| (EXIT_USAGE, e.to_string()))?;
+    notices(&settings);
     let client = crate::http_client().map_err(|m| (crate::EXIT_PROVIDER, m))?;
     let registry = Registry::new(Options::from_settings(&settings, client));
     Ok((settings, registry))
+}
+
+/// What loading noticed (an old variable name in use), on stderr.
+pub(crate) fn notices(settings: &Settings) {
+    for n in settings.config.notices() {
+        eprintln!("notice: {n}");
+    }
 }
 
 pub fn run(command: ConfigCommand) -> u8 {
@@ -65,6 +73,7 @@ pub fn run(command: ConfigCommand) -> u8 {
     };
     match concord_registry::load(&src) {
         Ok(settings) => {
+            notices(&settings);
             print!("{}", settings.render());
             // Secrets that are referenced but not there yet: worth knowing, not an error (a
             // deployment may provide them later).
@@ -79,8 +88,7 @@ pub fn run(command: ConfigCommand) -> u8 {
                 "ok: {} provider section(s){}",
                 settings.providers.len(),
                 settings
-                    .file
-                    .as_ref()
+                    .file()
                     .map(|f| format!(" in {}", f.display()))
                     .unwrap_or_default()
             );

@@ -5,13 +5,21 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use concord::ErrorKind;
-use concord_registry::settings::ProviderKind;
+use concord_registry::settings::{ProviderKind, ProviderSettings};
 use concord_registry::Sources;
 
 use crate::chat::{call, read_prompt, request_of, usage_error, ChatArgs};
 
 pub async fn chat(args: ChatArgs, file: PathBuf) -> u8 {
     let name = args.provider.clone();
+    if args.api_key.is_some() {
+        return usage_error(
+            &args,
+            ErrorKind::InvalidConfig,
+            &name,
+            "--api-key cannot be combined with --config: a section names where its key comes from (credential = { env = \"VAR\" })".into(),
+        );
+    }
     let (settings, registry) = match crate::config::open(&Sources::from_env(Some(file))) {
         Ok(o) => o,
         Err((code, message)) => {
@@ -21,19 +29,21 @@ pub async fn chat(args: ChatArgs, file: PathBuf) -> u8 {
     };
     // Register only what is needed: the named section, else whatever discovery finds.
     let registered = match settings.providers.get(&name) {
-        Some(section) => registry.register(&name, section.clone()).await.map(|_| ()),
+        Some(section) => {
+            let section = with_flags(&args, section.clone());
+            registry.register(&name, section).await.map(|_| ())
+        }
         None => {
             registry.discover_all(&settings).await;
             Ok(())
         }
     };
     if let Err(e) = registered {
-        return usage_error(
-            &args,
-            ErrorKind::MissingRuntimeContext,
-            &name,
-            e.to_string(),
-        );
+        let kind = match &e {
+            concord_registry::Error::RegistrationFailed { kind, .. } => *kind,
+            _ => ErrorKind::InvalidConfig,
+        };
+        return usage_error(&args, kind, &name, e.to_string());
     }
     let handle = match registry.get(&name) {
         Ok(h) => h,
@@ -69,4 +79,25 @@ pub async fn chat(args: ChatArgs, file: PathBuf) -> u8 {
     let code = call(&args, &name, &model, &handle, &request, &ctx).await;
     registry.shutdown().await;
     code
+}
+
+/// The section with what the flags set laid over it (the flags win).
+fn with_flags(args: &ChatArgs, mut s: ProviderSettings) -> ProviderSettings {
+    if let Some(api) = args.api.as_deref().and_then(concord::Api::from_name) {
+        s.api = Some(api);
+    }
+    for (field, flag) in [
+        (&mut s.base_url, &args.base_url),
+        (&mut s.api_version, &args.api_version),
+        (&mut s.project, &args.vertex_project),
+        (&mut s.location, &args.vertex_location),
+    ] {
+        if flag.is_some() {
+            field.clone_from(flag);
+        }
+    }
+    if let Some(t) = args.timeout_secs {
+        s.timeout = Some(Duration::from_secs(t));
+    }
+    s
 }

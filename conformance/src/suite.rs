@@ -148,8 +148,17 @@ impl Live {
             model_var: d.live_model,
             lookup,
             connected: Arc::default(),
+            // The one way every caller reaches a shipped provider (concord's
+            // `Connection` + `Descriptor::connect`). Behind the enterprise gateway the
+            // provider itself changes, which a subject's fixed provider cannot follow: say so.
             connect: Arc::new(move |client| {
-                d.context_from("", client, |var| read(var))
+                let c = concord::descriptor::Connection::from_vars(&d, &|var: &EnvVar| read(var))
+                    .map_err(|e| e.message)?;
+                if c.gateway.is_some() {
+                    return Err("live mode does not run behind the enterprise AI gateway: unset GENAI_PLATFORM_ENABLED to test the vendor directly".into());
+                }
+                d.connect(&c, client)
+                    .map(|(_, ctx)| ctx)
                     .map_err(|e| e.message)
             }),
         }

@@ -58,6 +58,7 @@ pub use key::{Key, KeyBy};
 pub use limit::{LimitStats, Limiter, Limits, Rate};
 pub use recover::{resume_from_checkpoint, Checkpoint, CheckpointSink, Recovery, RecoveryConfig};
 pub use retry::{Retry, RetryPolicy};
+pub use settings::DispatcherSection;
 
 /// The README's dispatcher example, compiled (its other Rust blocks are marked `ignore`: they
 /// are fragments).

@@ -286,7 +286,7 @@ pub fn resolve<'a>(
         .ok_or_else(|| {
             Error::missing_context(provider, "base_url", "set RuntimeContext::base_url")
         })?;
-    check_base_url(provider, base_url)?;
+    usable_base_url(provider, base_url)?;
     let client = ctx.client.as_ref().ok_or_else(|| {
         Error::missing_context(
             provider,
@@ -315,35 +315,39 @@ pub fn resolve<'a>(
     })
 }
 
-/// Fails unless `base` is an absolute http(s) URL without a query or fragment (the endpoint
-/// appends paths and queries to it).
-fn check_base_url(provider: &str, base: &str) -> Result<()> {
-    let problem = match reqwest::Url::parse(base) {
-        Err(e) => Some(e.to_string()),
-        Ok(url) if !matches!(url.scheme(), "http" | "https") => Some(format!(
+/// The one rule for a base URL, wherever one is given (a context, a flag, a variable, a config
+/// file): an absolute http(s) URL with a host and no query or fragment (the endpoint appends
+/// paths and queries to it). `Err` says what is wrong with it.
+pub fn check_base_url(base: &str) -> std::result::Result<(), String> {
+    match reqwest::Url::parse(base.trim()) {
+        Err(e) => Err(e.to_string()),
+        Ok(url) if !matches!(url.scheme(), "http" | "https") => Err(format!(
             "the scheme is `{}`, not http or https",
             url.scheme()
         )),
-        Ok(url) if url.host_str().is_none_or(str::is_empty) => Some("it has no host".to_owned()),
+        Ok(url) if url.host_str().is_none_or(str::is_empty) => Err("it has no host".to_owned()),
         Ok(url) if url.query().is_some() || url.fragment().is_some() => {
-            Some("it has a query or fragment".to_owned())
+            Err("it has a query or fragment".to_owned())
         }
-        Ok(_) => None,
-    };
-    match problem {
-        None => Ok(()),
-        // The URL is the caller's setting; printing it is fine (keys belong in credentials), but
-        // anything after `?` is dropped in case someone put one there anyway.
-        Some(why) => Err(crate::Error::new(
-            crate::ErrorKind::MissingRuntimeContext,
+        Ok(_) => Ok(()),
+    }
+}
+
+/// `invalid_config` unless the context's base URL passes [`check_base_url`].
+fn usable_base_url(provider: &str, base: &str) -> Result<()> {
+    check_base_url(base).map_err(|why| {
+        // The URL is the caller's setting; printing it is fine (keys belong in credentials),
+        // but anything after `?` is dropped in case someone put one there anyway.
+        crate::Error::new(
+            crate::ErrorKind::InvalidConfig,
             provider,
             format!(
                 "the runtime context's base_url `{}` is not a usable base URL ({why}); \
                  give an absolute http(s) URL such as https://api.example.com/v1",
                 base.split('?').next().unwrap_or_default()
             ),
-        )),
-    }
+        )
+    })
 }
 
 /// Whether any user message carries an image.

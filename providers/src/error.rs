@@ -41,6 +41,9 @@ pub enum ErrorKind {
     MalformedResponse,
     /// The runtime context lacks something the call needs.
     MissingRuntimeContext,
+    /// A setting given to build or call a provider cannot be used (a malformed timeout, an
+    /// unusable base URL, an unreadable key file), named; found before anything is sent.
+    InvalidConfig,
     /// The request uses a capability the provider does not have.
     Unsupported,
     /// The caller dropped the call.
@@ -69,6 +72,7 @@ impl ErrorKind {
             Self::StreamInterrupted => "stream_interrupted",
             Self::MalformedResponse => "malformed_response",
             Self::MissingRuntimeContext => "missing_runtime_context",
+            Self::InvalidConfig => "invalid_config",
             Self::Unsupported => "unsupported",
             Self::Cancelled => "cancelled",
             Self::Unavailable => "unavailable",

@@ -1,50 +1,6 @@
 //! The one error type of `concord-registry`.
 
-use std::fmt;
-
-/// One problem of a configuration: the setting, where its value came from, what is wrong and what
-/// a valid value looks like.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    /// The setting (`providers.azure.base_url`).
-    pub setting: String,
-    /// Where the value came from: `concord.toml:12`, `environment variable CONCORD_…`,
-    /// `override`, or the file for a missing key.
-    pub source: String,
-    /// What is wrong (never the value of a secret).
-    pub message: String,
-    /// What a valid value looks like.
-    pub expected: String,
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({}): {}", self.setting, self.source, self.message)?;
-        if !self.expected.is_empty() {
-            write!(f, "; expected {}", self.expected)?;
-        }
-        Ok(())
-    }
-}
-
-/// Every problem a configuration has, found in one pass.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problems(pub Vec<Problem>);
-
-impl fmt::Display for Problems {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let n = self.0.len();
-        write!(
-            f,
-            "{n} problem{} in the configuration:",
-            if n == 1 { "" } else { "s" }
-        )?;
-        for p in &self.0 {
-            write!(f, "\n  - {p}")?;
-        }
-        Ok(())
-    }
-}
+pub use concord_settings::{Problem, Problems};
 
 /// What the registry, the runtimes store and the settings loader refuse.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -69,10 +25,15 @@ pub enum Error {
         known: String,
     },
     /// Building or initialising the provider failed.
-    #[error("registering {name:?} failed: {cause}")]
+    #[error("registering {name:?} failed ({kind}): {cause}")]
     RegistrationFailed {
         /// The provider.
         name: String,
+        /// What kind of failure: `invalid_config` (a setting that cannot be used),
+        /// `missing_runtime_context` (a credential or URL that is not there), `unsupported`
+        /// (an API the provider does not speak, a build without the adapter), or what starting a
+        /// plugin failed with.
+        kind: concord::ErrorKind,
         /// Why, naming what to fix.
         cause: String,
     },

@@ -1,7 +1,8 @@
 //! concord-registry: the layer between "a provider value" and "a service many users share".
 //!
-//! - [`settings`]: one nested configuration (TOML file, environment, overrides) checked at load,
-//!   every problem named with its setting and source.
+//! - [`settings`]: the sections this crate owns (`[providers.<name>]`, `[registry]`,
+//!   `[runtimes]`, `[telemetry]`) with the dispatcher's, loaded by `concord-settings` from a TOML
+//!   file, the environment and overrides, every problem named with its setting and source.
 //! - [`Registry`]: which providers exist — registered by hand, or discovered from the
 //!   configuration, the environment and plugin manifests — with their status, health, events and
 //!   a graceful shutdown.

@@ -400,7 +400,7 @@ async fn a_bad_base_url_exits_2_with_an_example() {
         .await;
         assert_eq!(out.status.code(), Some(2), "{provider} {base}");
         let err = stdout_json(&out);
-        assert_eq!(err["error"]["kind"], "invalid_request", "{err}");
+        assert_eq!(err["error"]["kind"], "invalid_config", "{err}");
         let message = err["error"]["message"].as_str().unwrap();
         assert!(message.contains(example), "{message}");
         assert!(

@@ -6,4 +6,5 @@ mod common;
 mod chat;
 mod cloud;
 mod mock;
+mod paths;
 mod registry;

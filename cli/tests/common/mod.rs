@@ -12,7 +12,7 @@ pub async fn concord(args: Vec<String>, env: Vec<(String, String)>) -> Output {
     tokio::task::spawn_blocking(move || {
         let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin!("concord"));
         for var in concord_registry::settings::docs::all_vars() {
-            cmd.env_remove(var.name);
+            cmd.env_remove(&var.name);
         }
         cmd.args(args).envs(env).stdin(std::process::Stdio::null());
         cmd.output().expect("concord runs")

@@ -46,6 +46,79 @@ impl Rate {
     }
 }
 
+/// What a rate looks like, for errors and docs.
+pub const RATE_EXPECTED: &str = "a rate like \"500/min\", \"10/s\" or \"1000/h\"";
+
+impl std::str::FromStr for Rate {
+    type Err = String;
+
+    /// `500/min`, `10/s`, `1000/h` (also `sec`, `second`, `m`, `minute`, `hour`, and a count
+    /// before the unit: `5/10s`).
+    fn from_str(value: &str) -> Result<Self, String> {
+        let bad = || format!("{value:?} is not {RATE_EXPECTED}");
+        let (n, per) = value.trim().split_once('/').ok_or_else(bad)?;
+        let requests: u32 = n.trim().parse().map_err(|_| bad())?;
+        let per = per.trim();
+        let unit_at = per.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+        let count: u64 = match &per[..unit_at] {
+            "" => 1,
+            digits => digits.parse().map_err(|_| bad())?,
+        };
+        let unit = match &per[unit_at..] {
+            "ms" => Duration::from_millis(1),
+            "s" | "sec" | "second" => Duration::from_secs(1),
+            "m" | "min" | "minute" => Duration::from_secs(60),
+            "h" | "hour" => Duration::from_secs(3600),
+            _ => return Err(bad()),
+        };
+        Ok(Rate {
+            requests,
+            per: unit * u32::try_from(count).map_err(|_| bad())?,
+        })
+    }
+}
+
+impl std::fmt::Display for Rate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ms = self.per.as_millis();
+        match ms {
+            1_000 => write!(f, "{}/s", self.requests),
+            60_000 => write!(f, "{}/min", self.requests),
+            3_600_000 => write!(f, "{}/h", self.requests),
+            _ => write!(f, "{}/{ms}ms", self.requests),
+        }
+    }
+}
+
+impl serde::Serialize for Rate {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Rate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl concord_settings::schemars::JsonSchema for Rate {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Rate".into()
+    }
+
+    fn json_schema(
+        _: &mut concord_settings::schemars::SchemaGenerator,
+    ) -> concord_settings::schemars::Schema {
+        concord_settings::schemars::json_schema!({
+            "type": "string",
+            "x-type": "rate",
+            "x-expected": RATE_EXPECTED,
+        })
+    }
+}
+
 /// The schedule for one key.
 #[derive(Debug)]
 pub(crate) struct Bucket {
@@ -214,6 +287,31 @@ impl Schedules {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rates_are_written_and_read_alike() {
+        for (text, rate) in [
+            ("500/min", Rate::per_minute(500)),
+            ("10/s", Rate::per_second(10)),
+            (
+                "5/10s",
+                Rate {
+                    requests: 5,
+                    per: Duration::from_secs(10),
+                },
+            ),
+        ] {
+            assert_eq!(text.parse::<Rate>().unwrap(), rate);
+            assert_eq!(rate.to_string().parse::<Rate>().unwrap(), rate);
+        }
+        assert_eq!(Rate::per_minute(500).to_string(), "500/min");
+        for bad in ["fast", "5", "5/", "x/s", "5/day"] {
+            assert!(
+                bad.parse::<Rate>().unwrap_err().contains("500/min"),
+                "{bad}"
+            );
+        }
+    }
 
     #[test]
     fn a_burst_then_one_per_interval_in_order() {

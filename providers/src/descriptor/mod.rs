@@ -4,10 +4,12 @@
 //! suite's subjects and the mock vendors' routing all read this table. Adding a provider that
 //! speaks an existing wire format is one row here and nothing else.
 
+pub mod connection;
 pub mod setup;
 
 use std::sync::Arc;
 
+pub use connection::{Connection, EntraClient};
 pub use setup::Setup;
 
 use crate::capabilities::Capabilities;
@@ -327,69 +329,6 @@ impl Descriptor {
         vars.extend_from_slice(self.setup.vars());
         vars
     }
-
-    /// A context for this provider from the environment (credential, base URL, api-version,
-    /// timeout): the explicit opt-in for programs that want it; providers themselves never read
-    /// the environment. A credential source it builds (an Entra ID or service-account token
-    /// cache) lives in the context, so every call made with clones of it shares one token.
-    /// Fails with `missing_runtime_context` naming every variable that could supply what is
-    /// missing.
-    pub fn context_from_env(
-        &self,
-        model: impl Into<String>,
-        client: reqwest::Client,
-    ) -> Result<crate::RuntimeContext> {
-        self.context_from(model, client, |var| var.get_or_default())
-    }
-
-    /// Like [`Descriptor::context_from`], for a provider put behind an AI gateway: the base
-    /// URL (and api-version) from the variables, the credential the gateway's token instead of
-    /// the vendor's, the user the `tenant` (which the gateway requires).
-    pub fn context_behind_gateway(
-        &self,
-        model: impl Into<String>,
-        client: reqwest::Client,
-        lookup: impl Fn(&EnvVar) -> Option<String>,
-        token: crate::wire::gateway::GatewayToken,
-        tenant: impl Into<String>,
-    ) -> Result<crate::RuntimeContext> {
-        let ctx = self
-            .setup
-            .context(self, &lookup, false)?
-            .model(model)
-            .client(client)
-            .tenant(tenant);
-        crate::wire::gateway::with_token(self.name, ctx, token)
-    }
-
-    /// [`Descriptor::context_from_env`] with the variables looked up by `lookup` (a caller's
-    /// overrides, a config file, a test).
-    pub fn context_from(
-        &self,
-        model: impl Into<String>,
-        client: reqwest::Client,
-        lookup: impl Fn(&EnvVar) -> Option<String>,
-    ) -> Result<crate::RuntimeContext> {
-        let mut ctx = self
-            .setup
-            .context(self, &lookup, true)?
-            .model(model)
-            .client(client);
-        if let Some(secs) = lookup(&crate::env::CONCORD_TIMEOUT_SECS) {
-            let secs: u64 = secs.parse().map_err(|_| {
-                Error::new(
-                    ErrorKind::MissingRuntimeContext,
-                    self.name,
-                    format!(
-                        "{} must be a whole number of seconds, got {secs:?}",
-                        crate::env::CONCORD_TIMEOUT_SECS.name
-                    ),
-                )
-            })?;
-            ctx = ctx.timeout(std::time::Duration::from_secs(secs));
-        }
-        Ok(ctx)
-    }
 }
 
 #[cfg(test)]
@@ -430,16 +369,15 @@ mod tests {
         );
     }
 
+    fn connect(name: &str, vars: &[(&str, &str)]) -> Result<crate::RuntimeContext> {
+        let d = get(name).unwrap();
+        let c = Connection::from_vars(d, &lookup(vars))?;
+        d.connect(&c, reqwest::Client::new()).map(|(_, ctx)| ctx)
+    }
+
     #[test]
     fn a_context_comes_from_the_variables_with_defaults() {
-        let ctx = get("anthropic")
-            .unwrap()
-            .context_from(
-                "m",
-                reqwest::Client::new(),
-                lookup(&[("ANTHROPIC_API_KEY", "sk-ant-x1234567")]),
-            )
-            .unwrap();
+        let ctx = connect("anthropic", &[("ANTHROPIC_API_KEY", "sk-ant-x1234567")]).unwrap();
         assert_eq!(ctx.base_url.as_deref(), Some("https://api.anthropic.com"));
         assert_eq!(ctx.timeout, Some(std::time::Duration::from_secs(60)));
         assert_eq!(ctx.credential.unwrap().expose(), "sk-ant-x1234567");
@@ -447,36 +385,125 @@ mod tests {
 
     #[test]
     fn a_missing_key_names_its_variable() {
-        let err = get("gemini")
-            .unwrap()
-            .context_from("m", reqwest::Client::new(), lookup(&[]))
-            .unwrap_err();
+        let err = connect("gemini", &[]).unwrap_err();
         assert_eq!(err.kind, ErrorKind::MissingRuntimeContext);
         assert!(err.message.contains("GEMINI_API_KEY"), "{err}");
-        let err = get("openai-compatible")
-            .unwrap()
-            .context_from(
-                "m",
-                reqwest::Client::new(),
-                lookup(&[("OPENAI_COMPATIBLE_API_KEY", "k-12345678")]),
-            )
-            .unwrap_err();
+        let err = connect(
+            "openai-compatible",
+            &[("OPENAI_COMPATIBLE_API_KEY", "k-12345678")],
+        )
+        .unwrap_err();
         assert!(err.message.contains("OPENAI_COMPATIBLE_BASE_URL"), "{err}");
     }
 
     #[test]
-    fn a_bad_timeout_is_reported() {
-        let err = get("openai")
-            .unwrap()
-            .context_from(
-                "m",
-                reqwest::Client::new(),
-                lookup(&[
-                    ("OPENAI_API_KEY", "k-12345678"),
-                    ("CONCORD_TIMEOUT_SECS", "soon"),
-                ]),
-            )
-            .unwrap_err();
-        assert!(err.message.contains("CONCORD_TIMEOUT_SECS"), "{err}");
+    fn a_bad_timeout_or_base_url_is_invalid_config_naming_it() {
+        let key = ("OPENAI_API_KEY", "k-12345678");
+        for (vars, named) in [
+            (
+                vec![key, ("CONCORD_TIMEOUT_SECS", "soon")],
+                "CONCORD_TIMEOUT_SECS",
+            ),
+            (
+                vec![key, ("OPENAI_BASE_URL", "https://api.openai.com/v1?key=x")],
+                "query",
+            ),
+            (
+                vec![key, ("OPENAI_BASE_URL", "ftp://api.openai.com/v1")],
+                "scheme",
+            ),
+        ] {
+            let err = connect("openai", &vars).unwrap_err();
+            assert_eq!(err.kind, ErrorKind::InvalidConfig, "{err}");
+            assert!(err.message.contains(named), "{err}");
+            assert!(
+                !err.message.contains("key=x"),
+                "the query is not echoed: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn azure_takes_a_key_then_a_token_then_client_credentials() {
+        let base = ("AZURE_OPENAI_ENDPOINT", "https://r.openai.azure.com");
+        let ctx = connect("azure", &[base, ("AZURE_OPENAI_API_KEY", "k-1234567")]).unwrap();
+        assert_eq!(
+            ctx.credential.unwrap().kind(),
+            crate::CredentialKind::ApiKey
+        );
+        let ctx = connect(
+            "azure",
+            &[
+                base,
+                ("AZURE_OPENAI_AD_TOKEN", "t-1234567"),
+                ("AZURE_OPENAI_API_VERSION", "2024-10-21"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            ctx.credential.unwrap().kind(),
+            crate::CredentialKind::BearerToken
+        );
+        assert_eq!(ctx.api_version.as_deref(), Some("2024-10-21"));
+        let ctx = connect(
+            "azure",
+            &[
+                base,
+                ("AZURE_TENANT_ID", "t"),
+                ("AZURE_CLIENT_ID", "c"),
+                ("AZURE_CLIENT_SECRET", "s-SECRET"),
+            ],
+        )
+        .unwrap();
+        assert!(ctx.credential.is_none() && ctx.credential_source.is_some());
+        assert!(!format!("{ctx:?}").contains("SECRET"));
+    }
+
+    #[test]
+    fn a_missing_azure_credential_names_every_variable_that_could_supply_it() {
+        let base = ("AZURE_OPENAI_ENDPOINT", "https://r.openai.azure.com");
+        let err = connect("azure", &[base]).unwrap_err();
+        for name in [
+            "AZURE_OPENAI_API_KEY",
+            "AZURE_OPENAI_AD_TOKEN",
+            "AZURE_TENANT_ID",
+            "AZURE_CLIENT_ID",
+            "AZURE_CLIENT_SECRET",
+        ] {
+            assert!(err.message.contains(name), "{name}: {err}");
+        }
+        let err = connect("azure", &[base, ("AZURE_TENANT_ID", "t")]).unwrap_err();
+        assert!(
+            err.message
+                .contains("AZURE_CLIENT_ID and AZURE_CLIENT_SECRET"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn vertex_builds_its_base_from_project_and_location() {
+        let ctx = connect(
+            "vertex",
+            &[
+                ("VERTEX_ACCESS_TOKEN", "ya29.token"),
+                ("GOOGLE_CLOUD_PROJECT", "p1"),
+                ("GOOGLE_CLOUD_LOCATION", "europe-west4"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            ctx.base_url.as_deref(),
+            Some("https://europe-west4-aiplatform.googleapis.com/v1/projects/p1/locations/europe-west4")
+        );
+        assert_eq!(
+            setup::vertex_base_url("p1", "global"),
+            "https://aiplatform.googleapis.com/v1/projects/p1/locations/global"
+        );
+        let err = connect("vertex", &[("GOOGLE_CLOUD_PROJECT", "p1")]).unwrap_err();
+        assert!(
+            err.message.contains("VERTEX_ACCESS_TOKEN")
+                && err.message.contains("GOOGLE_APPLICATION_CREDENTIALS"),
+            "{err}"
+        );
     }
 }

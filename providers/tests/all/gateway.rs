@@ -2,9 +2,9 @@
 //! the gateway's project and user headers, the gateway's token instead of the vendor's auth;
 //! the user comes from the call's tenant, and a call without one sends nothing.
 
-use concord::wire::gateway::{self, GatewayToken};
+use concord::descriptor::Connection;
 use concord::wire::Gateway;
-use concord::{Api, Credential, ErrorKind, Provider, Request};
+use concord::{Api, ErrorKind, Provider, Request, RuntimeContext};
 use concord_harness::{MockConfig, MockVendor, Protocol};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -21,6 +21,38 @@ fn gateway(mock: &MockVendor) -> Gateway {
 // Variables as a lookup, the way the CLI's layered lookup answers them.
 use concord::env::lookup_in as vars;
 
+/// The gateway's variables for `mock`, with a static token.
+fn gateway_vars(mock: &MockVendor) -> Vec<(String, String)> {
+    [
+        ("GENAI_PLATFORM_ENABLED", "true".to_owned()),
+        (
+            "GENAI_PLATFORM_BASE_URL",
+            format!("{}/genai-gw", mock.url()),
+        ),
+        ("GENAI_PLATFORM_PROJECT", "claims-triage".into()),
+        ("GENAI_PLATFORM_TOKEN", "gw-token-1".into()),
+    ]
+    .map(|(k, v)| (k.to_owned(), v))
+    .to_vec()
+}
+
+/// The provider and context the one build path gives for `name` with `env`, its model and
+/// the calling user set.
+fn connect(
+    name: &str,
+    api: Option<Api>,
+    env: &[(String, String)],
+    model: &str,
+    user: &str,
+) -> (concord::HttpProvider, RuntimeContext) {
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let d = concord::descriptor::get(name).unwrap();
+    let mut c = Connection::from_vars(d, &vars(&pairs)).unwrap();
+    c.api = api;
+    let (provider, ctx) = d.connect(&c, reqwest::Client::new()).unwrap();
+    (provider, ctx.model(model).tenant(user))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn azure_behind_the_gateway() {
     let mock = MockVendor::start_with(
@@ -30,17 +62,18 @@ async fn azure_behind_the_gateway() {
     )
     .await
     .unwrap();
-    let d = concord::descriptor::get("azure").unwrap();
-    let provider = d.provider(Some(Api::Chat)).unwrap().behind(gateway(&mock));
-    let ctx = d
-        .context_behind_gateway(
-            "gpt-4o-deployment",
-            reqwest::Client::new(),
-            vars(&[("AZURE_OPENAI_ENDPOINT", "https://contoso.openai.azure.com")]),
-            GatewayToken::Static(Credential::bearer("gw-token-1")),
-            "user-42",
-        )
-        .unwrap();
+    let mut env = gateway_vars(&mock);
+    env.push((
+        "AZURE_OPENAI_ENDPOINT".into(),
+        "https://contoso.openai.azure.com".into(),
+    ));
+    let (provider, ctx) = connect(
+        "azure",
+        Some(Api::Chat),
+        &env,
+        "gpt-4o-deployment",
+        "user-42",
+    );
     provider.generate(&Request::user("hi"), &ctx).await.unwrap();
     let sent = &mock.requests()[0];
     assert_eq!(sent.path, "/genai-gw/openai/v1/chat/completions");
@@ -54,18 +87,14 @@ async fn azure_behind_the_gateway() {
     );
 
     // The classic path travels the same way.
-    let classic = d
-        .context_behind_gateway(
-            "gpt-4o-deployment",
-            reqwest::Client::new(),
-            vars(&[
-                ("AZURE_OPENAI_ENDPOINT", "https://contoso.openai.azure.com"),
-                ("AZURE_OPENAI_API_VERSION", "2024-10-21"),
-            ]),
-            GatewayToken::Static(Credential::bearer("gw-token-1")),
-            "user-42",
-        )
-        .unwrap();
+    env.push(("AZURE_OPENAI_API_VERSION".into(), "2024-10-21".into()));
+    let (provider, classic) = connect(
+        "azure",
+        Some(Api::Chat),
+        &env,
+        "gpt-4o-deployment",
+        "user-42",
+    );
     provider
         .generate(&Request::user("hi"), &classic)
         .await
@@ -118,18 +147,16 @@ async fn vertex_behind_the_gateway_with_a_client_credentials_token() {
             )
         })
         .collect();
-    let (_, token) = gateway::from_vars(&vars(&env)).unwrap().unwrap();
-    let d = concord::descriptor::get("vertex").unwrap();
-    let provider = d.provider(None).unwrap().behind(gateway(&mock));
-    let ctx = d
-        .context_behind_gateway(
-            "gemini-2.5-flash",
-            reqwest::Client::new(),
-            vars(&env),
-            token,
-            "user-7",
-        )
-        .unwrap();
+    let mut env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    env.retain(|(k, _)| k != "GENAI_PLATFORM_BASE_URL");
+    env.push((
+        "GENAI_PLATFORM_BASE_URL".into(),
+        format!("{}/genai-gw", mock.url()),
+    ));
+    let (provider, ctx) = connect("vertex", None, &env, "gemini-2.5-flash", "user-7");
     for _ in 0..3 {
         provider.generate(&Request::user("hi"), &ctx).await.unwrap();
     }

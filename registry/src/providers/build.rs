@@ -4,10 +4,10 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use concord::descriptor::{setup, Descriptor};
+use concord::descriptor::{Connection, Descriptor};
 use concord::env::EnvVar;
 use concord::plugin::{Manifest, PluginProvider, PROTOCOL_VERSION};
-use concord::{Parameters, Provider, RuntimeContext};
+use concord::{Credential, Error, ErrorKind, Parameters, Provider, RuntimeContext};
 
 use crate::settings::{ProviderKind, ProviderSettings};
 
@@ -18,16 +18,13 @@ pub(crate) struct Defaults<'a> {
     pub timeout: std::time::Duration,
 }
 
-/// The provider and context template of a section; `Err` says what to fix.
-pub(crate) async fn from_settings(
-    s: &ProviderSettings,
-    d: &Defaults<'_>,
-) -> Result<(Arc<dyn Provider>, RuntimeContext), String> {
+/// What a build gives: the provider and the context template its calls start from.
+type Built = Result<(Arc<dyn Provider>, RuntimeContext), Error>;
+
+/// The provider and context template of a section; `Err` says what to fix, naming the setting.
+pub(crate) async fn from_settings(s: &ProviderSettings, d: &Defaults<'_>) -> Built {
     let (provider, mut ctx): (Arc<dyn Provider>, RuntimeContext) = match &s.kind {
-        ProviderKind::Builtin(row) => {
-            let provider = row.provider(s.api).map_err(|e| e.message)?;
-            (Arc::new(provider), builtin_context(row, s, d)?)
-        }
+        ProviderKind::Builtin(row) => builtin_context(row, s, d)?,
         ProviderKind::Plugin(manifest) => {
             let provider = start_plugin(manifest).await?;
             let ctx = RuntimeContext::new().client(d.client.clone());
@@ -43,86 +40,77 @@ pub(crate) async fn from_settings(
     Ok((provider, ctx))
 }
 
-/// The row's own setup (its credential sources, base URL rules) fed from the section: the key
-/// variable answered by the section's credential, the URL variable by its `base_url`, Azure's
-/// and Vertex's variables by `api_version`, `project`, `location`; anything else from the
-/// environment.
-fn builtin_context(
-    row: &Descriptor,
-    s: &ProviderSettings,
-    d: &Defaults<'_>,
-) -> Result<RuntimeContext, String> {
-    let credential = match &s.credential {
-        Some(r) => Some(
-            r.resolve(d.env)
-                .map_err(|why| format!("providers.{}.credential: {why}", s.name))?,
-        ),
-        None => None,
+/// The row's [`Connection`] from the environment (its variables, the enterprise gateway's),
+/// with what the section sets laid over it; then the one build path every caller shares.
+fn builtin_context(row: &Descriptor, s: &ProviderSettings, d: &Defaults<'_>) -> Built {
+    let at = |e: Error| {
+        Error::new(
+            e.kind,
+            &s.name,
+            format!("providers.{}: {}", s.name, e.message),
+        )
     };
-    let timeout = s.timeout.unwrap_or(d.timeout).as_secs().to_string();
-    let lookup = |var: &EnvVar| -> Option<String> {
-        let given = if var.name == row.key.name {
-            credential.clone()
-        } else if var.name == row.base_url.name {
-            s.base_url.clone()
-        } else if var.name == setup::AZURE_OPENAI_API_VERSION.name {
-            s.api_version.clone()
-        } else if var.name == setup::GOOGLE_CLOUD_PROJECT.name {
-            s.project.clone()
-        } else if var.name == setup::GOOGLE_CLOUD_LOCATION.name {
-            s.location.clone()
-        } else if var.name == concord::env::CONCORD_TIMEOUT_SECS.name {
-            Some(timeout.clone())
-        } else {
-            None
-        };
-        given
-            .or_else(|| (d.env)(var.name).filter(|v| !v.is_empty()))
-            .or_else(|| var.default.map(str::to_owned))
-    };
-    row.context_from("", d.client.clone(), lookup)
-        .map_err(|e| format!("providers.{}: {}", s.name, e.message))
+    let mut c = Connection::from_vars(row, &lookup(d)).map_err(at)?;
+    if let Some(r) = &s.credential {
+        let key = r.resolve(d.env).map_err(|why| {
+            Error::new(
+                ErrorKind::MissingRuntimeContext,
+                &s.name,
+                format!("providers.{}.credential: {why}", s.name),
+            )
+        })?;
+        c.key = Some(Credential::new(key));
+    }
+    c.api = s.api.or(c.api);
+    c.base_url = s.base_url.clone().or(c.base_url);
+    c.api_version = s.api_version.clone().or(c.api_version);
+    c.project = s.project.clone().or(c.project);
+    c.location = s.location.clone().or(c.location);
+    c.timeout = Some(s.timeout.unwrap_or(d.timeout));
+    let (provider, ctx) = row.connect(&c, d.client.clone()).map_err(at)?;
+    Ok((Arc::new(provider), ctx))
 }
 
-/// A context for a row found in the environment (its key variable set).
-pub(crate) fn env_context(row: &Descriptor, d: &Defaults<'_>) -> Result<RuntimeContext, String> {
-    let lookup = |var: &EnvVar| -> Option<String> {
+/// The environment as the registry reads it, each variable's default where it is unset.
+fn lookup<'a>(d: &'a Defaults<'_>) -> impl Fn(&EnvVar) -> Option<String> + 'a {
+    |var: &EnvVar| {
         (d.env)(var.name)
             .filter(|v| !v.is_empty())
             .or_else(|| var.default.map(str::to_owned))
-    };
-    let model = lookup(&row.live_model);
-    let mut ctx = row
-        .context_from("", d.client.clone(), lookup)
-        .map_err(|e| e.message)?;
-    ctx.model = model;
-    if ctx.timeout.is_none() {
-        ctx.timeout = Some(d.timeout);
     }
-    Ok(ctx)
+}
+
+/// A provider and context for a row found in the environment (its key variable set).
+pub(crate) fn from_env(row: &Descriptor, d: &Defaults<'_>) -> Built {
+    let mut c = Connection::from_vars(row, &lookup(d))?;
+    c.timeout = c.timeout.or(Some(d.timeout));
+    let (provider, mut ctx) = row.connect(&c, d.client.clone())?;
+    ctx.model = lookup(d)(&row.live_model);
+    Ok((Arc::new(provider), ctx))
 }
 
 /// Checks a manifest (its schema, protocol version, that its program exists) and starts the
 /// plugin (its handshake checks the version again). A plugin is a separate process: it can
 /// crash or misbehave without touching the host's memory.
-pub(crate) async fn start_plugin(manifest: &Path) -> Result<PluginProvider, String> {
-    let m = Manifest::load(manifest).map_err(|e| e.message)?;
+pub(crate) async fn start_plugin(manifest: &Path) -> Result<PluginProvider, Error> {
+    let invalid = |why: String| Error::new(ErrorKind::InvalidConfig, "plugin", why);
+    let m = Manifest::load(manifest)?;
     if let Some(v) = m.protocol {
         if v != PROTOCOL_VERSION {
-            return Err(format!(
+            return Err(invalid(format!(
                 "{} declares plugin protocol {v}; this host speaks {PROTOCOL_VERSION}",
                 manifest.display()
-            ));
+            )));
         }
     }
     let program = &m.command[0];
     if !program_exists(program, m.dir.as_deref()) {
-        return Err(format!(
+        return Err(invalid(format!(
             "{}: the program {program:?} is not there (install it, or fix `command`)",
             manifest.display()
-        ));
+        )));
     }
-    PluginProvider::start(m).await.map_err(|e| e.message)
+    PluginProvider::start(m).await
 }
 
 fn program_exists(program: &str, dir: Option<&Path>) -> bool {

@@ -76,15 +76,12 @@ impl Registry {
                 ));
                 continue;
             }
-            let registered = build::env_context(row, &self.defaults())
+            let registered = build::from_env(row, &self.defaults())
                 .map_err(|cause| self.failed(row.name, cause))
-                .and_then(|ctx| {
-                    let provider = row
-                        .provider(None)
-                        .map_err(|e| self.failed(row.name, e.message))?;
+                .and_then(|(provider, ctx)| {
                     self.insert(
                         row.name,
-                        Arc::new(provider),
+                        provider,
                         ctx,
                         Placement::section(Source::Environment, row.key.name.to_owned()),
                     )
@@ -153,7 +150,7 @@ impl Registry {
                     r.skipped
                         .push((name.clone(), "removed from the file".into()));
                 }
-                Some(new) if old.as_ref().is_some_and(|old| same_section(new, old)) => {}
+                Some(new) if old.as_ref().is_some_and(|old| new.same_as(old)) => {}
                 Some(new) => {
                     let outcome = self
                         .replace_from(name, new.clone(), new.origin.clone())
@@ -232,14 +229,4 @@ impl SourceReport {
 
 fn modified(file: &Path) -> Option<SystemTime> {
     std::fs::metadata(file).and_then(|m| m.modified()).ok()
-}
-
-/// Whether two sections build the same provider (where they sit in the file aside).
-fn same_section(a: &ProviderSettings, b: &ProviderSettings) -> bool {
-    let strip = |s: &ProviderSettings| {
-        let mut s = s.clone();
-        s.origin.clear();
-        format!("{s:?}")
-    };
-    strip(a) == strip(b)
 }

@@ -372,13 +372,15 @@ impl Registry {
         Ok(())
     }
 
-    fn failed(&self, name: &str, cause: String) -> Error {
+    fn failed(&self, name: &str, cause: concord::Error) -> Error {
+        let (kind, cause) = (cause.kind, cause.message);
         self.emit(Event::ProviderError {
             name: name.to_owned(),
             message: cause.clone(),
         });
         Error::RegistrationFailed {
             name: name.to_owned(),
+            kind,
             cause,
         }
     }
@@ -399,17 +401,16 @@ impl Registry {
         } = placement;
         let dispatcher = match (&self.inner.options.dispatch, dispatch) {
             (Some(base), true) => {
-                let mut c = base.clone();
-                if let Some(cfg) = &config {
-                    if cfg.rate.is_some() {
-                        c.limits.rate = cfg.rate;
-                    }
-                    if cfg.max_concurrent.is_some() {
-                        c.limits.max_concurrent = cfg.max_concurrent;
-                    }
-                }
-                let d = Dispatcher::from_arc(provider.clone(), c)
-                    .map_err(|e| self.failed(name, e.to_string()))?;
+                // A section's own `[providers.<name>.dispatcher]` table, laid over the base.
+                let c = config
+                    .as_ref()
+                    .and_then(|cfg| cfg.dispatch.clone())
+                    .unwrap_or_else(|| base.clone());
+                let d = Dispatcher::from_arc(provider.clone(), c).map_err(|e| {
+                    let e =
+                        concord::Error::new(concord::ErrorKind::InvalidConfig, name, e.to_string());
+                    self.failed(name, e)
+                })?;
                 Some(Arc::new(d))
             }
             _ => None,

@@ -1,70 +1,53 @@
-//! Settings: one nested configuration from many sources (issue 11, part 1).
-//!
-//! A TOML file with a section per provider instance (`[providers.<name>]`) and per concern
-//! (`[dispatcher]`, `[registry]`, `[runtimes]`, `[telemetry]`), merged by `figment` in this
-//! precedence, lowest first: **defaults < file < environment < overrides**. Every variable of
-//! the registry keeps its name and meaning (`CONCORD_DISPATCH_RETRIES` is `dispatcher.retries`).
-//! [`load`] checks every value against the key table ([`keys`]) and reports every problem at
-//! once, each naming the setting, where its value came from (`file:line`, the variable, the
-//! override) and what a valid value looks like. Secrets are referenced, never written in the
-//! file: `credential = { env = "AZURE_OPENAI_API_KEY" }` or `{ file = "/run/secrets/key" }`.
+//! Settings: the sections this crate owns — `[providers.<name>]` (`providers.rs`),
+//! `[registry]` (`registry.rs`), `[runtimes]` (`runtimes.rs`), `[telemetry]` (`telemetry.rs`)
+//! — with the dispatcher's `[dispatcher]`, loaded by `concord-settings` (defaults < file <
+//! environment < overrides, every problem at once with its `file:line`, variable or override)
+//! into the typed [`Settings`] the registry and the CLI use. Secrets are referenced, never
+//! written in the file: `credential = { env = "AZURE_OPENAI_API_KEY" }` or
+//! `{ file = "/run/secrets/key" }`.
 
 pub mod docs;
-pub mod keys;
-mod load;
-mod locate;
+mod providers;
+mod registry;
+mod runtimes;
+mod telemetry;
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use concord::descriptor::{Api, Descriptor};
-use concord_dispatch::DispatchConfig;
+use concord::descriptor::{self, Api, Descriptor};
+use concord::env::EnvVar;
+use concord_dispatch::{DispatchConfig, DispatcherSection};
+use concord_settings::{Config, Problem, Problems, SectionInfo};
 
-pub use load::{load, Sources};
+pub use concord_settings::{Resolved, SecretRef, Sources};
+pub use providers::{ProviderSection, ProvidersSection};
+pub use registry::{RegistrySection, RegistrySettings};
+pub use runtimes::RuntimesSection;
+pub use telemetry::TelemetrySection;
 
-/// Where a secret comes from. Displaying it shows the reference, never the secret.
-#[derive(Clone, PartialEq, Eq)]
-pub enum SecretRef {
-    /// An environment variable.
-    Env(String),
-    /// A file holding the secret (surrounding whitespace ignored).
-    File(PathBuf),
-}
+use crate::error::Error;
 
-impl fmt::Debug for SecretRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
-    }
-}
+/// The configuration file's path (`concord providers`, `concord chat --config` read it when no
+/// `--config` is given).
+pub const CONCORD_CONFIG: EnvVar = EnvVar::new(
+    "CONCORD_CONFIG",
+    "path",
+    None,
+    "Registry",
+    "The configuration file read when `--config` is not given (see `concord.example.toml`).",
+);
 
-impl fmt::Display for SecretRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SecretRef::Env(v) => write!(f, "{{ env = {v:?} }}"),
-            SecretRef::File(p) => write!(f, "{{ file = {:?} }}", p.display().to_string()),
-        }
-    }
-}
-
-impl SecretRef {
-    /// The secret, read now; `Err` says what is missing without showing anything secret.
-    pub fn resolve(&self, env: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
-        match self {
-            SecretRef::Env(var) => env(var)
-                .filter(|v| !v.trim().is_empty())
-                .ok_or_else(|| format!("the environment variable {var} is not set")),
-            SecretRef::File(path) => match std::fs::read_to_string(path) {
-                Ok(s) if !s.trim().is_empty() => Ok(s.trim().to_owned()),
-                Ok(_) => Err(format!("the secret file {} is empty", path.display())),
-                Err(e) => Err(format!(
-                    "cannot read the secret file {}: {e}",
-                    path.display()
-                )),
-            },
-        }
-    }
+/// The sections a program using the registry reads, in file order.
+pub fn sections() -> Vec<SectionInfo> {
+    vec![
+        SectionInfo::of::<ProvidersSection>(),
+        SectionInfo::of::<DispatcherSection>(),
+        SectionInfo::of::<RegistrySection>(),
+        SectionInfo::of::<RuntimesSection>(),
+        SectionInfo::of::<TelemetrySection>(),
+    ]
 }
 
 /// What a provider instance is.
@@ -76,8 +59,19 @@ pub enum ProviderKind {
     Plugin(PathBuf),
 }
 
-/// One `[providers.<name>]` section.
-#[derive(Debug, Clone)]
+impl PartialEq for ProviderKind {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::Builtin(a), Self::Builtin(b)) => a.name == b.name,
+            (Self::Plugin(a), Self::Plugin(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+/// One `[providers.<name>]` section, resolved: its kind, its paths against the file's folder,
+/// its dispatcher settings over `[dispatcher]`.
+#[derive(Debug, Clone, PartialEq)]
 pub struct ProviderSettings {
     /// The instance's name (the section's).
     pub name: String,
@@ -103,90 +97,29 @@ pub struct ProviderSettings {
     pub project: Option<String>,
     /// Vertex's location.
     pub location: Option<String>,
-    /// Its own request rate.
-    pub rate: Option<concord_dispatch::Rate>,
-    /// Its own cap on calls in flight.
-    pub max_concurrent: Option<usize>,
+    /// Its own dispatcher settings (`[providers.<name>.dispatcher]` over `[dispatcher]`), when
+    /// it has a table of them.
+    pub dispatch: Option<DispatchConfig>,
     /// Whether it is registered.
     pub enabled: bool,
-    /// Where the section is (`concord.toml:12`).
+    /// Where the section is (`concord.toml:12`): not part of what it builds.
     pub origin: String,
 }
 
-/// `[registry]`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RegistrySettings {
-    /// The call timeout of providers whose section sets none.
-    pub timeout: Duration,
-    /// Where plugin manifests are discovered.
-    pub plugins_dir: Option<PathBuf>,
-    /// Whether providers come from the environment.
-    pub discover_env: bool,
-    /// Active health checks (`None`: off).
-    pub health_interval: Option<Duration>,
-    /// A health check's bound.
-    pub health_timeout: Duration,
-    /// The graceful shutdown's bound.
-    pub shutdown_timeout: Duration,
-    /// Re-reading the file (`None`: off).
-    pub refresh: Option<Duration>,
-}
-
-impl Default for RegistrySettings {
-    fn default() -> Self {
+impl ProviderSettings {
+    /// Whether `other` builds the same provider (where the section sits aside).
+    pub fn same_as(&self, other: &ProviderSettings) -> bool {
         Self {
-            timeout: Duration::from_secs(60),
-            plugins_dir: None,
-            discover_env: true,
-            health_interval: Some(Duration::from_secs(30)),
-            health_timeout: Duration::from_secs(5),
-            shutdown_timeout: Duration::from_secs(30),
-            refresh: None,
+            origin: String::new(),
+            ..self.clone()
+        } == Self {
+            origin: String::new(),
+            ..other.clone()
         }
     }
 }
 
-/// `[runtimes]`.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct RuntimesSettings {
-    /// Idle eviction.
-    pub idle_ttl: Option<Duration>,
-    /// The cap.
-    pub max_users: Option<u64>,
-    /// The default profile's provider and model.
-    pub default_profile: Option<(String, String)>,
-}
-
-impl RuntimesSettings {
-    /// The store's configuration.
-    pub fn config(&self) -> crate::RuntimesConfig {
-        let mut c = crate::RuntimesConfig::default();
-        if let Some(t) = self.idle_ttl {
-            c.idle_ttl = t;
-        }
-        if let Some(m) = self.max_users {
-            c.max_users = m;
-        }
-        c.default_profile = self
-            .default_profile
-            .as_ref()
-            .map(|(p, m)| crate::UserRuntime::new(p.clone(), m.clone()));
-        c
-    }
-}
-
-/// One resolved value and where it came from, for `concord config check`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Resolved {
-    /// The setting.
-    pub setting: String,
-    /// Its value as TOML (a secret shows its reference).
-    pub value: String,
-    /// Where it came from.
-    pub source: String,
-}
-
-/// The whole configuration, checked.
+/// The whole configuration, checked and typed.
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// Provider instances by name, in name order.
@@ -195,14 +128,18 @@ pub struct Settings {
     pub dispatcher: DispatchConfig,
     /// The registry's behaviour.
     pub registry: RegistrySettings,
-    /// The runtimes store.
-    pub runtimes: RuntimesSettings,
+    /// The runtimes store (`.config()` is its configuration).
+    pub runtimes: RuntimesSection,
     /// The log filter.
     pub log: String,
-    /// The file read, if any.
-    pub file: Option<PathBuf>,
-    /// Every value that is set, with its source.
-    pub resolved: Vec<Resolved>,
+    /// What was loaded: every value with its source, notices.
+    pub config: Config,
+}
+
+/// Loads and checks the configuration: `Err(Error::Config)` lists every problem found.
+pub fn load(src: &Sources<'_>) -> Result<Settings, Error> {
+    let config = Config::load(src, &sections()).map_err(Error::Config)?;
+    Settings::from_config(config)
 }
 
 impl Settings {
@@ -211,31 +148,129 @@ impl Settings {
         load(&Sources::none()).expect("the defaults are valid")
     }
 
+    /// The typed settings of a checked configuration, with the checks only a loaded file can
+    /// make: paths that must exist, and references between sections.
+    pub fn from_config(config: Config) -> Result<Self, Error> {
+        let mut problems = Vec::new();
+        let mut problem = |path: &[&str], message: String, expected: &str| {
+            let path: Vec<String> = path.iter().map(|s| s.to_string()).collect();
+            problems.push(Problem {
+                setting: path.join("."),
+                source: config.source_of(&path),
+                message,
+                expected: expected.to_owned(),
+            });
+        };
+        let global = config.get::<DispatcherSection>();
+        let mut providers = BTreeMap::new();
+        for (name, s) in config.get::<ProvidersSection>().0 {
+            let at = |key: &'static str| ["providers", name.as_str(), key];
+            let kind = match (s.kind.as_deref(), &s.manifest) {
+                (Some("plugin"), Some(m)) => {
+                    let m = config.path(&at("manifest"), m);
+                    if !m.is_file() {
+                        problem(
+                            &at("manifest"),
+                            format!("{} is not a file", m.display()),
+                            "the path of a plugin's manifest.json",
+                        );
+                    }
+                    ProviderKind::Plugin(m)
+                }
+                (Some(t), _) => match descriptor::get(t) {
+                    Some(d) => ProviderKind::Builtin(d),
+                    None => continue,
+                },
+                (None, _) => continue,
+            };
+            let credential = s.credential.map(|c| match c {
+                SecretRef::File(p) => SecretRef::File(config.path(&at("credential"), &p)),
+                env => env,
+            });
+            let dispatch = s.dispatcher.as_ref().map(|_| {
+                config
+                    .merged::<DispatcherSection>(&["dispatcher"], &at("dispatcher"))
+                    .config()
+            });
+            let origin = config.source_of(&["providers".into(), name.clone()]);
+            providers.insert(
+                name.clone(),
+                ProviderSettings {
+                    name,
+                    kind,
+                    api: s.api.as_deref().and_then(Api::from_name),
+                    base_url: s.base_url,
+                    credential,
+                    model: s.model,
+                    temperature: s.temperature,
+                    max_tokens: s.max_tokens,
+                    timeout: s.timeout_secs.map(Duration::from_secs),
+                    api_version: s.api_version,
+                    project: s.project,
+                    location: s.location,
+                    dispatch,
+                    enabled: s.enabled,
+                    origin,
+                },
+            );
+        }
+        let mut registry = config.get::<RegistrySection>().settings();
+        if let Some(dir) = &registry.plugins_dir {
+            let dir = config.path(&["registry", "plugins_dir"], dir);
+            if !dir.is_dir() {
+                problem(
+                    &["registry", "plugins_dir"],
+                    format!("{} is not a folder", dir.display()),
+                    "a folder of plugins, each with a manifest.json",
+                );
+            }
+            registry.plugins_dir = Some(dir);
+        }
+        let runtimes = config.get::<RuntimesSection>();
+        if let Some(p) = &runtimes.default_provider {
+            if !providers.contains_key(p) && descriptor::get(p).is_none() {
+                problem(
+                    &["runtimes", "default_provider"],
+                    format!("{p:?} is neither a [providers.*] section nor a shipped provider"),
+                    "the name of a configured provider",
+                );
+            }
+        }
+        if !problems.is_empty() {
+            problems.sort_by(|a, b| a.setting.cmp(&b.setting));
+            return Err(Error::Config(Problems(problems)));
+        }
+        Ok(Settings {
+            providers,
+            dispatcher: global.config(),
+            registry,
+            runtimes,
+            log: config.get::<TelemetrySection>().log,
+            config,
+        })
+    }
+
     /// The resolved configuration as TOML, each value with its source; secrets show their
     /// reference only.
     pub fn render(&self) -> String {
-        let mut out = String::new();
-        let mut section = String::new();
-        for r in &self.resolved {
-            let (s, key) = r.setting.rsplit_once('.').unwrap_or(("", &r.setting));
-            if s != section {
-                if !out.is_empty() {
-                    out.push('\n');
-                }
-                out.push_str(&format!("[{s}]\n"));
-                section = s.to_owned();
-            }
-            out.push_str(&format!("{key} = {}  # {}\n", r.value, r.source));
-        }
-        out
+        self.config.render()
+    }
+
+    /// Every value with its source.
+    pub fn resolved(&self) -> Vec<Resolved> {
+        self.config.resolved()
+    }
+
+    /// The file read, if any.
+    pub fn file(&self) -> Option<&Path> {
+        self.config.file()
     }
 
     /// The file's folder, against which relative paths in it resolve.
     pub fn base_dir(&self) -> &Path {
-        self.file
-            .as_deref()
-            .and_then(Path::parent)
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."))
+        self.config.base_dir()
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -5,13 +5,14 @@
 use toml_edit::{ImDocument, TableLike};
 
 /// The file's text, parsed with spans.
-pub(super) struct Located {
+#[derive(Debug, Clone)]
+pub(crate) struct Located {
     doc: ImDocument<String>,
 }
 
 impl Located {
     /// `None` when the text is not TOML (the loader reports that before it asks for lines).
-    pub(super) fn parse(text: &str) -> Option<Self> {
+    pub(crate) fn parse(text: &str) -> Option<Self> {
         ImDocument::parse(text.to_owned())
             .ok()
             .map(|doc| Self { doc })
@@ -19,7 +20,7 @@ impl Located {
 
     /// The 1-based line of the deepest key of `path` found (a missing key's line is its
     /// section's).
-    pub(super) fn line_of(&self, path: &[&str]) -> Option<usize> {
+    pub(crate) fn line_of(&self, path: &[&str]) -> Option<usize> {
         let mut table: &dyn TableLike = self.doc.as_table();
         let mut at = None;
         for seg in path {
@@ -37,7 +38,7 @@ impl Located {
 }
 
 /// The 1-based line of byte `offset`.
-pub(super) fn line_at(text: &str, offset: usize) -> usize {
+pub(crate) fn line_at(text: &str, offset: usize) -> usize {
     text.as_bytes()[..offset.min(text.len())]
         .iter()
         .filter(|b| **b == b'\n')
