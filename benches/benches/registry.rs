@@ -1,5 +1,5 @@
-//! The provider registry (`concord-registry`): how long registering a provider takes (the seed
-//! asks for under 100 ms) — from a config section (settings checked, provider and context
+//! The provider registry (`concord-registry`): how long registering a provider takes (the aim:
+//! under 100 ms) — from a config section (settings checked, provider and context
 //! built, dispatcher put around it, the map swapped) and from a value — with 50 others already
 //! registered; how long `get` takes among them; and loading a config file.
 

@@ -1,7 +1,9 @@
 //! `concord`: chat with any provider from the command line, or run a mock vendor.
 //!
-//! This binary is the only place in the workspace that prints to the terminal or reads the
-//! environment (through `concord::env`).
+//! With `cargo xtask`, this binary is what prints to the terminal; the library crates only
+//! log through `tracing`. The environment is read here (the flags' defaults), by the settings
+//! loader (`concord-settings`, for the keys a variable also sets) and by
+//! `Connection::from_env` (a provider's own variables), never by an adapter.
 #![forbid(unsafe_code)]
 
 mod chat;
@@ -10,7 +12,6 @@ mod mock;
 mod output;
 mod plugin;
 mod providers;
-mod registered;
 
 use std::process::ExitCode;
 

@@ -10,7 +10,7 @@ use futures_util::future::BoxFuture;
 use futures_util::StreamExt;
 use tokio::sync::Semaphore;
 
-use crate::suite::{DispatchFactory, Dispatched};
+use crate::subject::{DispatchFactory, Dispatched};
 
 /// What a broken dispatcher gets wrong.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,7 +10,7 @@ use concord_harness::{Fixtures, MockConfig, MockVendor};
 use futures_util::StreamExt;
 
 use crate::outcome::{CheckResultOf, Outcome};
-use crate::suite::{Mode, Subject};
+use crate::subject::{Mode, Subject};
 
 /// The credential used against mocks; checks look for it where it must (not) appear.
 pub const MOCK_KEY: &str = "sk-conformance-MOCKKEY-0123456789abcdef";

@@ -28,13 +28,14 @@ pub mod checks;
 mod cx;
 pub mod outcome;
 pub mod report;
+pub mod subject;
 pub mod suite;
 pub mod under_test;
 
 pub use concord_harness::{probe, Protocol};
 pub use outcome::{CheckResult, Outcome};
 pub use report::Report;
-pub use suite::{
-    default_dispatch, protocol_of, DispatchFactory, Dispatched, Live, MockSetup, Mode, Selection,
-    Subject, Suite,
+pub use subject::{
+    default_dispatch, protocol_of, DispatchFactory, Dispatched, Live, MockSetup, Mode, Subject,
 };
+pub use suite::{Selection, Suite};

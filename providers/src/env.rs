@@ -1,6 +1,6 @@
-//! The environment variables of this crate: [`EnvVar`], the general ones ([`GENERAL`]), the
-//! enterprise gateway's (`wire/gateway.rs`); each provider's are in its row of the descriptor
-//! table (`descriptor/`). The settings sections of the other crates declare theirs with their
+//! An environment variable ([`EnvVar`]) and the general ones ([`GENERAL`]); the enterprise
+//! gateway's are in `wire/gateway.rs`, each provider's in its row of the descriptor table, and
+//! `descriptor::env_vars` lists all of them. The settings sections of the other crates declare theirs with their
 //! keys. `cargo xtask env-docs` writes `docs/configuration.md` and `.env.example` from all of
 //! them (`concord_registry::settings::docs`).
 //!
@@ -80,40 +80,4 @@ vars! {
         "Seconds a call waits for the vendor (for streams: for the first byte and between chunks).";
     CONCORD_LOG = "CONCORD_LOG", "string", Some("warn"), "Runtime",
         "Log filter for the CLI in `tracing` syntax (`debug`, `concord=trace`). Credentials are never logged.";
-}
-
-/// Every variable concord reads, in documentation order: each shipped provider's (from the
-/// descriptor table), then the general ones.
-pub fn all() -> Vec<EnvVar> {
-    crate::descriptor::DESCRIPTORS
-        .iter()
-        .flat_map(|d| d.env_vars())
-        .chain(crate::wire::gateway::VARS.iter().copied())
-        .chain(GENERAL.iter().copied())
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_are_unique_and_shouted() {
-        let all = all();
-        let mut names: Vec<_> = all.iter().map(|v| v.name).collect();
-        names.sort_unstable();
-        names.dedup();
-        assert_eq!(names.len(), all.len());
-        assert!(all
-            .iter()
-            .all(|v| v.name.bytes().all(|b| b.is_ascii_uppercase() || b == b'_')));
-    }
-
-    #[test]
-    fn secrets_have_no_default() {
-        assert!(all()
-            .iter()
-            .filter(|v| v.ty == "secret")
-            .all(|v| v.default.is_none()));
-    }
 }

@@ -92,9 +92,11 @@ impl<'de> Deserialize<'de> for SecretRef {
                     let one = match key.as_str() {
                         "env" if !value.is_empty() => SecretRef::Env(value),
                         "file" if !value.is_empty() => SecretRef::File(value.into()),
-                        _ => return Err(de::Error::custom(format!(
+                        _ => {
+                            return Err(de::Error::custom(format!(
                             "is neither {{ env = \"…\" }} nor {{ file = \"…\" }} (found `{key}`)"
-                        ))),
+                        )))
+                        }
                     };
                     if found.replace(one).is_some() {
                         return Err(de::Error::custom("names both env and file; give one"));

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 
-/// The seed requirement: normalising one call may take at most this long.
+/// The budget for normalising one call (request in, response out, no network).
 const BUDGET: Duration = Duration::from_millis(5);
 
 /// Stream decoding may take at most this many times the floor (splitting SSE and parsing each

@@ -10,7 +10,7 @@ const KEY: &str = "sk-standin-FAKEKEY-0123456789abcdef";
 
 fn xtask(args: &[&str], env: &[(&str, String)]) -> std::process::Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
-    for var in concord::env::all() {
+    for var in concord::descriptor::env_vars() {
         cmd.env_remove(var.name);
     }
     cmd.args(args)

@@ -17,7 +17,7 @@ use futures_util::StreamExt;
 
 use crate::cx::Cx;
 use crate::outcome::{CheckResultOf, Outcome};
-use crate::suite::Dispatched;
+use crate::subject::Dispatched;
 use crate::{expect_eq, fail};
 
 /// No retries and no breaker unless a check turns them on, so each check sees one layer.

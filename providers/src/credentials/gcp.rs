@@ -76,7 +76,7 @@ impl ServiceAccount {
     pub fn from_json(provider: &str, json: &[u8]) -> Result<Self> {
         let account: Self = serde_json::from_slice(json).map_err(|e| {
             Error::new(
-                ErrorKind::MissingRuntimeContext,
+                ErrorKind::InvalidConfig,
                 provider,
                 format!(
                     "the service-account file is not a Google key file (line {}, column {}): it needs \
@@ -90,7 +90,7 @@ impl ServiceAccount {
         jsonwebtoken::EncodingKey::from_rsa_pem(account.private_key.expose_secret().as_bytes())
             .map_err(|_| {
                 Error::new(
-                    ErrorKind::MissingRuntimeContext,
+                    ErrorKind::InvalidConfig,
                     provider,
                     "the service-account file's private_key is not an RSA key in PEM",
                 )
@@ -102,7 +102,7 @@ impl ServiceAccount {
     pub fn from_file(provider: &str, path: &std::path::Path) -> Result<Self> {
         let json = std::fs::read(path).map_err(|e| {
             Error::new(
-                ErrorKind::MissingRuntimeContext,
+                ErrorKind::InvalidConfig,
                 provider,
                 format!(
                     "cannot read the service-account file {}: {e}",
@@ -128,14 +128,14 @@ impl ServiceAccount {
             jsonwebtoken::EncodingKey::from_rsa_pem(self.private_key.expose_secret().as_bytes())
                 .map_err(|_| {
                     Error::new(
-                        ErrorKind::MissingRuntimeContext,
+                        ErrorKind::InvalidConfig,
                         provider,
                         "the service-account private_key is not an RSA key in PEM",
                     )
                 })?;
         jsonwebtoken::encode(&header, &claims, &key).map_err(|e| {
             Error::new(
-                ErrorKind::MissingRuntimeContext,
+                ErrorKind::InvalidConfig,
                 provider,
                 format!("signing the service-account assertion failed: {e}"),
             )

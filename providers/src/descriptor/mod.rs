@@ -277,6 +277,17 @@ pub fn reference(api: Api) -> Result<HttpProvider> {
     get(name).expect("a shipped row").provider(Some(api))
 }
 
+/// Every variable this crate reads, in documentation order: each shipped provider's, the
+/// enterprise gateway's, then the general ones.
+pub fn env_vars() -> Vec<EnvVar> {
+    DESCRIPTORS
+        .iter()
+        .flat_map(|d| d.env_vars())
+        .chain(crate::wire::gateway::VARS.iter().copied())
+        .chain(crate::env::GENERAL.iter().copied())
+        .collect()
+}
+
 /// The names of every shipped provider, in table order.
 pub fn names() -> impl Iterator<Item = &'static str> {
     DESCRIPTORS.iter().map(|d| d.name)
@@ -505,5 +516,25 @@ mod tests {
                 && err.message.contains("GOOGLE_APPLICATION_CREDENTIALS"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn variable_names_are_unique_and_shouted() {
+        let all = env_vars();
+        let mut names: Vec<_> = all.iter().map(|v| v.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), all.len());
+        assert!(all
+            .iter()
+            .all(|v| v.name.bytes().all(|b| b.is_ascii_uppercase() || b == b'_')));
+    }
+
+    #[test]
+    fn secrets_have_no_default() {
+        assert!(env_vars()
+            .iter()
+            .filter(|v| v.ty == "secret")
+            .all(|v| v.default.is_none()));
     }
 }

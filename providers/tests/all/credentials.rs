@@ -217,7 +217,7 @@ fn a_bad_key_file_says_what_is_wrong_without_printing_it() {
         br#"{"client_email":"x","private_key":"not a key SECRET"}"#,
     )
     .unwrap_err();
-    assert_eq!(err.kind, ErrorKind::MissingRuntimeContext);
+    assert_eq!(err.kind, ErrorKind::InvalidConfig);
     assert!(err.message.contains("private_key"), "{err}");
     assert!(!err.message.contains("SECRET"));
     let err = ServiceAccount::from_json("vertex", b"{}").unwrap_err();

@@ -1,4 +1,4 @@
-//! The provider registry (seed 002): the one place that says which providers exist.
+//! The provider registry: the one place that says which providers exist.
 //!
 //! Providers are registered by hand ([`Registry::register`], [`Registry::register_instance`])
 //! or discovered ([`Registry::discover_all`]: the config file, the environment, a folder of

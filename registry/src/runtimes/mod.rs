@@ -1,4 +1,4 @@
-//! Per-user runtime contexts (seed 003): a store keyed by user or tenant id. There is no global
+//! Per-user runtime contexts: a store keyed by user or tenant id. There is no global
 //! "current provider": user A choosing Gemini never changes what user B runs, and a user without
 //! a runtime gets the configured default profile only when the caller asks for it explicitly.
 //!

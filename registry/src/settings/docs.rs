@@ -26,7 +26,7 @@ fn var(v: concord::env::EnvVar) -> VarDoc {
 /// listed once, with its section).
 pub fn all_vars() -> Vec<VarDoc> {
     let from_sections = d::variables(&sections());
-    let mut vars: Vec<VarDoc> = concord::env::all()
+    let mut vars: Vec<VarDoc> = concord::descriptor::env_vars()
         .into_iter()
         .chain([super::CONCORD_CONFIG])
         .filter(|v| !from_sections.iter().any(|s| s.name == v.name))

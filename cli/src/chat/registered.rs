@@ -8,9 +8,10 @@ use concord::ErrorKind;
 use concord_registry::settings::{ProviderKind, ProviderSettings};
 use concord_registry::Sources;
 
-use crate::chat::{call, read_prompt, request_of, usage_error, ChatArgs};
+use super::call::{call, read_prompt, request_of, usage_error};
+use super::ChatArgs;
 
-pub async fn chat(args: ChatArgs, file: PathBuf) -> u8 {
+pub(super) async fn chat(args: ChatArgs, file: PathBuf) -> u8 {
     let name = args.provider.clone();
     if args.api_key.is_some() {
         return usage_error(
