@@ -21,9 +21,11 @@ import warnings
 # accept them with a warning each.
 warnings.filterwarnings("ignore", category=UserWarning)
 
-# Faults; bad_tool_ids (repeated ids no vendor sends, which the SDKs rightly reject); and
-# sse_comments (comment lines Gemini never sends, which google-genai cannot parse).
-FAULTS = {"truncated", "truncated_after_finish", "malformed_frame", "stream_error", "reset", "stall", "bad_arguments", "bad_tool_ids", "sse_comments", "spliced_message"}
+# Faults; bad_tool_ids (repeated ids no vendor sends, which the SDKs rightly reject);
+# sse_comments (comment lines Gemini never sends, which google-genai cannot parse); and the
+# Responses streams whose item ids rotate on every event (a proxy in front of GitHub Copilot),
+# which the openai SDK refuses ("Completed output item identity changed") and concord reconciles.
+FAULTS = {"truncated", "truncated_after_finish", "malformed_frame", "stream_error", "reset", "stall", "bad_arguments", "bad_tool_ids", "sse_comments", "spliced_message", "rotating_ids", "rotating_ids_tool_call"}
 REQUIREMENTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "requirements.txt")
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "fixtures")
 
