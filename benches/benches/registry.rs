@@ -15,7 +15,7 @@ fn section_file(dir: &std::path::Path) -> std::path::PathBuf {
     let mut text = String::new();
     for i in 0..=OTHERS {
         text.push_str(&format!(
-            "[providers.p{i}]\ntype = \"openai-compatible\"\nbase_url = \"http://127.0.0.1:9/v1\"\ncredential = {{ env = \"BENCH_KEY\" }}\nmodel = \"m\"\nrate = \"600/min\"\n\n"
+            "[providers.p{i}]\ntype = \"openai-compatible\"\nbase_url = \"http://127.0.0.1:9/v1\"\ncredential = {{ env = \"BENCH_KEY\" }}\nmodel = \"m\"\n[providers.p{i}.dispatcher]\nrate = \"600/min\"\n\n"
         ));
     }
     text.push_str("[dispatcher]\nretries = 2\n");

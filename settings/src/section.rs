@@ -185,10 +185,11 @@ pub fn check<T: Section>(value: &Value) -> Vec<Issue> {
         if let Err(e) = extract::<T>(&only(dict, &leaf)) {
             remove(&mut good, &leaf);
             if !issues.iter().any(|i| i.key == leaf) {
+                let (message, expected) = message(&e);
                 issues.push(Issue {
                     key: leaf,
-                    message: message(&e),
-                    expected: String::new(),
+                    message,
+                    expected,
                 });
             }
         }
@@ -228,11 +229,14 @@ pub fn check<T: Section>(value: &Value) -> Vec<Issue> {
                 .retain(|f| !issues.iter().any(|i| f.key.starts_with(&i.key)));
             issues.extend(found.0);
         }
-        Err(e) => issues.push(Issue {
-            key: e.path.clone(),
-            message: message(&e),
-            expected: String::new(),
-        }),
+        Err(e) => {
+            let (message, expected) = message(&e);
+            issues.push(Issue {
+                key: e.path.clone(),
+                message,
+                expected,
+            })
+        }
     }
     issues
 }
@@ -308,11 +312,18 @@ fn only(dict: &Dict, path: &[String]) -> Value {
     out.into()
 }
 
-/// A serde error in words a person reads: the value that is wrong (a secret's type never shows
-/// it), and Rust's type names as what they mean.
-fn message(e: &figment::Error) -> String {
+/// A serde error in words a person reads, and what a valid value looks like when the error
+/// knows (the keys there are, for an unknown one; else the schema says): the value that is
+/// wrong (a secret's type never shows it), Rust's type names as what they mean.
+fn message(e: &figment::Error) -> (String, String) {
     use figment::error::Kind;
     let text = match &e.kind {
+        Kind::UnknownField(_, known) => {
+            return (
+                "is not a setting concord knows".into(),
+                format!("one of {}", known.join(", ")),
+            )
+        }
         Kind::InvalidType(actual, _) | Kind::InvalidValue(actual, _) => {
             format!("{actual} is not valid")
         }
@@ -332,7 +343,7 @@ fn message(e: &figment::Error) -> String {
     ] {
         out = out.replace(rust, words);
     }
-    out
+    (out, String::new())
 }
 
 #[cfg(test)]
@@ -378,7 +389,8 @@ mod tests {
         let issues = check::<Demo>(&v);
         let keys: Vec<String> = issues.iter().map(|i| i.key.join(".")).collect();
         assert_eq!(keys, ["nmae", "on", "retries"], "{issues:#?}");
-        assert!(issues[0].message.contains("unknown field"), "{issues:#?}");
+        assert_eq!(issues[0].message, "is not a setting concord knows");
+        assert_eq!(issues[0].expected, "one of retries, on, name");
         assert_eq!(
             issues[2].message, "string \"many\" is not valid",
             "{issues:#?}"
