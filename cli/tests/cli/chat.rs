@@ -273,21 +273,8 @@ async fn retries_follow_the_policy_and_never_print_the_key() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mock_prints_a_base_url_that_chat_can_use() {
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("concord"))
-        .args(["mock", "--protocol", "anthropic", "--scenario", "tool_call"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let line = tokio::task::spawn_blocking(move || {
-        let mut line = String::new();
-        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
-        line
-    })
-    .await
-    .unwrap();
-    let base = line.trim().to_owned();
+    let (mut child, base) =
+        crate::common::start_mock(&["--protocol", "anthropic", "--scenario", "tool_call"]).await;
     assert!(base.starts_with("http://127.0.0.1:"), "{base}");
     let out = concord(
         vec![

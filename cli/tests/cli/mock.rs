@@ -37,20 +37,8 @@ async fn send(client: &reqwest::Client, url: &str, n: usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mock_serves_fifty_thousand_requests_in_flat_memory() {
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("concord"))
-        .args(["mock", "--protocol", "openai", "--scenario", "text"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let base = tokio::task::spawn_blocking(move || {
-        let mut line = String::new();
-        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
-        line.trim().to_owned()
-    })
-    .await
-    .unwrap();
+    let (mut child, base) =
+        crate::common::start_mock(&["--protocol", "openai", "--scenario", "text"]).await;
     let url = format!("{base}/chat/completions");
     let client = reqwest::Client::new();
     // Warm up: connection pools, the allocator's arenas, lazily built tables.

@@ -21,6 +21,27 @@ pub async fn concord(args: Vec<String>, env: Vec<(String, String)>) -> Output {
     .unwrap()
 }
 
+/// Starts `concord mock` with `args` and reads the base URL it prints first; the caller kills
+/// the process.
+pub async fn start_mock(args: &[&str]) -> (std::process::Child, String) {
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("concord"))
+        .arg("mock")
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let base = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
+        line.trim().to_owned()
+    })
+    .await
+    .unwrap();
+    (child, base)
+}
+
 /// Owned `(name, value)` pairs for [`concord`].
 pub fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs
