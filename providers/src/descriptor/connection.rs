@@ -306,6 +306,8 @@ impl Descriptor {
 /// A credential as it goes into a context: given, or fetched and cached as it expires.
 enum Cred {
     Static(Credential),
+    // Only the `oauth` feature's sources make one.
+    #[cfg_attr(not(feature = "oauth"), allow(dead_code))]
     Source(Arc<dyn CredentialSource>),
 }
 
