@@ -6,7 +6,13 @@
 #![warn(missing_docs)]
 
 pub mod cost;
+mod error;
+pub mod model;
 pub mod money;
+pub mod store;
 
 pub use cost::{cost, Cost, PriceSet, Prices};
+pub use error::{Error, Result};
+pub use model::{CallRecord, Model, ProviderLimits, Status};
 pub use money::{Money, MoneyError, Price};
+pub use store::{ImportReport, SqlStore, Store};
