@@ -74,7 +74,7 @@ pub fn run(command: ConfigCommand) -> u8 {
     match concord_registry::load(&src) {
         Ok(settings) => {
             notices(&settings);
-            print!("{}", settings.render());
+            out_part!("{}", settings.render());
             // Secrets that are referenced but not there yet: worth knowing, not an error (a
             // deployment may provide them later).
             for (name, p) in &settings.providers {

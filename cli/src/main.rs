@@ -6,9 +6,27 @@
 //! `Connection::from_env` (a provider's own variables), never by an adapter.
 #![forbid(unsafe_code)]
 
+/// `println!` that does not panic when stdout is closed (a pipe to `head`): output nobody reads
+/// any more is not an error worth a crash.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+/// `print!`, likewise.
+macro_rules! out_part {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 mod chat;
 mod config;
 mod mock;
+mod models;
 mod output;
 mod plugin;
 mod providers;
@@ -40,6 +58,9 @@ enum Command {
     /// Check a configuration file: every problem at once, with its setting and source.
     #[command(subcommand)]
     Config(config::ConfigCommand),
+    /// The model catalogue: models, prices, lifecycle and defaults (an embedded database by
+    /// default; `[database]` names another).
+    Models(models::ModelsArgs),
 }
 
 /// Exit codes: 0 success, 1 provider or network error, 2 usage or configuration error.
@@ -67,6 +88,7 @@ fn main() -> ExitCode {
             Command::PluginServe(args) => plugin::run(args).await,
             Command::Providers(command) => providers::run(command).await,
             Command::Config(command) => config::run(command),
+            Command::Models(args) => models::run(args).await,
         }
     });
     ExitCode::from(code)

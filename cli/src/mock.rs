@@ -79,9 +79,9 @@ pub async fn run(args: MockArgs) -> u8 {
     if args.list {
         return match Fixtures::default().list(protocol) {
             Ok(names) => {
-                println!("{}", concord_harness::mock::AUTO);
+                out!("{}", concord_harness::mock::AUTO);
                 for n in names {
-                    println!("{n}");
+                    out!("{n}");
                 }
                 0
             }
@@ -114,7 +114,7 @@ pub async fn run(args: MockArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
-    println!("{}", mock.base_url());
+    out!("{}", mock.base_url());
     eprintln!(
         "mock {protocol} vendor serving scenario `{}`; Ctrl-C to stop",
         args.scenario
@@ -130,7 +130,7 @@ async fn replay(protocol: Protocol, path: &std::path::Path, port: u16) -> u8 {
             return EXIT_USAGE;
         }
     };
-    println!("{}", server.base_url(protocol));
+    out!("{}", server.base_url(protocol));
     eprintln!(
         "replaying {} ({} exchanges); Ctrl-C to stop",
         path.display(),

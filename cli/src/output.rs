@@ -16,6 +16,54 @@ pub struct ChatJson<'a> {
     pub finish_reason: &'a str,
     pub raw_finish_reason: Option<&'a str>,
     pub usage: &'a Usage,
+    /// What the call cost, when its model is in the catalogue and its usage came.
+    pub cost: Option<CostJson>,
+}
+
+/// A call's cost: exact dollars as strings (never a float), its parts, and the prices per
+/// million tokens it was computed at.
+#[derive(Serialize)]
+pub struct CostJson {
+    pub currency: &'static str,
+    pub total: String,
+    pub input: String,
+    pub cache_read: String,
+    pub cache_write: String,
+    pub output: String,
+    pub reasoning: String,
+    pub above_threshold: bool,
+    pub model: String,
+    pub prices_per_million: serde_json::Value,
+    pub source: String,
+}
+
+impl CostJson {
+    pub fn new(model: &concord_models::Model, c: &concord_models::Cost) -> Self {
+        let set = match (c.above_threshold, model.prices.above) {
+            (true, Some((_, above))) => above,
+            _ => model.prices.base,
+        };
+        let m = |p: Option<concord_models::Price>| p.map(concord_models::Price::per_million_text);
+        Self {
+            currency: "USD",
+            total: c.total.dollars(),
+            input: c.input.dollars(),
+            cache_read: c.cache_read.dollars(),
+            cache_write: c.cache_write.dollars(),
+            output: c.output.dollars(),
+            reasoning: c.reasoning.dollars(),
+            above_threshold: c.above_threshold,
+            model: model.key(),
+            prices_per_million: serde_json::json!({
+                "input": set.input.per_million_text(),
+                "output": set.output.per_million_text(),
+                "cache_read": m(set.cache_read),
+                "cache_write": m(set.cache_write),
+                "reasoning": m(set.reasoning),
+            }),
+            source: model.source.clone(),
+        }
+    }
 }
 
 impl<'a> ChatJson<'a> {
@@ -34,6 +82,7 @@ impl<'a> ChatJson<'a> {
             finish_reason: r.finish_reason.as_str(),
             raw_finish_reason: r.raw_finish_reason.as_deref(),
             usage: &r.usage,
+            cost: None,
         }
     }
 }

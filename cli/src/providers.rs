@@ -16,6 +16,9 @@ pub enum ProvidersCommand {
     /// Discover providers and run one health check of each (a one-token call); exit 1 if any
     /// is unhealthy.
     Check(ProvidersArgs),
+    /// Set a provider's limits in the model catalogue (requests and tokens per minute, calls
+    /// in flight); a running registry following the catalogue applies them without a restart.
+    Limits(crate::models::LimitsArgs),
 }
 
 /// Options of `concord providers`.
@@ -39,6 +42,7 @@ pub async fn run(command: ProvidersCommand) -> u8 {
     let (args, check) = match command {
         ProvidersCommand::List(a) => (a, false),
         ProvidersCommand::Check(a) => (a, true),
+        ProvidersCommand::Limits(a) => return crate::models::limits(a).await,
     };
     let opened = crate::config::sources(args.config, &args.set)
         .map_err(|e| (EXIT_USAGE, e))
@@ -57,7 +61,7 @@ pub async fn run(command: ProvidersCommand) -> u8 {
         registry.snapshot()
     };
     if args.json {
-        println!("{}", json(&infos, &found));
+        out!("{}", json(&infos, &found));
     } else {
         print_table(&infos, &found);
     }
@@ -94,12 +98,16 @@ fn health(i: &Info) -> String {
 }
 
 fn print_table(infos: &[Info], found: &Discovery) {
-    println!(
+    out!(
         "{:<20} {:<12} {:<13} {:<24} {:<30} ORIGIN",
-        "NAME", "SOURCE", "STATUS", "MODEL", "HEALTH"
+        "NAME",
+        "SOURCE",
+        "STATUS",
+        "MODEL",
+        "HEALTH"
     );
     for i in infos {
-        println!(
+        out!(
             "{:<20} {:<12} {:<13} {:<24} {:<30} {}",
             i.name,
             i.source.name(),
@@ -108,7 +116,7 @@ fn print_table(infos: &[Info], found: &Discovery) {
             health(i),
             i.origin
         );
-        println!("{:<20} capabilities: {}", "", caps(i));
+        out!("{:<20} capabilities: {}", "", caps(i));
     }
     for report in &found.sources {
         for (name, why) in &report.skipped {

@@ -9,7 +9,7 @@ use futures_util::Stream;
 
 /// How a call ended, as a layer's bookkeeping sees it.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum Outcome<'a> {
+pub enum Outcome<'a> {
     /// It answered (with its usage, when it reported one).
     Answered(Option<&'a Usage>),
     /// It failed with an error of this kind.

@@ -2,7 +2,8 @@
 //! before a call — it may wait, or refuse — and `finish` exactly once when the call ends: a
 //! `generate` when it returns or is dropped, a stream when it ends, fails or is dropped. One
 //! hook covers both operations, so a layer writes its bookkeeping once; [`generate`] and
-//! [`stream`] run any hook around any provider.
+//! [`stream`] run any hook around any provider. Public, so a crate of its own adds a layer the
+//! same way (the model catalogue's metering, a gateway's tenant budget).
 
 use std::future::Future;
 
@@ -10,10 +11,10 @@ use concord::{EventStream, Provider, Request, Response, RuntimeContext};
 use futures_util::future::BoxFuture;
 use futures_util::StreamExt;
 
-pub(crate) use crate::guard::Outcome;
+pub use crate::guard::Outcome;
 
 /// A layer's bookkeeping around one call.
-pub(crate) trait Hook: Send + Sync {
+pub trait Hook: Send + Sync {
     /// What a call holds between `enter` and `finish` (permits, a probe slot, a start time).
     type Ticket: Send + 'static;
 
@@ -47,7 +48,7 @@ impl<H: Hook> Drop for Pending<H> {
 }
 
 /// `inner.generate` between `hook`'s enter and finish.
-pub(crate) fn generate<'a, H: Hook, P: Provider + ?Sized>(
+pub fn generate<'a, H: Hook, P: Provider + ?Sized>(
     hook: &'a H,
     inner: &'a P,
     request: &'a Request,
@@ -66,7 +67,7 @@ pub(crate) fn generate<'a, H: Hook, P: Provider + ?Sized>(
 }
 
 /// `inner.stream` between `hook`'s enter and finish; the ticket travels with the stream.
-pub(crate) fn stream<'a, H: Hook, P: Provider + ?Sized>(
+pub fn stream<'a, H: Hook, P: Provider + ?Sized>(
     hook: &'a H,
     inner: &'a P,
     request: &'a Request,

@@ -37,7 +37,7 @@
 pub mod breaker;
 pub mod fallback;
 mod guard;
-mod hook;
+pub mod hook;
 pub mod key;
 pub mod limit;
 mod metrics;

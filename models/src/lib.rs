@@ -7,12 +7,19 @@
 
 pub mod cost;
 mod error;
+pub mod import;
+pub mod meter;
 pub mod model;
+mod models;
 pub mod money;
+pub mod settings;
 pub mod store;
 
 pub use cost::{cost, Cost, PriceSet, Prices};
 pub use error::{Error, Result};
+pub use meter::{Metered, OnWarning, Recorder};
 pub use model::{CallRecord, Model, ProviderLimits, Status};
+pub use models::{today, Models, Verdict};
 pub use money::{Money, MoneyError, Price};
+pub use settings::DatabaseSection;
 pub use store::{ImportReport, SqlStore, Store};

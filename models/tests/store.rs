@@ -83,7 +83,9 @@ fn model(provider: &str, id: &str, input: &str, output: &str) -> Model {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn models_round_trip_and_migrations_run_once() {
     for (db, url) in databases("roundtrip").await {
-        let store = SqlStore::open(&url).await.unwrap_or_else(|e| panic!("{db}: {e}"));
+        let store = SqlStore::open(&url)
+            .await
+            .unwrap_or_else(|e| panic!("{db}: {e}"));
         let m = model("gemini", "gemini-2.5-pro", "1.25", "10");
         store.save_model(&m).await.unwrap();
         // Opening again finds the migrations applied and the data there.
@@ -111,7 +113,10 @@ async fn an_import_adds_updates_keeps_edits_and_records_deprecations() {
             ..a.clone()
         };
         let b2 = model("openai", "gpt-4o-mini", "0.2", "0.8");
-        let r = store.import(&[a2.clone(), b2.clone()], false).await.unwrap();
+        let r = store
+            .import(&[a2.clone(), b2.clone()], false)
+            .await
+            .unwrap();
         assert_eq!((r.updated, r.kept, r.deprecated), (1, 1, 1), "{db}: {r:?}");
         let now = store.models().await.unwrap();
         assert_eq!(now[0].status, Status::Deprecated, "{db}");
@@ -130,8 +135,14 @@ async fn an_import_adds_updates_keeps_edits_and_records_deprecations() {
 async fn settings_limits_and_call_records_keep_what_was_written() {
     for (db, url) in databases("records").await {
         let store = SqlStore::open(&url).await.unwrap();
-        store.set_setting("default.default", "\"openai/gpt-4o\"").await.unwrap();
-        store.set_setting("default.default", "\"openai/gpt-4o-mini\"").await.unwrap();
+        store
+            .set_setting("default.default", "\"openai/gpt-4o\"")
+            .await
+            .unwrap();
+        store
+            .set_setting("default.default", "\"openai/gpt-4o-mini\"")
+            .await
+            .unwrap();
         assert_eq!(
             store.settings().await.unwrap(),
             vec![("default.default".into(), "\"openai/gpt-4o-mini\"".into())],

@@ -9,9 +9,74 @@ use concord::{
 };
 use futures_util::StreamExt;
 
+use std::sync::Arc;
+
+use concord_models::{Model, Models, Verdict};
+
 use super::ChatArgs;
-use crate::output::{error_json, ChatJson};
+use crate::output::{error_json, ChatJson, CostJson};
 use crate::{EXIT_PROVIDER, EXIT_USAGE};
+
+/// Where a call's cost and lifecycle come from: the model catalogue, and the names it may file
+/// the provider under (a registered name, then its type).
+pub(crate) struct Pricing {
+    models: Arc<Models>,
+    names: Vec<String>,
+}
+
+impl Pricing {
+    /// The catalogue `database` names; `None`, with a notice, when it cannot be opened (the
+    /// call goes on without a cost).
+    pub(crate) async fn open(
+        database: &concord_models::DatabaseSection,
+        names: Vec<String>,
+    ) -> Option<Self> {
+        match database.open(&|k| std::env::var(k).ok()).await {
+            Ok(models) => Some(Self { models, names }),
+            Err(e) => {
+                eprintln!("notice: no cost for this call: {e}");
+                None
+            }
+        }
+    }
+
+    /// The catalogued model, by the first name that has it.
+    fn find(&self, model: &str) -> Option<(&str, Arc<Model>)> {
+        self.names
+            .iter()
+            .find_map(|n| self.models.get(n, model).map(|m| (n.as_str(), m)))
+    }
+
+    /// The catalogue's `default` model, when it is one of this provider's.
+    pub(crate) fn default_model(&self, provider: &str) -> Option<String> {
+        let d = self.models.default_for("default")?;
+        let (p, m) = d.split_once('/')?;
+        (p == provider).then(|| m.to_owned())
+    }
+
+    /// Whether `model` may be used now: a deprecation is said on stderr, an inactive model is
+    /// `Err` with what to use instead.
+    fn check(&self, model: &str) -> Result<(), String> {
+        let Some((name, _)) = self.find(model) else {
+            return Ok(());
+        };
+        match self.models.verdict(name, model, &concord_models::today()) {
+            Verdict::Use => Ok(()),
+            Verdict::Warn(why) => {
+                eprintln!("warning: {why}");
+                Ok(())
+            }
+            Verdict::Refuse(why) => Err(why),
+        }
+    }
+
+    /// The cost of an answer (priced by the model asked for, else the one that answered).
+    fn cost(&self, requested: &str, r: &Response) -> Option<CostJson> {
+        let (_, model) = self.find(requested).or_else(|| self.find(&r.model))?;
+        let cost = concord_models::cost(&r.usage, &model.prices)?;
+        Some(CostJson::new(&model, &cost))
+    }
+}
 
 /// A usage or configuration problem found before anything is sent: exit 2, with the kind that
 /// names it (a missing key or URL, a build without the adapter, a bad prompt or number).
@@ -23,7 +88,7 @@ pub(crate) fn usage_error(args: &ChatArgs, kind: ErrorKind, provider: &str, mess
 
 pub(crate) fn report_error(json: bool, err: &Error) {
     if json {
-        println!("{}", error_json(err));
+        out!("{}", error_json(err));
     } else {
         eprintln!("error: {err}");
     }
@@ -53,27 +118,31 @@ pub(crate) async fn call(
     provider: &dyn Provider,
     request: &Request,
     ctx: &RuntimeContext,
+    pricing: Option<&Pricing>,
 ) -> u8 {
+    if let Some(Err(why)) = pricing.map(|p| p.check(model)) {
+        return usage_error(args, ErrorKind::NotFound, name, why);
+    }
     let started = Instant::now();
     let result = if args.stream {
         stream(provider, request, ctx, !args.json).await
     } else {
         provider.generate(request, ctx).await.inspect(|r| {
             if !args.json {
-                print!("{}", r.text);
+                out_part!("{}", r.text);
             }
         })
     };
     match result {
         Ok(response) => {
             if args.json {
-                println!(
-                    "{}",
-                    serde_json::to_string(&ChatJson::new(name, model, &response))
-                        .expect("serialisable")
-                );
+                let json = ChatJson {
+                    cost: pricing.and_then(|p| p.cost(model, &response)),
+                    ..ChatJson::new(name, model, &response)
+                };
+                out!("{}", serde_json::to_string(&json).expect("serialisable"));
             } else {
-                println!();
+                out!();
                 summary(name, model, &response, started.elapsed());
             }
             0

@@ -8,7 +8,7 @@ use concord::ErrorKind;
 use concord_registry::settings::{ProviderKind, ProviderSettings};
 use concord_registry::Sources;
 
-use super::call::{call, read_prompt, request_of, usage_error};
+use super::call::{call, read_prompt, request_of, usage_error, Pricing};
 use super::ChatArgs;
 
 pub(super) async fn chat(args: ChatArgs, file: PathBuf) -> u8 {
@@ -77,7 +77,22 @@ pub(super) async fn chat(args: ChatArgs, file: PathBuf) -> u8 {
         _ => concord::descriptor::get(&name).and_then(|d| d.required_max_tokens),
     };
     let request = request_of(&args, prompt, ctx.settings.max_output_tokens.or(required));
-    let code = call(&args, &name, &model, &handle, &request, &ctx).await;
+    // The catalogue files a provider under its registered name, or the row it is an instance of.
+    let mut names = vec![name.clone()];
+    if let Some(ProviderKind::Builtin(d)) = settings.providers.get(&name).map(|s| &s.kind) {
+        names.push(d.name.to_owned());
+    }
+    let pricing = Pricing::open(&settings.database, names).await;
+    let code = call(
+        &args,
+        &name,
+        &model,
+        &handle,
+        &request,
+        &ctx,
+        pricing.as_ref(),
+    )
+    .await;
     registry.shutdown().await;
     code
 }

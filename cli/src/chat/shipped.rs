@@ -9,7 +9,7 @@ use concord::{Error, ErrorKind};
 use concord_dispatch::{DispatchConfig, Dispatcher, RetryPolicy};
 use concord_registry::Sources;
 
-use super::call::{call, read_prompt, report_error, request_of, usage_error};
+use super::call::{call, read_prompt, report_error, request_of, usage_error, Pricing};
 use super::ChatArgs;
 use crate::EXIT_PROVIDER;
 
@@ -24,18 +24,6 @@ pub(super) async fn chat(args: ChatArgs) -> u8 {
         return usage_error(&args, ErrorKind::Unsupported, &args.provider, message);
     };
     let name = d.name;
-    let Some(model) = args.model.clone() else {
-        return usage_error(
-            &args,
-            ErrorKind::MissingRuntimeContext,
-            name,
-            "--model is required (with --config, a section's `model` can supply it)".into(),
-        );
-    };
-    let prompt = match read_prompt(args.prompt.clone()) {
-        Ok(p) => p,
-        Err(message) => return usage_error(&args, ErrorKind::InvalidRequest, name, message),
-    };
     // The dispatcher's settings as everywhere else (`[dispatcher]` keys from the environment),
     // `--max-retries` their override.
     let retries = args
@@ -47,6 +35,21 @@ pub(super) async fn chat(args: ChatArgs) -> u8 {
     };
     crate::config::notices(&settings);
 
+    let pricing = Pricing::open(&settings.database, vec![name.to_owned()]).await;
+    // No --model: the catalogue's default model, when it is this provider's.
+    let default = pricing.as_ref().and_then(|p| p.default_model(name));
+    let Some(model) = args.model.clone().or(default) else {
+        return usage_error(
+            &args,
+            ErrorKind::MissingRuntimeContext,
+            name,
+            "--model is required (with --config, a section's `model` can supply it; `concord models default default PROVIDER/MODEL` sets one)".into(),
+        );
+    };
+    let prompt = match read_prompt(args.prompt.clone()) {
+        Ok(p) => p,
+        Err(message) => return usage_error(&args, ErrorKind::InvalidRequest, name, message),
+    };
     let request = request_of(&args, prompt, d.required_max_tokens);
     let client = match crate::http_client() {
         Ok(c) => c,
@@ -95,7 +98,17 @@ pub(super) async fn chat(args: ChatArgs) -> u8 {
         Ok(d) => d,
         Err(e) => return usage_error(&args, ErrorKind::InvalidConfig, name, e.to_string()),
     };
-    call(&args, name, &model, &provider, &request, &ctx).await
+    let pricing = Pricing::open(&settings.database, vec![name.to_owned()]).await;
+    call(
+        &args,
+        name,
+        &model,
+        &provider,
+        &request,
+        &ctx,
+        pricing.as_ref(),
+    )
+    .await
 }
 
 /// The flags over what the variables gave: each flag sets its field of the connection.

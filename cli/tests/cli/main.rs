@@ -6,5 +6,6 @@ mod common;
 mod chat;
 mod cloud;
 mod mock;
+mod models;
 mod paths;
 mod registry;

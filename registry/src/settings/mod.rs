@@ -1,6 +1,6 @@
 //! Settings: the sections this crate owns — `[providers.<name>]` (`providers.rs`),
 //! `[registry]` (`registry.rs`), `[runtimes]` (`runtimes.rs`), `[telemetry]` (`telemetry.rs`)
-//! — with the dispatcher's `[dispatcher]`, loaded by `concord-settings` (defaults < file <
+//! — with the dispatcher's `[dispatcher]` and the model catalogue's `[database]`, loaded by `concord-settings` (defaults < file <
 //! environment < overrides, every problem at once with its `file:line`, variable or override)
 //! into the typed [`Settings`] the registry and the CLI use. Secrets are referenced, never
 //! written in the file: `credential = { env = "AZURE_OPENAI_API_KEY" }` or
@@ -47,6 +47,7 @@ pub fn sections() -> Vec<SectionInfo> {
         SectionInfo::of::<RegistrySection>(),
         SectionInfo::of::<RuntimesSection>(),
         SectionInfo::of::<TelemetrySection>(),
+        SectionInfo::of::<concord_models::DatabaseSection>(),
     ]
 }
 
@@ -132,6 +133,8 @@ pub struct Settings {
     pub runtimes: RuntimesSection,
     /// The log filter.
     pub log: String,
+    /// Where the model catalogue lives (`.open(env)` opens it).
+    pub database: concord_models::DatabaseSection,
     /// What was loaded: every value with its source, notices.
     pub config: Config,
 }
@@ -246,6 +249,7 @@ impl Settings {
             registry,
             runtimes,
             log: config.get::<TelemetrySection>().log,
+            database: config.get::<concord_models::DatabaseSection>(),
             config,
         })
     }
