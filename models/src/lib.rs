@@ -8,6 +8,7 @@
 pub mod cost;
 mod error;
 pub mod import;
+pub mod limits;
 pub mod meter;
 pub mod model;
 mod models;

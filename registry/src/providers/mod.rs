@@ -118,6 +118,10 @@ struct Entry {
     registered_at: SystemTime,
     provider: Arc<dyn Provider>,
     dispatcher: Option<Arc<Dispatcher>>,
+    /// The limits its dispatcher was configured with, and those applied last (the model
+    /// catalogue's lay over the configured ones).
+    limits: concord_dispatch::Limits,
+    applied: Mutex<Option<concord_dispatch::Limits>>,
     context: RuntimeContext,
     /// The section it was built from, to tell a changed one on refresh.
     config: Option<ProviderSettings>,
@@ -399,6 +403,7 @@ impl Registry {
             dispatch,
             replace,
         } = placement;
+        let mut limits = concord_dispatch::Limits::default();
         let dispatcher = match (&self.inner.options.dispatch, dispatch) {
             (Some(base), true) => {
                 // A section's own `[providers.<name>.dispatcher]` table, laid over the base.
@@ -406,6 +411,7 @@ impl Registry {
                     .as_ref()
                     .and_then(|cfg| cfg.dispatch.clone())
                     .unwrap_or_else(|| base.clone());
+                limits = c.limits.clone();
                 let d = Dispatcher::from_arc(provider.clone(), c).map_err(|e| {
                     let e =
                         concord::Error::new(concord::ErrorKind::InvalidConfig, name, e.to_string());
@@ -425,6 +431,8 @@ impl Registry {
                 None => provider,
             },
             dispatcher: dispatcher.clone(),
+            applied: Mutex::new(Some(limits.clone())),
+            limits,
             context,
             config,
             state: Mutex::new(State {
@@ -459,6 +467,37 @@ impl Registry {
             source,
         });
         Ok(entry.info())
+    }
+
+    /// Applies the model catalogue's limits (requests and tokens per minute, calls in flight,
+    /// under each provider's registered name) to the dispatchers now, over each one's
+    /// configured limits; the names whose limits changed. Calls in flight keep their permits.
+    pub fn apply_catalogue_limits(&self, models: &concord_models::Models) -> Vec<String> {
+        let mut changed = Vec::new();
+        for e in self.inner.entries.load().values() {
+            let Some(d) = &e.dispatcher else { continue };
+            let mut applied = e.applied.lock().expect("entry limits");
+            if concord_models::limits::apply(models, &e.name, &e.limits, d, &mut applied) {
+                changed.push(e.name.clone());
+            }
+        }
+        changed
+    }
+
+    /// Keeps the dispatchers on the catalogue's limits, checking every `every` (the bound on
+    /// how long an edit takes to be enforced, with the catalogue's own refresh for edits made
+    /// by other instances). A shutdown stops it.
+    pub fn follow_catalogue(&self, models: Arc<concord_models::Models>, every: Duration) {
+        let this = Arc::downgrade(&self.inner);
+        let task = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                let Some(inner) = this.upgrade() else { return };
+                Registry { inner }.apply_catalogue_limits(&models);
+            }
+        });
+        self.keep(task);
     }
 
     /// Breaker changes of a provider's dispatcher become registry events.
