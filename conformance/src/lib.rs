@@ -23,6 +23,7 @@
 
 pub mod broken;
 pub mod broken_dispatch;
+pub mod broken_models;
 pub mod broken_registry;
 pub mod checks;
 mod cx;

@@ -35,6 +35,9 @@ pub struct Subject {
     pub registry: crate::under_test::RegistryFactory,
     /// The runtimes store the CTX checks keep users' runtimes in (concord-registry's by default).
     pub runtimes: crate::under_test::RuntimesFactory,
+    /// The model catalogue the CAT checks meter the provider's calls with (concord-models' by
+    /// default).
+    pub models: crate::under_test::ModelsFactory,
 }
 
 /// A dispatcher under test, built around a provider.
@@ -206,6 +209,7 @@ impl Subject {
             dispatch: default_dispatch(),
             registry: crate::under_test::default_registry(),
             runtimes: crate::under_test::default_runtimes(),
+            models: crate::under_test::default_models(),
         }
     }
 
@@ -218,6 +222,12 @@ impl Subject {
     /// The same provider, its REG checks run against `registry` instead.
     pub fn with_registry(mut self, registry: crate::under_test::RegistryFactory) -> Self {
         self.registry = registry;
+        self
+    }
+
+    /// The same provider, its CAT checks run against `models` instead.
+    pub fn with_models(mut self, models: crate::under_test::ModelsFactory) -> Self {
+        self.models = models;
         self
     }
 
@@ -262,6 +272,7 @@ impl Subject {
             dispatch: default_dispatch(),
             registry: crate::under_test::default_registry(),
             runtimes: crate::under_test::default_runtimes(),
+            models: crate::under_test::default_models(),
         })
     }
 

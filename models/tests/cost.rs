@@ -1,5 +1,5 @@
 //! The cost of every shipped protocol's recorded usage (each fixture's hand-written
-//! `expect.usage`) against hand-computed expectations (`tests/data/costs.json`, written by hand,
+//! `expect.usage`) against hand-computed expectations (`fixtures/costs.json`, written by hand,
 //! never by the code under test).
 
 use concord::Usage;
@@ -33,7 +33,7 @@ fn fixture_usage(name: &str) -> Usage {
 
 #[test]
 fn every_recorded_usage_costs_what_the_hand_computation_says() {
-    let data: Value = serde_json::from_str(include_str!("data/costs.json")).unwrap();
+    let data: Value = serde_json::from_str(include_str!("../../fixtures/costs.json")).unwrap();
     let cases = data["cases"].as_array().unwrap();
     assert!(cases.len() >= 12);
     for case in cases {

@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 
 use concord::Api;
 use concord_conformance::broken::{Broken, Flaw};
+use concord_conformance::broken_models::ModelsFlaw;
 use concord_conformance::broken_registry::{RegistryFlaw, RuntimesFlaw};
 use concord_conformance::{Outcome, Subject, Suite};
 
@@ -534,4 +535,47 @@ async fn each_broken_registry_and_runtimes_store_fails_exactly_its_checks() {
         |c| c.family == "REG" || c.family == "CTX",
         "broken registry or runtimes store",
     );
+}
+
+/// The CAT checks each broken model catalogue must fail.
+fn models_failures(flaw: ModelsFlaw) -> BTreeSet<&'static str> {
+    let ids: &[&str] = match flaw {
+        ModelsFlaw::NoCacheDiscount => &["CAT-001"],
+        ModelsFlaw::PricesByReference => &["CAT-002"],
+        ModelsFlaw::NoLifecycle => &["CAT-003"],
+        ModelsFlaw::NoDefault => &["CAT-004"],
+        ModelsFlaw::LimitsIgnored => &["CAT-005"],
+        ModelsFlaw::InventedCost => &["CAT-006"],
+    };
+    ids.iter().copied().collect()
+}
+
+/// Each broken model catalogue, metering each reference provider, fails exactly its checks,
+/// and every CAT check is failed by one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_broken_model_catalogue_fails_exactly_its_checks() {
+    use concord_conformance::Selection;
+    let mut subjects = Vec::new();
+    let mut want = Vec::new();
+    for s in Subject::defaults() {
+        for flaw in ModelsFlaw::ALL {
+            let name = format!("{}/{flaw:?}", s.name);
+            want.push((name.clone(), models_failures(flaw)));
+            subjects.push(Subject {
+                name,
+                ..s.clone().with_models(flaw.factory())
+            });
+        }
+    }
+    let report = Suite::new()
+        .subjects(subjects)
+        .select(Selection {
+            families: vec!["CAT".into()],
+            ..Selection::default()
+        })
+        .parallel(8)
+        .run()
+        .await;
+    let covered = assert_each_fails_exactly(&report, want);
+    assert_every_check_is_failed(&covered, |c| c.family == "CAT", "broken model catalogue");
 }

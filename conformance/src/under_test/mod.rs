@@ -1,6 +1,11 @@
-//! What the REG and CTX checks drive: a provider registry and a per-user runtimes store, behind
-//! small traits so the suite can run against concord-registry's (the default) or against a
-//! deliberately broken one (`broken_registry`), the way the DSP checks take any dispatcher.
+//! What the REG, CTX and CAT checks drive: a provider registry, a per-user runtimes store and a
+//! model catalogue (`models.rs`), behind small traits so the suite can run against concord's
+//! (the default) or against a deliberately broken one (`broken_registry`, `broken_models`), the
+//! way the DSP checks take any dispatcher.
+
+mod models;
+
+pub use models::{default_models, ConcordModels, ModelsFactory, ModelsUnderTest};
 
 use std::sync::Arc;
 
