@@ -2,11 +2,13 @@
 //! line, on the embedded database by default (no setup) or the one `[database]` names. Each
 //! command that writes is one transaction; bad input is exit 2 with what to fix.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::{Args, Subcommand};
 use concord_models::{Model, Models, Price, PriceSet, Prices, ProviderLimits, Status};
+use concord_registry::{planned_names, Settings};
 use serde_json::{json, Value};
 
 use crate::{EXIT_PROVIDER, EXIT_USAGE};
@@ -141,16 +143,17 @@ pub struct LimitsArgs {
 }
 
 /// Opens the catalogue the configuration names; `Err` is the exit code and what to say.
-pub(crate) async fn open(at: &Where) -> Result<Arc<Models>, (u8, String)> {
+pub(crate) async fn open(at: &Where) -> Result<(Settings, Arc<Models>), (u8, String)> {
     let src = crate::config::sources(at.config.clone(), &at.set).map_err(|e| (EXIT_USAGE, e))?;
     let settings = concord_registry::load(&src).map_err(|e| (EXIT_USAGE, e.to_string()))?;
     crate::config::notices(&settings);
     let env = |k: &str| std::env::var(k).ok();
-    settings
+    let models = settings
         .database
         .open(&env)
         .await
-        .map_err(|e| (code(&e), e.to_string()))
+        .map_err(|e| (code(&e), e.to_string()))?;
+    Ok((settings, models))
 }
 
 fn code(e: &concord_models::Error) -> u8 {
@@ -195,7 +198,7 @@ fn prices_json(p: &PriceSet) -> Value {
     })
 }
 
-fn model_json(m: &Model, models: &Models) -> Value {
+fn model_json(m: &Model, models: &Models, registered: &BTreeSet<String>) -> Value {
     let key = m.key();
     let defaults: Vec<String> = models
         .defaults()
@@ -206,6 +209,7 @@ fn model_json(m: &Model, models: &Models) -> Value {
     json!({
         "id": key,
         "provider": m.provider,
+        "provider_registered": registered.contains(&m.provider),
         "model": m.id,
         "display_name": m.display_name,
         "status": m.status.name(),
@@ -226,17 +230,24 @@ fn model_json(m: &Model, models: &Models) -> Value {
 }
 
 pub async fn run(args: ModelsArgs) -> u8 {
-    let models = match open(&args.at).await {
+    let (settings, models) = match open(&args.at).await {
         Ok(m) => m,
         Err(e) => return fail(e),
     };
-    match command(&models, args.command).await {
+    // The catalogue lists models; the registry decides which providers exist. A model whose
+    // provider this configuration does not register is shown as unavailable, not hidden.
+    let registered = planned_names(&settings, &|k| std::env::var(k).ok());
+    match command(&models, &registered, args.command).await {
         Ok(()) => 0,
         Err(e) => fail(e),
     }
 }
 
-async fn command(models: &Models, command: ModelsCommand) -> Result<(), (u8, String)> {
+async fn command(
+    models: &Models,
+    registered: &BTreeSet<String>,
+    command: ModelsCommand,
+) -> Result<(), (u8, String)> {
     let db = |e: concord_models::Error| (code(&e), e.to_string());
     match command {
         ModelsCommand::List { provider, json } => {
@@ -246,13 +257,17 @@ async fn command(models: &Models, command: ModelsCommand) -> Result<(), (u8, Str
                 .filter(|m| provider.as_deref().is_none_or(|p| m.provider == p))
                 .collect();
             if json {
-                let list: Vec<Value> = all.iter().map(|m| model_json(m, models)).collect();
+                let list: Vec<Value> = all
+                    .iter()
+                    .map(|m| model_json(m, models, registered))
+                    .collect();
                 out!("{}", Value::Array(list));
             } else {
                 out!(
-                    "{:<46} {:<11} {:>9} {:>9} {:>9} {:>9}  DEFAULT",
+                    "{:<46} {:<11} {:<12} {:>9} {:>9} {:>9} {:>9}  DEFAULT",
                     "MODEL",
                     "STATUS",
+                    "PROVIDER",
                     "IN $/M",
                     "OUT $/M",
                     "CACHED",
@@ -267,9 +282,14 @@ async fn command(models: &Models, command: ModelsCommand) -> Result<(), (u8, Str
                         .map(|(k, _)| k)
                         .collect();
                     out!(
-                        "{:<46} {:<11} {:>9} {:>9} {:>9} {:>9}  {}",
+                        "{:<46} {:<11} {:<12} {:>9} {:>9} {:>9} {:>9}  {}",
                         m.key(),
                         m.status.name(),
+                        if registered.contains(&m.provider) {
+                            "registered"
+                        } else {
+                            "unavailable"
+                        },
                         p.input.per_million_text(),
                         p.output.per_million_text(),
                         p.cache_read.map_or("-".into(), Price::per_million_text),
@@ -278,6 +298,9 @@ async fn command(models: &Models, command: ModelsCommand) -> Result<(), (u8, Str
                     );
                 }
                 eprintln!("{} model(s)", all.len());
+                if all.iter().any(|m| !registered.contains(&m.provider)) {
+                    eprintln!("a provider shown unavailable is not registered here: set its key variable (concord providers list) or add [providers.NAME] to the configuration");
+                }
             }
             Ok(())
         }
@@ -289,7 +312,7 @@ async fn command(models: &Models, command: ModelsCommand) -> Result<(), (u8, Str
                     format!("{id} is not in the model catalogue (see concord models list)"),
                 )
             })?;
-            let v = model_json(&model, models);
+            let v = model_json(&model, models, registered);
             if json {
                 out!("{v}");
             } else {
@@ -457,7 +480,7 @@ async fn lifecycle(
 
 /// `concord providers limits NAME [--rpm N] [--tpm N] [--parallel N]`.
 pub async fn limits(args: LimitsArgs) -> u8 {
-    let models = match open(&args.at).await {
+    let (_, models) = match open(&args.at).await {
         Ok(m) => m,
         Err(e) => return fail(e),
     };

@@ -19,8 +19,8 @@ pub mod settings;
 
 pub use error::{Error, Problem, Problems};
 pub use providers::{
-    Discovery, Event, Handle, HealthCheck, Info, Options, Probe, Registry, ShutdownReport, Source,
-    SourceReport, Status,
+    planned_names, Discovery, Event, Handle, HealthCheck, Info, Options, Probe, Registry,
+    ShutdownReport, Source, SourceReport, Status,
 };
 pub use runtimes::{
     Clock, Evicted, ManualClock, Runtimes, RuntimesConfig, Session, SystemClock, UserRuntime,

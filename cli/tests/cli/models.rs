@@ -64,6 +64,18 @@ async fn a_fresh_installation_lists_the_snapshot_and_a_call_costs_what_the_hand_
     assert_eq!(mini["prices_per_million"]["input"], "0.15");
     assert_eq!(mini["prices_per_million"]["output"], "0.6");
     assert_eq!(mini["source"], "litellm 1.110.2");
+    // No key and no configuration: the registry registers nothing, so the catalogue shows
+    // the provider as unavailable rather than inventing one.
+    assert_eq!(mini["provider_registered"], false);
+    let keyed = run(
+        &["models", "show", "openai/gpt-4o-mini", "--json"],
+        &[
+            env[0].clone(),
+            ("OPENAI_API_KEY".into(), "sk-test-0123456789".into()),
+        ],
+    )
+    .await;
+    assert_eq!(stdout_json(&keyed)["provider_registered"], true);
 
     // The mock's `text` answer reports 19 input and 10 output tokens: at 0.15 and 0.60 per
     // million, 19 × 0.15 + 10 × 0.60 = 2.85 + 6 = 8.85 microdollars.

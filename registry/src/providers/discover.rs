@@ -30,6 +30,52 @@ pub struct Discovery {
     pub sources: Vec<SourceReport>,
 }
 
+/// The names [`Registry::discover_all`] would try to register from `settings` (enabled file
+/// sections, shipped providers whose key variable `env` has, the plugins folder's manifests),
+/// with nothing built or started: what a listing shows as registered without spawning plugins.
+/// A name here can still fail to register (a bad credential reference, a plugin that does not
+/// start); `discover_all` reports those.
+pub fn planned_names(
+    settings: &Settings,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> std::collections::BTreeSet<String> {
+    let mut names: std::collections::BTreeSet<String> = settings
+        .providers
+        .iter()
+        .filter(|(_, s)| s.enabled)
+        .map(|(n, _)| n.clone())
+        .collect();
+    if settings.registry.discover_env {
+        names.extend(
+            DESCRIPTORS
+                .iter()
+                .filter(|row| env(row.key.name).is_some_and(|v| !v.is_empty()))
+                .map(|row| row.name.to_owned()),
+        );
+    }
+    if let Some(dir) = &settings.registry.plugins_dir {
+        names.extend(manifests(dir).into_iter().map(|(n, _)| n));
+    }
+    names
+}
+
+/// The plugins folder's `NAME/manifest.json` files, sorted by name.
+fn manifests(dir: &Path) -> Vec<(String, PathBuf)> {
+    let mut manifests: Vec<(String, PathBuf)> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let manifest = e.path().join("manifest.json");
+            manifest
+                .is_file()
+                .then(|| (e.file_name().to_string_lossy().into_owned(), manifest))
+        })
+        .collect();
+    manifests.sort();
+    manifests
+}
+
 impl Registry {
     /// Registers every provider the configuration, the environment and the plugins folder
     /// describe, and reports per source what was added and what was skipped, and why.
@@ -93,19 +139,7 @@ impl Registry {
 
     async fn discover_plugins(&self, dir: &Path) -> SourceReport {
         let mut r = report(Source::Plugin);
-        let mut manifests: Vec<(String, PathBuf)> = std::fs::read_dir(dir)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter_map(|e| {
-                let manifest = e.path().join("manifest.json");
-                manifest
-                    .is_file()
-                    .then(|| (e.file_name().to_string_lossy().into_owned(), manifest))
-            })
-            .collect();
-        manifests.sort();
-        for (name, manifest) in manifests {
+        for (name, manifest) in manifests(dir) {
             if let Err(e) = self.admit(&name) {
                 r.skipped.push((name, e.to_string()));
                 continue;

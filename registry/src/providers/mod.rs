@@ -24,7 +24,7 @@ use futures_util::future::BoxFuture;
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
-pub use discover::{Discovery, SourceReport};
+pub use discover::{planned_names, Discovery, SourceReport};
 pub use events::Event;
 pub use health::{HealthCheck, Probe};
 

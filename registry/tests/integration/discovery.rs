@@ -92,6 +92,13 @@ async fn the_file_the_environment_and_a_plugin_each_add_providers() {
             ("minimal", Source::Plugin, "ready"),
         ]
     );
+    // The plan a listing shows without starting anything: every registered name, and the ones
+    // that were tried and failed; never the disabled one.
+    let planned = concord_registry::planned_names(&settings, &env);
+    assert_eq!(
+        planned.iter().map(String::as_str).collect::<Vec<_>>(),
+        ["anthropic", "future", "gone", "local", "minimal", "nokey"]
+    );
     let local = registry.get("local").unwrap().context();
     assert_eq!(local.base_url.as_deref(), Some("http://127.0.0.1:9/v1"));
     assert_eq!(local.credential.unwrap().expose(), "k-1234567");
