@@ -58,7 +58,7 @@ enum Command {
     /// Check a configuration file: every problem at once, with its setting and source.
     #[command(subcommand)]
     Config(config::ConfigCommand),
-    /// The model catalogue: models, prices, lifecycle and defaults (an embedded database by
+    /// The model database: models, prices, lifecycle and defaults (an embedded database by
     /// default; `[database]` names another).
     Models(models::ModelsArgs),
 }

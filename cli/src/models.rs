@@ -1,4 +1,4 @@
-//! `concord models …` and `concord providers limits …`: the model catalogue from the command
+//! `concord models …` and `concord providers limits …`: the model database from the command
 //! line, on the embedded database by default (no setup) or the one `[database]` names. Each
 //! command that writes is one transaction; bad input is exit 2 with what to fix.
 
@@ -13,11 +13,11 @@ use serde_json::{json, Value};
 
 use crate::{EXIT_PROVIDER, EXIT_USAGE};
 
-/// Where the catalogue is: the configuration (`--config`, else `CONCORD_CONFIG`) and the
+/// Where the model database is: the configuration (`--config`, else `CONCORD_CONFIG`) and the
 /// environment (`CONCORD_DATABASE_URL`, `CONCORD_DATA_DIR`).
 #[derive(Args, Clone)]
 pub struct Where {
-    /// The configuration file whose `[database]` names the catalogue.
+    /// The configuration file whose `[database]` names the model database.
     #[arg(long, global = true)]
     config: Option<PathBuf>,
     /// Override a setting: `--set database.url=sqlite:///tmp/c.db`.
@@ -25,7 +25,7 @@ pub struct Where {
     set: Vec<String>,
 }
 
-/// The model catalogue: models, prices, lifecycle, defaults.
+/// The model database: models, prices, lifecycle, defaults.
 #[derive(Args)]
 #[command(
     after_help = "Examples:\n  concord models list --provider anthropic\n  concord models show openai/gpt-4o-mini --json\n  concord models set openai/my-finetune --input 0.3 --output 1.2\n  concord models deprecate openai/gpt-4o --replaced-by openai/gpt-5\n  concord models default default openai/gpt-4o-mini\n  concord models import litellm-prices.json"
@@ -39,7 +39,7 @@ pub struct ModelsArgs {
 
 #[derive(Subcommand)]
 enum ModelsCommand {
-    /// List the catalogued models with status, prices per million tokens, limits and defaults.
+    /// List the model database's models with status, prices per million tokens, limits and defaults.
     List {
         /// Only this provider's.
         #[arg(long)]
@@ -142,7 +142,7 @@ pub struct LimitsArgs {
     parallel: Option<u32>,
 }
 
-/// Opens the catalogue the configuration names; `Err` is the exit code and what to say.
+/// Opens the model database the configuration names; `Err` is the exit code and what to say.
 pub(crate) async fn open(at: &Where) -> Result<(Settings, Arc<Models>), (u8, String)> {
     let src = crate::config::sources(at.config.clone(), &at.set).map_err(|e| (EXIT_USAGE, e))?;
     let settings = concord_registry::load(&src).map_err(|e| (EXIT_USAGE, e.to_string()))?;
@@ -234,7 +234,7 @@ pub async fn run(args: ModelsArgs) -> u8 {
         Ok(m) => m,
         Err(e) => return fail(e),
     };
-    // The catalogue lists models; the registry decides which providers exist. A model whose
+    // The model database lists models; the registry decides which providers exist. A model whose
     // provider this configuration does not register is shown as unavailable, not hidden.
     let registered = planned_names(&settings, &|k| std::env::var(k).ok());
     match command(&models, &registered, args.command).await {
@@ -309,7 +309,7 @@ async fn command(
             let model = models.get(p, m).ok_or_else(|| {
                 (
                     EXIT_USAGE,
-                    format!("{id} is not in the model catalogue (see concord models list)"),
+                    format!("{id} is not in the model database (see concord models list)"),
                 )
             })?;
             let v = model_json(&model, models, registered);
@@ -448,7 +448,7 @@ async fn lifecycle(
     let current = models.get(p, m).ok_or_else(|| {
         (
             EXIT_USAGE,
-            format!("{id} is not in the model catalogue (see concord models list)"),
+            format!("{id} is not in the model database (see concord models list)"),
         )
     })?;
     if let Some(r) = &replaced_by {
@@ -456,7 +456,7 @@ async fn lifecycle(
         if models.get(rp, rm).is_none() {
             return Err((
                 EXIT_USAGE,
-                format!("--replaced-by {r}: not in the model catalogue"),
+                format!("--replaced-by {r}: not in the model database"),
             ));
         }
     }

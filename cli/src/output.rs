@@ -16,7 +16,7 @@ pub struct ChatJson<'a> {
     pub finish_reason: &'a str,
     pub raw_finish_reason: Option<&'a str>,
     pub usage: &'a Usage,
-    /// What the call cost, when its model is in the catalogue and its usage came.
+    /// What the call cost, when its model is in the model database and its usage came.
     pub cost: Option<CostJson>,
 }
 

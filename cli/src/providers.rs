@@ -16,8 +16,8 @@ pub enum ProvidersCommand {
     /// Discover providers and run one health check of each (a one-token call); exit 1 if any
     /// is unhealthy.
     Check(ProvidersArgs),
-    /// Set a provider's limits in the model catalogue (requests and tokens per minute, calls
-    /// in flight); a running registry following the catalogue applies them without a restart.
+    /// Set a provider's limits in the model database (requests and tokens per minute, calls
+    /// in flight); a running registry following the model database applies them without a restart.
     Limits(crate::models::LimitsArgs),
 }
 

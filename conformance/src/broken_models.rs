@@ -1,4 +1,4 @@
-//! Deliberately broken model catalogues, one mistake each, the kind the catalogues users pick
+//! Deliberately broken model databases, one mistake each, the kind the price tables users pick
 //! instead have shipped: the self-test runs the CAT family against each and expects exactly its
 //! checks to fail, so every CAT check is proven able to fail.
 
@@ -12,7 +12,7 @@ use futures_util::future::BoxFuture;
 
 use crate::under_test::{default_models, ModelsFactory, ModelsUnderTest};
 
-/// A catalogue's mistake.
+/// A model database's mistake.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ModelsFlaw {
     /// Cached input is charged at the full input price.
@@ -24,7 +24,7 @@ pub enum ModelsFlaw {
     NoLifecycle,
     /// The default model is never used.
     NoDefault,
-    /// The catalogue's provider limits never reach the dispatcher.
+    /// The model database's provider limits never reach the dispatcher.
     LimitsIgnored,
     /// A call without usage (a cut stream) is recorded at a cost of zero.
     InventedCost,
@@ -41,7 +41,7 @@ impl ModelsFlaw {
         ModelsFlaw::InventedCost,
     ];
 
-    /// A factory of catalogues with this flaw.
+    /// A factory of model databases with this flaw.
     pub fn factory(self) -> ModelsFactory {
         let inner = default_models();
         Arc::new(move |dir: &Path| {

@@ -35,7 +35,7 @@ pub struct Subject {
     pub registry: crate::under_test::RegistryFactory,
     /// The runtimes store the CTX checks keep users' runtimes in (concord-registry's by default).
     pub runtimes: crate::under_test::RuntimesFactory,
-    /// The model catalogue the CAT checks meter the provider's calls with (concord-models' by
+    /// The model database the CAT checks meter the provider's calls with (concord-models' by
     /// default).
     pub models: crate::under_test::ModelsFactory,
 }

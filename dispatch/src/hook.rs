@@ -3,7 +3,7 @@
 //! `generate` when it returns or is dropped, a stream when it ends, fails or is dropped. One
 //! hook covers both operations, so a layer writes its bookkeeping once; [`generate`] and
 //! [`stream`] run any hook around any provider. Public, so a crate of its own adds a layer the
-//! same way (the model catalogue's metering, a gateway's tenant budget).
+//! same way (the model database's metering, a gateway's tenant budget).
 
 use std::future::Future;
 

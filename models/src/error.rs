@@ -1,13 +1,13 @@
 //! The one error type of `concord-models`.
 
-/// What the catalogue refuses or cannot do.
+/// What the model database refuses or cannot do.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
     /// The database cannot be reached or answered with an error (the URL's password never
     /// appears here).
     #[error("the model database failed: {0}")]
     Database(String),
-    /// No such model or provider in the catalogue.
+    /// No such model or provider in the model database.
     #[error("{0}")]
     NotFound(String),
     /// A value that cannot be used (a negative or over-precise price, a malformed import file

@@ -27,7 +27,7 @@ pub struct Parsed {
     pub rounded: Vec<String>,
 }
 
-/// LiteLLM's provider names → the descriptor rows the catalogue files them under.
+/// LiteLLM's provider names → the descriptor rows the model database files them under.
 const PROVIDERS: &[(&str, &str)] = &[
     ("openai", "openai"),
     ("anthropic", "anthropic"),

@@ -1,4 +1,4 @@
-//! concord-models: what each model is and costs — a model catalogue in a real database
+//! concord-models: what each model is and costs — models, prices and limits in a real database
 //! (SQLite embedded by default, Postgres for many instances), exact money, and the cost of a
 //! call from its normalised usage. It knows no wire format: from `concord` it takes provider
 //! names and `Usage` only.

@@ -1,7 +1,7 @@
-//! The catalogue's provider limits reach the running dispatcher: requests and tokens per
+//! The model database's provider limits reach the running dispatcher: requests and tokens per
 //! minute and calls in flight, laid over the limits the provider was configured with, applied
 //! with `Dispatcher::set_limits` (no restart; calls in flight keep their permits). Applied
-//! every `every` — the bound on how long an edit takes to be enforced, given the catalogue's
+//! every `every` — the bound on how long an edit takes to be enforced, given the model database's
 //! own refresh for edits made elsewhere.
 
 use std::sync::{Arc, Weak};
@@ -12,9 +12,9 @@ use concord_dispatch::{Dispatcher, Limits, Rate};
 use crate::model::ProviderLimits;
 use crate::Models;
 
-/// `base` with what the catalogue says of the provider laid over it.
-pub fn limits_for(base: &Limits, catalogue: Option<&ProviderLimits>) -> Limits {
-    let Some(c) = catalogue else {
+/// `base` with what the model database says of the provider laid over it.
+pub fn limits_for(base: &Limits, listed: Option<&ProviderLimits>) -> Limits {
+    let Some(c) = listed else {
         return base.clone();
     };
     Limits {
@@ -25,7 +25,7 @@ pub fn limits_for(base: &Limits, catalogue: Option<&ProviderLimits>) -> Limits {
     }
 }
 
-/// Applies the catalogue's limits of `provider` to `dispatcher` when they differ from
+/// Applies the model database's limits of `provider` to `dispatcher` when they differ from
 /// `applied` (updated); whether they changed.
 pub fn apply(
     models: &Models,
@@ -40,18 +40,18 @@ pub fn apply(
     }
     match dispatcher.set_limits(want.clone()) {
         Ok(()) => {
-            tracing::info!(provider, "limits from the model catalogue applied");
+            tracing::info!(provider, "limits from the model database applied");
             *applied = Some(want);
             true
         }
         Err(e) => {
-            tracing::warn!(provider, error = %e, "the model catalogue's limits cannot be applied");
+            tracing::warn!(provider, error = %e, "the model database's limits cannot be applied");
             false
         }
     }
 }
 
-/// Keeps `dispatcher` on the catalogue's limits of `provider`, checking every `every`, until
+/// Keeps `dispatcher` on the model database's limits of `provider`, checking every `every`, until
 /// the dispatcher is dropped.
 pub fn follow(
     models: Arc<Models>,

@@ -1,4 +1,4 @@
-//! Calls through the catalogue: [`Metered`] resolves a call's model (the purpose's default when
+//! Calls through the model database: [`Metered`] resolves a call's model (the purpose's default when
 //! the call names none), refuses an inactive one before anything is sent, warns about a
 //! deprecated one naming its replacement, and records every call — its outcome, usage, and cost
 //! at the prices of that moment, kept with the record ([`Recorder`]). It is a bookkeeping layer
@@ -95,7 +95,7 @@ impl Recorder {
 /// response header).
 pub type OnWarning = Arc<dyn Fn(&str) + Send + Sync>;
 
-/// A provider behind the catalogue.
+/// A provider behind the model database.
 pub struct Metered<P> {
     inner: P,
     meter: Meter,
@@ -104,8 +104,8 @@ pub struct Metered<P> {
 struct Meter {
     models: Arc<Models>,
     recorder: Recorder,
-    /// The name the catalogue files this provider under.
-    catalogued_as: String,
+    /// The name the model database files this provider under.
+    listed_as: String,
     purpose: String,
     on_warning: Option<OnWarning>,
 }
@@ -133,12 +133,12 @@ impl Meter {
                 .default_for(&self.purpose)
                 .and_then(|d| d.split_once('/').map(|(p, m)| (p.to_owned(), m.to_owned())))
             {
-                Some((p, m)) if p == self.catalogued_as => Cow::Owned(ctx.clone().model(m)),
+                Some((p, m)) if p == self.listed_as => Cow::Owned(ctx.clone().model(m)),
                 _ => Cow::Borrowed(ctx),
             },
         };
         let model = ctx.model.as_deref().unwrap_or_default();
-        match self.models.verdict(&self.catalogued_as, model, &today()) {
+        match self.models.verdict(&self.listed_as, model, &today()) {
             Verdict::Use => {}
             Verdict::Warn(why) => {
                 tracing::warn!("{why}");
@@ -147,7 +147,7 @@ impl Meter {
                 }
             }
             Verdict::Refuse(why) => {
-                return Err(Error::new(ErrorKind::NotFound, &self.catalogued_as, why));
+                return Err(Error::new(ErrorKind::NotFound, &self.listed_as, why));
             }
         }
         Ok(ctx)
@@ -162,11 +162,8 @@ impl Meter {
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as i64),
             tenant: ctx.tenant.clone(),
-            prices: self
-                .models
-                .get(&self.catalogued_as, &model)
-                .map(|m| m.prices),
-            provider: self.catalogued_as.clone(),
+            prices: self.models.get(&self.listed_as, &model).map(|m| m.prices),
+            provider: self.listed_as.clone(),
             model,
             stream,
         }
@@ -226,26 +223,26 @@ fn rand_id() -> u64 {
 }
 
 impl<P: Provider> Metered<P> {
-    /// `inner` behind `models`, recording into `recorder`; filed in the catalogue under the
+    /// `inner` behind `models`, recording into `recorder`; filed in the model database under the
     /// provider's own name and using the `default` purpose (see the builder methods).
     pub fn new(inner: P, models: Arc<Models>, recorder: Recorder) -> Self {
-        let catalogued_as = inner.name().to_owned();
+        let listed_as = inner.name().to_owned();
         Self {
             inner,
             meter: Meter {
                 models,
                 recorder,
-                catalogued_as,
+                listed_as,
                 purpose: "default".into(),
                 on_warning: None,
             },
         }
     }
 
-    /// The name the catalogue files this provider under (a registered `main` of type `openai`
+    /// The name the model database files this provider under (a registered `main` of type `openai`
     /// is `openai` in the shipped snapshot).
-    pub fn catalogued_as(mut self, name: impl Into<String>) -> Self {
-        self.meter.catalogued_as = name.into();
+    pub fn listed_as(mut self, name: impl Into<String>) -> Self {
+        self.meter.listed_as = name.into();
         self
     }
 

@@ -1,4 +1,4 @@
-//! What the catalogue holds: models with their prices, limits and lifecycle, each provider's
+//! What the model database holds: models with their prices, limits and lifecycle, each provider's
 //! limits, and a record of each call with the prices it was charged at.
 
 use concord::Usage;
@@ -15,7 +15,7 @@ pub enum Status {
     Active,
     /// Still works, but every use warns and names its replacement.
     Deprecated,
-    /// Refused before anything is sent (a model removed from the catalogue stays as this).
+    /// Refused before anything is sent (a model removed from the model database stays as this).
     Inactive,
 }
 
@@ -84,7 +84,7 @@ impl Model {
     }
 }
 
-/// A provider's limits, as the catalogue holds them; they reach the running dispatcher.
+/// A provider's limits, as the model database holds them; they reach the running dispatcher.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProviderLimits {
     /// The provider's registered name.

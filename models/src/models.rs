@@ -1,4 +1,4 @@
-//! The catalogue as a program reads it: every model, the defaults per purpose and each
+//! The model database as a program reads it: every model, the defaults per purpose and each
 //! provider's limits, held in memory (an `arc-swap` snapshot: a lookup is a hash lookup, never a
 //! query) and refreshed from the store after every write through it and at an interval (for
 //! edits made by other instances).
@@ -37,7 +37,7 @@ pub enum Verdict {
     Refuse(String),
 }
 
-/// The catalogue: a store and its in-memory snapshot.
+/// The model database: a store and its in-memory snapshot.
 pub struct Models {
     store: Arc<dyn Store>,
     snapshot: ArcSwap<Snapshot>,
@@ -52,7 +52,7 @@ impl std::fmt::Debug for Models {
 }
 
 impl Models {
-    /// The catalogue over `store`, read once. An empty store is seeded from the vendored
+    /// The model database over `store`, read once. An empty store is seeded from the vendored
     /// snapshot first, so a fresh installation lists the shipped providers' models.
     pub async fn open(store: Arc<dyn Store>) -> Result<Self> {
         if store.models().await?.is_empty() {
@@ -108,13 +108,13 @@ impl Models {
                 tick.tick().await;
                 let Some(models) = this.upgrade() else { return };
                 if let Err(e) = models.refresh().await {
-                    tracing::warn!(error = %e, "the model catalogue could not be refreshed");
+                    tracing::warn!(error = %e, "the model database could not be refreshed");
                 }
             }
         })
     }
 
-    /// The model `id` of `provider`, if catalogued.
+    /// The model `id` of `provider`, if in the model database.
     pub fn get(&self, provider: &str, id: &str) -> Option<Arc<Model>> {
         self.snapshot
             .load()
@@ -140,14 +140,14 @@ impl Models {
         self.snapshot.load().defaults.clone()
     }
 
-    /// A provider's limits, if the catalogue has them.
+    /// A provider's limits, if the model database has them.
     pub fn limits(&self, provider: &str) -> Option<ProviderLimits> {
         self.snapshot.load().limits.get(provider).cloned()
     }
 
     /// Whether `model` of `provider` may be used `today` (`YYYY-MM-DD`): refused when it is
     /// inactive; a warning when it is deprecated, or its deprecation date has come. A model the
-    /// catalogue does not have is used as it is.
+    /// model database does not have is used as it is.
     pub fn verdict(&self, provider: &str, model: &str, today: &str) -> Verdict {
         let Some(m) = self.get(provider, model) else {
             return Verdict::Use;
@@ -158,7 +158,7 @@ impl Models {
             .map_or_else(String::new, |r| format!("; use {r} instead"));
         match m.status {
             Status::Inactive => Verdict::Refuse(format!(
-                "{provider}/{model} is inactive in the model catalogue{instead}"
+                "{provider}/{model} is inactive in the model database{instead}"
             )),
             Status::Deprecated => Verdict::Warn(format!(
                 "{provider}/{model} is deprecated{}{instead}",
@@ -175,25 +175,25 @@ impl Models {
         }
     }
 
-    /// Adds or changes a model (a person's edit), and reads the catalogue again.
+    /// Adds or changes a model (a person's edit), and reads the model database again.
     pub async fn save(&self, model: &Model) -> Result<()> {
         self.store.save_model(model).await?;
         self.refresh().await
     }
 
-    /// Imports models (one transaction), and reads the catalogue again.
+    /// Imports models (one transaction), and reads the model database again.
     pub async fn import(&self, models: &[Model], overwrite: bool) -> Result<ImportReport> {
         let r = self.store.import(models, overwrite).await?;
         self.refresh().await?;
         Ok(r)
     }
 
-    /// Makes `provider/model` the default of `purpose`; it must be catalogued and usable.
+    /// Makes `provider/model` the default of `purpose`; it must be in the model database and usable.
     pub async fn set_default(&self, purpose: &str, provider: &str, model: &str) -> Result<()> {
         match self.get(provider, model) {
             None => {
                 return Err(Error::NotFound(format!(
-                    "{provider}/{model} is not in the model catalogue"
+                    "{provider}/{model} is not in the model database"
                 )))
             }
             Some(m) if m.status == Status::Inactive => {
@@ -210,7 +210,7 @@ impl Models {
         self.refresh().await
     }
 
-    /// Sets a provider's limits, and reads the catalogue again.
+    /// Sets a provider's limits, and reads the model database again.
     pub async fn set_limits(&self, limits: &ProviderLimits) -> Result<()> {
         self.store.set_limits(limits).await?;
         self.refresh().await

@@ -1,4 +1,4 @@
-//! `[database]`: where the catalogue lives. With nothing set it is a SQLite file in concord's
+//! `[database]`: where the model database lives. With nothing set it is a SQLite file in concord's
 //! data folder, so every command works with no setup; a Postgres URL serves several instances.
 
 use std::path::PathBuf;
@@ -27,7 +27,7 @@ pub struct DatabaseSection {
     /// `~/.local/share/concord`).
     #[schemars(extend("x-env" = "CONCORD_DATA_DIR", "x-type" = "path"))]
     pub data_dir: Option<PathBuf>,
-    /// Seconds between re-reads of the catalogue, so edits made by other instances are seen;
+    /// Seconds between re-reads of the model database, so edits made by other instances are seen;
     /// 0 turns it off (edits through this process are seen at once).
     #[schemars(example = 30)]
     pub refresh_secs: u64,
@@ -46,7 +46,7 @@ impl Default for DatabaseSection {
 
 impl Section for DatabaseSection {
     const PATH: &'static str = "database";
-    const ABOUT: &'static str = "Where the model catalogue and the call records live: an \
+    const ABOUT: &'static str = "Where the model database and the call records live: an \
         embedded SQLite file by default, Postgres for several instances.";
 
     fn validate(&self, issues: &mut Issues) {
@@ -113,13 +113,13 @@ impl DatabaseSection {
         }
     }
 
-    /// Opens the catalogue these settings name (creating, migrating and seeding it as needed),
+    /// Opens the model database these settings name (creating, migrating and seeding it as needed),
     /// refreshed every `refresh_secs` when that is above zero (needs a Tokio runtime).
     pub async fn open(&self, env: &dyn Fn(&str) -> Option<String>) -> Result<Arc<Models>> {
         let store = SqlStore::open(&self.url(env)?).await?;
         let models = Arc::new(Models::open(Arc::new(store)).await?);
         if self.refresh_secs > 0 {
-            // The task ends when the last handle to the catalogue goes.
+            // The task ends when the last handle to the model database goes.
             drop(models.refresh_every(Duration::from_secs(self.refresh_secs)));
         }
         Ok(models)

@@ -14,7 +14,7 @@ async fn databases(test: &str) -> Vec<(String, String)> {
     let _ = std::fs::remove_dir_all(&dir);
     let mut out = vec![(
         "sqlite".to_owned(),
-        format!("sqlite://{}", dir.join("catalogue.db").display()),
+        format!("sqlite://{}", dir.join("models.db").display()),
     )];
     match std::env::var("CONCORD_TEST_POSTGRES_URL") {
         Ok(admin) => out.push(("postgres".to_owned(), fresh_postgres(&admin, test).await)),

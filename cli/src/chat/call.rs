@@ -17,7 +17,7 @@ use super::ChatArgs;
 use crate::output::{error_json, ChatJson, CostJson};
 use crate::{EXIT_PROVIDER, EXIT_USAGE};
 
-/// Where a call's cost and lifecycle come from: the model catalogue, and the names it may file
+/// Where a call's cost and lifecycle come from: the model database, and the names it may file
 /// the provider under (a registered name, then its type).
 pub(crate) struct Pricing {
     models: Arc<Models>,
@@ -25,7 +25,7 @@ pub(crate) struct Pricing {
 }
 
 impl Pricing {
-    /// The catalogue `database` names; `None`, with a notice, when it cannot be opened (the
+    /// The model database `database` names; `None`, with a notice, when it cannot be opened (the
     /// call goes on without a cost).
     pub(crate) async fn open(
         database: &concord_models::DatabaseSection,
@@ -40,14 +40,14 @@ impl Pricing {
         }
     }
 
-    /// The catalogued model, by the first name that has it.
+    /// The model database's model, by the first name that has it.
     fn find(&self, model: &str) -> Option<(&str, Arc<Model>)> {
         self.names
             .iter()
             .find_map(|n| self.models.get(n, model).map(|m| (n.as_str(), m)))
     }
 
-    /// The catalogue's `default` model, when it is one of this provider's.
+    /// The model database's `default` model, when it is one of this provider's.
     pub(crate) fn default_model(&self, provider: &str) -> Option<String> {
         let d = self.models.default_for("default")?;
         let (p, m) = d.split_once('/')?;

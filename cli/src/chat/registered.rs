@@ -77,7 +77,7 @@ pub(super) async fn chat(args: ChatArgs, file: PathBuf) -> u8 {
         _ => concord::descriptor::get(&name).and_then(|d| d.required_max_tokens),
     };
     let request = request_of(&args, prompt, ctx.settings.max_output_tokens.or(required));
-    // The catalogue files a provider under its registered name, or the row it is an instance of.
+    // The model database files a provider under its registered name, or the row it is an instance of.
     let mut names = vec![name.clone()];
     if let Some(ProviderKind::Builtin(d)) = settings.providers.get(&name).map(|s| &s.kind) {
         names.push(d.name.to_owned());

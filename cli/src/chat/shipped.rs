@@ -36,7 +36,7 @@ pub(super) async fn chat(args: ChatArgs) -> u8 {
     crate::config::notices(&settings);
 
     let pricing = Pricing::open(&settings.database, vec![name.to_owned()]).await;
-    // No --model: the catalogue's default model, when it is this provider's.
+    // No --model: the model database's default model, when it is this provider's.
     let default = pricing.as_ref().and_then(|p| p.default_model(name));
     let Some(model) = args.model.clone().or(default) else {
         return usage_error(

@@ -1,4 +1,4 @@
-//! `concord models …` and the catalogue in `concord chat`: on a fresh data folder with no setup,
+//! `concord models …` and the model database in `concord chat`: on a fresh data folder with no setup,
 //! the vendored snapshot's models and prices; a cost that matches a hand computation; the
 //! lifecycle (a deprecated model warns, an inactive one is refused with nothing sent); the
 //! default model; bad input is exit 2 and writes nothing.
@@ -64,7 +64,7 @@ async fn a_fresh_installation_lists_the_snapshot_and_a_call_costs_what_the_hand_
     assert_eq!(mini["prices_per_million"]["input"], "0.15");
     assert_eq!(mini["prices_per_million"]["output"], "0.6");
     assert_eq!(mini["source"], "litellm 1.110.2");
-    // No key and no configuration: the registry registers nothing, so the catalogue shows
+    // No key and no configuration: the registry registers nothing, so the model database shows
     // the provider as unavailable rather than inventing one.
     assert_eq!(mini["provider_registered"], false);
     let keyed = run(
@@ -92,7 +92,7 @@ async fn a_fresh_installation_lists_the_snapshot_and_a_call_costs_what_the_hand_
     assert_eq!(cost["output"], "0.000006");
     assert_eq!(cost["currency"], "USD");
 
-    // A model name the catalogue does not have is priced by the model that answered (the
+    // A model name the model database does not have is priced by the model that answered (the
     // mock answers as gpt-4o-mini-2024-07-18, which the snapshot has).
     let out = concord(chat(&mock, &["--model", "my-alias"]), env).await;
     assert!(out.status.success());
@@ -185,7 +185,7 @@ async fn bad_input_is_exit_2_and_writes_nothing() {
     for (args, says) in [
         (
             vec!["models", "show", "openai/no-such-model"],
-            "not in the model catalogue",
+            "not in the model database",
         ),
         (vec!["models", "show", "gpt-4o"], "provider/model"),
         (
@@ -238,11 +238,11 @@ async fn bad_input_is_exit_2_and_writes_nothing() {
                 "--replaced-by",
                 "openai/nope",
             ],
-            "not in the model catalogue",
+            "not in the model database",
         ),
         (
             vec!["models", "default", "default", "openai/nope"],
-            "not in the model catalogue",
+            "not in the model database",
         ),
     ] {
         let out = run(&args, &env).await;

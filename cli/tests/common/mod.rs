@@ -14,7 +14,7 @@ pub async fn concord(args: Vec<String>, env: Vec<(String, String)>) -> Output {
         for var in concord_registry::settings::docs::all_vars() {
             cmd.env_remove(&var.name);
         }
-        // The model catalogue in a folder of the tests' own, never the user's.
+        // The model database in a folder of the tests' own, never the user's.
         let data = std::env::temp_dir().join(format!("concord-cli-data-{}", std::process::id()));
         cmd.env("CONCORD_DATA_DIR", data);
         cmd.args(args).envs(env).stdin(std::process::Stdio::null());

@@ -1,7 +1,7 @@
-//! CAT: the model catalogue — concord-models', or the subject's own ([`Subject::models`]) —
+//! CAT: the model database — concord-models', or the subject's own ([`Subject::models`]) —
 //! metering the subject's calls against its mock vendor: what each call costs (against the
 //! hand-computed costs of `fixtures/costs.json`), the price snapshot a record keeps, the
-//! lifecycle, the default model, the catalogue's limits at the vendor, streams and cut streams.
+//! lifecycle, the default model, the model database's limits at the vendor, streams and cut streams.
 //!
 //! [`Subject::models`]: crate::Subject::models
 
@@ -47,7 +47,7 @@ fn scratch(cx: &Cx<'_>) -> CheckResultOf<Scratch> {
 async fn open(cx: &Cx<'_>, dir: &Scratch) -> CheckResultOf<Arc<dyn ModelsUnderTest>> {
     (cx.subject.models)(&dir.0)
         .await
-        .map_err(|e| Outcome::Fail(format!("cannot open the catalogue: {e}")))
+        .map_err(|e| Outcome::Fail(format!("cannot open the model database: {e}")))
 }
 
 fn money(text: &str) -> Price {
@@ -317,7 +317,7 @@ pub async fn cat_004(cx: &Cx<'_>) -> CheckResultOf {
     Ok(())
 }
 
-/// CAT-005: a provider's parallelism and rate edited in the catalogue hold at the vendor within
+/// CAT-005: a provider's parallelism and rate edited in the model database hold at the vendor within
 /// the documented delay, without a restart.
 pub async fn cat_005(cx: &Cx<'_>) -> CheckResultOf {
     let dir = scratch(cx)?;
@@ -346,7 +346,7 @@ pub async fn cat_005(cx: &Cx<'_>) -> CheckResultOf {
     let calls = (0..3).map(|_| p.generate(&request, &ctx));
     for r in futures_util::future::join_all(calls).await {
         if let Err(e) = r {
-            fail!("a call under the catalogue's cap failed: {e}");
+            fail!("a call under the model database's cap failed: {e}");
         }
     }
     expect_eq!(

@@ -134,12 +134,12 @@ checks! {
     "CTX-002" "CTX" [] ctx::ctx_002: "runtimes: a runtime idle past the TTL is evicted (controllable clock), a used one is not; idle events";
     "CTX-003" "CTX" [] ctx::ctx_003: "runtimes: the cap on users holds, with capacity events";
     "CTX-004" "CTX" [] ctx::ctx_004: "runtimes: a pinned session keeps its runtime after the user changes theirs";
-    "CAT-001" "CAT" [] cat::cat_001: "catalogue: each call's recorded cost is the hand-computed cost of the usage the vendor reported (plain, cached, reasoning, above the 200k tier)";
-    "CAT-002" "CAT" [] cat::cat_002: "catalogue: a call record keeps its prices: a price edit changes new calls only";
-    "CAT-003" "CAT" [] cat::cat_003: "catalogue: a deprecated model works and warns naming its replacement; an inactive one is refused with nothing sent";
-    "CAT-004" "CAT" [] cat::cat_004: "catalogue: a call that names no model gets the default one, on the wire and in its record";
-    "CAT-005" "CAT" [] cat::cat_005: "catalogue: a provider's parallelism and rate edited in the catalogue hold at the vendor within the documented delay";
-    "CAT-006" "CAT" [] cat::cat_006: "catalogue: a stream costs what the same exchange generated costs; a stream cut before its usage is recorded with no cost";
+    "CAT-001" "CAT" [] cat::cat_001: "models: each call's recorded cost is the hand-computed cost of the usage the vendor reported (plain, cached, reasoning, above the 200k tier)";
+    "CAT-002" "CAT" [] cat::cat_002: "models: a call record keeps its prices: a price edit changes new calls only";
+    "CAT-003" "CAT" [] cat::cat_003: "models: a deprecated model works and warns naming its replacement; an inactive one is refused with nothing sent";
+    "CAT-004" "CAT" [] cat::cat_004: "models: a call that names no model gets the default one, on the wire and in its record";
+    "CAT-005" "CAT" [] cat::cat_005: "models: a provider's parallelism and rate edited in the model database hold at the vendor within the documented delay";
+    "CAT-006" "CAT" [] cat::cat_006: "models: a stream costs what the same exchange generated costs; a stream cut before its usage is recorded with no cost";
     "SEC-001" "SEC" [0] sec::sec_001: "Debug/Display of contexts and credentials print no secret";
     "SEC-002" "SEC" [0] sec::sec_002: "recorded fixtures contain no credential";
 }

@@ -1,5 +1,5 @@
 //! What the REG, CTX and CAT checks drive: a provider registry, a per-user runtimes store and a
-//! model catalogue (`models.rs`), behind small traits so the suite can run against concord's
+//! model database (`models.rs`), behind small traits so the suite can run against concord's
 //! (the default) or against a deliberately broken one (`broken_registry`, `broken_models`), the
 //! way the DSP checks take any dispatcher.
 

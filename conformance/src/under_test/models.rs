@@ -1,4 +1,4 @@
-//! What the CAT checks drive: a model catalogue with its metering — concord-models' (the
+//! What the CAT checks drive: a model database with its metering — concord-models' (the
 //! default) or a deliberately broken one (`broken_models`) — behind one small trait.
 
 use std::path::Path;
@@ -10,7 +10,7 @@ use concord_dispatch::{DispatchConfig, Dispatcher, Limits};
 use concord_models::{CallRecord, Metered, Model, Models, ProviderLimits, Recorder, SqlStore};
 use futures_util::future::BoxFuture;
 
-/// A model catalogue under test, opened fresh for one check.
+/// A model database under test, opened fresh for one check.
 pub trait ModelsUnderTest: Send + Sync {
     /// Adds or changes a model.
     fn save(&self, model: Model) -> BoxFuture<'_, Result<(), String>>;
@@ -23,8 +23,8 @@ pub trait ModelsUnderTest: Send + Sync {
     ) -> BoxFuture<'a, Result<(), String>>;
     /// Sets a provider's limits.
     fn set_limits(&self, limits: ProviderLimits) -> BoxFuture<'_, Result<(), String>>;
-    /// `provider` behind the catalogue (filed under `name`): calls metered and recorded, its
-    /// limits following the catalogue's.
+    /// `provider` behind the model database (filed under `name`): calls metered and recorded, its
+    /// limits following the model database's.
     fn wrap(&self, provider: Arc<dyn Provider>, name: &str) -> Arc<dyn Provider>;
     /// Every call recorded so far (waiting for the ones still being written).
     fn records(&self) -> BoxFuture<'_, Result<Vec<CallRecord>, String>>;
@@ -34,16 +34,16 @@ pub trait ModelsUnderTest: Send + Sync {
     fn limits_delay(&self) -> Duration;
 }
 
-/// Opens a fresh catalogue under test in a folder of the check's own.
+/// Opens a fresh model database under test in a folder of the check's own.
 pub type ModelsFactory = Arc<
     dyn Fn(&Path) -> BoxFuture<'static, Result<Arc<dyn ModelsUnderTest>, String>> + Send + Sync,
 >;
 
-/// concord-models': a SQLite catalogue in the folder, `Metered` over a `Dispatcher` that
-/// follows the catalogue's limits.
+/// concord-models': a SQLite model database in the folder, `Metered` over a `Dispatcher` that
+/// follows the model database's limits.
 pub fn default_models() -> ModelsFactory {
     Arc::new(|dir: &Path| {
-        let url = format!("sqlite://{}", dir.join("catalogue.db").display());
+        let url = format!("sqlite://{}", dir.join("models.db").display());
         Box::pin(async move {
             let store = Arc::new(SqlStore::open(&url).await.map_err(|e| e.to_string())?);
             let models = Arc::new(
@@ -61,7 +61,7 @@ pub fn default_models() -> ModelsFactory {
     })
 }
 
-/// The bound on a limit's way from the catalogue to the dispatcher in [`default_models`].
+/// The bound on a limit's way from the model database to the dispatcher in [`default_models`].
 const FOLLOW_EVERY: Duration = Duration::from_millis(50);
 
 /// concord-models, as a service puts it together.
@@ -108,7 +108,7 @@ impl ModelsUnderTest for ConcordModels {
     }
 
     fn wrap(&self, provider: Arc<dyn Provider>, name: &str) -> Arc<dyn Provider> {
-        // The catalogue's metering outside, the dispatcher (its limits only) inside.
+        // The model database's metering outside, the dispatcher (its limits only) inside.
         let config = DispatchConfig {
             breaker: None,
             retry: concord_dispatch::RetryPolicy::default().with_max_retries(0),
@@ -130,7 +130,7 @@ impl ModelsUnderTest for ConcordModels {
         let warnings = self.warnings.clone();
         Arc::new(
             Metered::new(dispatcher, self.models.clone(), self.recorder.clone())
-                .catalogued_as(name)
+                .listed_as(name)
                 .on_warning(Arc::new(move |w: &str| {
                     warnings.lock().expect("warnings").push(w.to_owned())
                 })),

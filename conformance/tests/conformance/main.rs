@@ -66,6 +66,8 @@ macro_rules! with_checks {
             reg_005 = "REG-005",
             ctx_001 = "CTX-001", ctx_002 = "CTX-002", ctx_003 = "CTX-003", ctx_004 = "CTX-004",
             sl_001 = "SL-001", sl_002 = "SL-002", sl_003 = "SL-003", sl_004 = "SL-004", sl_005 = "SL-005",
+            cat_001 = "CAT-001", cat_002 = "CAT-002", cat_003 = "CAT-003", cat_004 = "CAT-004",
+            cat_005 = "CAT-005", cat_006 = "CAT-006",
             sec_001 = "SEC-001", sec_002 = "SEC-002"
         );
     };

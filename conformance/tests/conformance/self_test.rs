@@ -537,7 +537,7 @@ async fn each_broken_registry_and_runtimes_store_fails_exactly_its_checks() {
     );
 }
 
-/// The CAT checks each broken model catalogue must fail.
+/// The CAT checks each broken model database must fail.
 fn models_failures(flaw: ModelsFlaw) -> BTreeSet<&'static str> {
     let ids: &[&str] = match flaw {
         ModelsFlaw::NoCacheDiscount => &["CAT-001"],
@@ -550,10 +550,10 @@ fn models_failures(flaw: ModelsFlaw) -> BTreeSet<&'static str> {
     ids.iter().copied().collect()
 }
 
-/// Each broken model catalogue, metering each reference provider, fails exactly its checks,
+/// Each broken model database, metering each reference provider, fails exactly its checks,
 /// and every CAT check is failed by one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn each_broken_model_catalogue_fails_exactly_its_checks() {
+async fn each_broken_model_database_fails_exactly_its_checks() {
     use concord_conformance::Selection;
     let mut subjects = Vec::new();
     let mut want = Vec::new();
@@ -577,5 +577,5 @@ async fn each_broken_model_catalogue_fails_exactly_its_checks() {
         .run()
         .await;
     let covered = assert_each_fails_exactly(&report, want);
-    assert_every_check_is_failed(&covered, |c| c.family == "CAT", "broken model catalogue");
+    assert_every_check_is_failed(&covered, |c| c.family == "CAT", "broken model database");
 }

@@ -1,4 +1,4 @@
-//! Where the catalogue lives: the [`Store`] trait (what a catalogue must keep), and its one
+//! Where the model database lives: the [`Store`] trait (what a model database must keep), and its one
 //! implementation over SQL ([`SqlStore`], `sql.rs`) for SQLite and Postgres alike — the same
 //! migrations, the same queries.
 
@@ -26,7 +26,7 @@ pub struct ImportReport {
     pub deprecated: usize,
 }
 
-/// What a catalogue must keep. Every write is one transaction: nothing is half-written.
+/// What a model database must keep. Every write is one transaction: nothing is half-written.
 pub trait Store: Send + Sync {
     /// Every model.
     fn models(&self) -> BoxFuture<'_, Result<Vec<Model>>>;

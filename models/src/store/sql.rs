@@ -1,4 +1,4 @@
-//! The catalogue in SQL, one implementation for SQLite and Postgres: `sqlx`'s `Any` driver picks
+//! The model database in SQL, one implementation for SQLite and Postgres: `sqlx`'s `Any` driver picks
 //! the database by the URL, the migrations (`models/migrations/`) and queries are written once
 //! in what both speak (TEXT and BIGINT columns, `$n` parameters, `ON CONFLICT … DO UPDATE`).
 
@@ -18,9 +18,9 @@ use crate::money::{Money, Price};
 /// The migrations, in order: each applied once, in its own transaction. A small runner of our
 /// own: sqlx's embeds migrations only through its `migrate!` macro, whose build (the macro
 /// crates and every driver again) costs more than these lines.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/0001_catalogue.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/0001_models.sql"))];
 
-/// The catalogue in a SQL database.
+/// The model database in a SQL database.
 #[derive(Debug, Clone)]
 pub struct SqlStore {
     pool: AnyPool,

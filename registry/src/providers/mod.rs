@@ -119,7 +119,7 @@ struct Entry {
     provider: Arc<dyn Provider>,
     dispatcher: Option<Arc<Dispatcher>>,
     /// The limits its dispatcher was configured with, and those applied last (the model
-    /// catalogue's lay over the configured ones).
+    /// model database's lay over the configured ones).
     limits: concord_dispatch::Limits,
     applied: Mutex<Option<concord_dispatch::Limits>>,
     context: RuntimeContext,
@@ -469,10 +469,10 @@ impl Registry {
         Ok(entry.info())
     }
 
-    /// Applies the model catalogue's limits (requests and tokens per minute, calls in flight,
+    /// Applies the model database's limits (requests and tokens per minute, calls in flight,
     /// under each provider's registered name) to the dispatchers now, over each one's
     /// configured limits; the names whose limits changed. Calls in flight keep their permits.
-    pub fn apply_catalogue_limits(&self, models: &concord_models::Models) -> Vec<String> {
+    pub fn apply_limits_from(&self, models: &concord_models::Models) -> Vec<String> {
         let mut changed = Vec::new();
         for e in self.inner.entries.load().values() {
             let Some(d) = &e.dispatcher else { continue };
@@ -484,17 +484,17 @@ impl Registry {
         changed
     }
 
-    /// Keeps the dispatchers on the catalogue's limits, checking every `every` (the bound on
-    /// how long an edit takes to be enforced, with the catalogue's own refresh for edits made
+    /// Keeps the dispatchers on the model database's limits, checking every `every` (the bound on
+    /// how long an edit takes to be enforced, with the model database's own refresh for edits made
     /// by other instances). A shutdown stops it.
-    pub fn follow_catalogue(&self, models: Arc<concord_models::Models>, every: Duration) {
+    pub fn follow_models(&self, models: Arc<concord_models::Models>, every: Duration) {
         let this = Arc::downgrade(&self.inner);
         let task = tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
             loop {
                 tick.tick().await;
                 let Some(inner) = this.upgrade() else { return };
-                Registry { inner }.apply_catalogue_limits(&models);
+                Registry { inner }.apply_limits_from(&models);
             }
         });
         self.keep(task);

@@ -1,6 +1,6 @@
 //! Settings: the sections this crate owns — `[providers.<name>]` (`providers.rs`),
 //! `[registry]` (`registry.rs`), `[runtimes]` (`runtimes.rs`), `[telemetry]` (`telemetry.rs`)
-//! — with the dispatcher's `[dispatcher]` and the model catalogue's `[database]`, loaded by `concord-settings` (defaults < file <
+//! — with the dispatcher's `[dispatcher]` and the model database's `[database]`, loaded by `concord-settings` (defaults < file <
 //! environment < overrides, every problem at once with its `file:line`, variable or override)
 //! into the typed [`Settings`] the registry and the CLI use. Secrets are referenced, never
 //! written in the file: `credential = { env = "AZURE_OPENAI_API_KEY" }` or
@@ -133,7 +133,7 @@ pub struct Settings {
     pub runtimes: RuntimesSection,
     /// The log filter.
     pub log: String,
-    /// Where the model catalogue lives (`.open(env)` opens it).
+    /// Where the model database lives (`.open(env)` opens it).
     pub database: concord_models::DatabaseSection,
     /// What was loaded: every value with its source, notices.
     pub config: Config,

@@ -1,6 +1,6 @@
 //! concord-registry's integration tests, one binary (each test binary is a link on CI's 2 cores).
 
-mod catalogue;
 mod concurrency;
 mod discovery;
 mod docs_fresh;
+mod models;

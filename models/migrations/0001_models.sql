@@ -1,4 +1,4 @@
--- The model catalogue. Written once for SQLite and Postgres alike: TEXT and BIGINT only
+-- The model database. Written once for SQLite and Postgres alike: TEXT and BIGINT only
 -- (booleans as 0/1, times as Unix milliseconds, money as integer picodollars), keys chosen by
 -- the program (no auto-increment, which the two spell differently).
 

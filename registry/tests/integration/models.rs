@@ -1,5 +1,5 @@
-//! The model catalogue's provider limits reach a running registry's dispatchers: an edit in the
-//! catalogue is enforced at the vendor without a restart, and calls in flight are not dropped.
+//! The model database's provider limits reach a running registry's dispatchers: an edit in the
+//! model database is enforced at the vendor without a restart, and calls in flight are not dropped.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +10,7 @@ use concord_models::{Models, ProviderLimits, SqlStore};
 use concord_registry::{Options, Registry, Sources};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn catalogue_limits_reach_the_dispatcher_without_a_restart() {
+async fn database_limits_reach_the_dispatcher_without_a_restart() {
     let mock = MockVendor::start_with(
         MockConfig::new(Protocol::Openai).latency(Duration::from_millis(150)),
     )
@@ -36,7 +36,7 @@ async fn catalogue_limits_reach_the_dispatcher_without_a_restart() {
         .await
         .unwrap();
     let models = Arc::new(Models::open(Arc::new(store)).await.unwrap());
-    registry.follow_catalogue(models.clone(), Duration::from_millis(50));
+    registry.follow_models(models.clone(), Duration::from_millis(50));
 
     let burst = |n: usize| {
         let handle = registry.get("local").unwrap();
@@ -72,7 +72,7 @@ async fn catalogue_limits_reach_the_dispatcher_without_a_restart() {
     assert_eq!(
         mock.observations().max_in_flight(),
         1,
-        "the catalogue's cap holds"
+        "the model database's cap holds"
     );
 
     // A rate of one a minute: the second call is refused at once, saying when to come back.
@@ -85,7 +85,7 @@ async fn catalogue_limits_reach_the_dispatcher_without_a_restart() {
         .await
         .unwrap();
     // Applied now rather than at the next tick (whichever comes first, it holds).
-    registry.apply_catalogue_limits(&models);
+    registry.apply_limits_from(&models);
     let results = burst(1).await;
     results[0].as_ref().unwrap();
     let e = burst(1).await.remove(0).unwrap_err();
