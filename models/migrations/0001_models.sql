@@ -2,13 +2,11 @@
 -- (booleans as 0/1, times as Unix milliseconds, money as integer picodollars), keys chosen by
 -- the program (no auto-increment, which the two spell differently).
 
+-- A provider's limits, under its registered name. How a provider is reached (its type, base
+-- URL, credential reference) is the registry's alone — the configuration file, the environment,
+-- plugins — so it is not kept here twice.
 CREATE TABLE providers (
     name TEXT PRIMARY KEY,
-    -- A row of the descriptor table, or 'plugin'; the registry decides how it is reached.
-    descriptor TEXT,
-    base_url TEXT,
-    -- Where its key comes from ('{ env = "X" }'), never the key.
-    credential_ref TEXT,
     requests_per_minute BIGINT,
     tokens_per_minute BIGINT,
     max_parallel BIGINT,

@@ -1,4 +1,5 @@
-//! A call's cost from its normalised usage (contract B2) and its model's prices: one function
+//! A call's cost from its normalised usage (contract B2) and its model's prices (contract B8,
+//! with each vendor's counting rule in its table): one function
 //! for every vendor, because `Usage` already unifies how each counts — `input_tokens` holds every
 //! prompt token, cache reads and writes included (OpenAI's `prompt_tokens` already do; Anthropic's
 //! `input_tokens` does not, and the adapter adds its cache counts), and `output_tokens` every

@@ -54,6 +54,9 @@ pub fn parse(text: &str, origin: &str, source: &str) -> Result<Parsed> {
             for (i, item) in items.into_iter().enumerate() {
                 let m: Model = serde_json::from_value(item)
                     .map_err(|e| Error::Invalid(format!("{origin}: entry {i}: {e}")))?;
+                if let Some(why) = m.problem() {
+                    return Err(Error::Invalid(format!("{origin}: entry {i}: {why}")));
+                }
                 models.push(m);
             }
             Ok(Parsed {

@@ -42,21 +42,42 @@ impl std::fmt::Debug for Recorder {
 impl Recorder {
     /// Records waiting for the database, at most.
     pub const CAPACITY: usize = 10_000;
+    /// Records written in one transaction, at most.
+    pub const BATCH: usize = 512;
 
     /// A recorder into `store` (spawns its writer on the current Tokio runtime).
     pub fn new(store: Arc<dyn Store>) -> Self {
         let (tx, mut rx) = mpsc::channel::<Message>(Self::CAPACITY);
         tokio::spawn(async move {
-            while let Some(m) = rx.recv().await {
-                match m {
-                    Message::Record(r) => {
-                        if let Err(e) = store.record(&r).await {
-                            tracing::error!(error = %e, call = %r.id, "a call record was not written");
+            let mut batch = Vec::with_capacity(Self::BATCH);
+            let mut flushes = Vec::new();
+            while let Some(first) = rx.recv().await {
+                // What waits now goes in one transaction: under load a commit covers many
+                // calls, and a lone call is written at once.
+                let mut next = Some(first);
+                while let Some(m) = next.take() {
+                    match m {
+                        Message::Record(r) => batch.push(*r),
+                        Message::Flush(done) => flushes.push(done),
+                    }
+                    if batch.len() < Self::BATCH {
+                        next = rx.try_recv().ok();
+                    }
+                }
+                if !batch.is_empty() {
+                    if store.record_all(&batch).await.is_err() {
+                        // One bad record must not take its batch with it: each alone, so
+                        // only what the database refuses is lost, and said.
+                        for r in &batch {
+                            if let Err(e) = store.record_all(std::slice::from_ref(r)).await {
+                                tracing::error!(error = %e, call = %r.id, "a call record was not written");
+                            }
                         }
                     }
-                    Message::Flush(done) => {
-                        let _ = done.send(());
-                    }
+                    batch.clear();
+                }
+                for done in flushes.drain(..) {
+                    let _ = done.send(());
                 }
             }
         });

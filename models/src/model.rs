@@ -82,6 +82,41 @@ impl Model {
     pub fn key(&self) -> String {
         format!("{}/{}", self.provider, self.id)
     }
+
+    /// What makes this row unusable, if anything: an empty name, a negative price, a tier
+    /// threshold of zero. Every way in (an import file of concord's own format, an edit)
+    /// checks it, since a `Model` can be built or deserialised with any numbers.
+    pub fn problem(&self) -> Option<String> {
+        if self.provider.is_empty() || self.id.is_empty() {
+            return Some("a model needs a provider and an id".into());
+        }
+        let sets = std::iter::once(("", &self.prices.base))
+            .chain(self.prices.above.as_ref().map(|(_, s)| ("above.", s)));
+        for (tier, set) in sets {
+            let named = [
+                ("input", Some(set.input)),
+                ("output", Some(set.output)),
+                ("cache_read", set.cache_read),
+                ("cache_write", set.cache_write),
+                ("reasoning", set.reasoning),
+            ];
+            for (name, price) in named {
+                if price.is_some_and(|p| p.0 < 0) {
+                    return Some(format!(
+                        "{}: prices.{tier}{name} is negative; prices are zero or more",
+                        self.key()
+                    ));
+                }
+            }
+        }
+        if matches!(self.prices.above, Some((0, _))) {
+            return Some(format!(
+                "{}: a price tier above 0 tokens is not a tier; use the base prices",
+                self.key()
+            ));
+        }
+        None
+    }
 }
 
 /// A provider's limits, as the model database holds them; they reach the running dispatcher.

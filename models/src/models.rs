@@ -177,12 +177,18 @@ impl Models {
 
     /// Adds or changes a model (a person's edit), and reads the model database again.
     pub async fn save(&self, model: &Model) -> Result<()> {
+        if let Some(why) = model.problem() {
+            return Err(Error::Invalid(why));
+        }
         self.store.save_model(model).await?;
         self.refresh().await
     }
 
     /// Imports models (one transaction), and reads the model database again.
     pub async fn import(&self, models: &[Model], overwrite: bool) -> Result<ImportReport> {
+        if let Some(why) = models.iter().find_map(Model::problem) {
+            return Err(Error::Invalid(why));
+        }
         let r = self.store.import(models, overwrite).await?;
         self.refresh().await?;
         Ok(r)

@@ -176,7 +176,10 @@ async fn settings_limits_and_call_records_keep_what_was_written() {
             cost: Some(c.total),
             prices: Some(m.prices),
         };
-        store.record(&record).await.unwrap();
+        store
+            .record_all(std::slice::from_ref(&record))
+            .await
+            .unwrap();
         let cut = CallRecord {
             id: "call-2".into(),
             at_ms: 1_765_000_000_500,
@@ -186,12 +189,48 @@ async fn settings_limits_and_call_records_keep_what_was_written() {
             prices: Some(m.prices),
             ..record.clone()
         };
-        store.record(&cut).await.unwrap();
+        store.record_all(std::slice::from_ref(&cut)).await.unwrap();
         assert_eq!(
             store.calls(1_765_000_000_000).await.unwrap(),
             vec![record, cut],
             "{db}"
         );
         assert!(store.calls(1_765_000_001_000).await.unwrap().is_empty());
+    }
+}
+
+/// The recorder writes what waits in one transaction; a record the database refuses (here a
+/// duplicate id) costs only itself, not the batch it came in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_recorder_batches_and_one_bad_record_loses_only_itself() {
+    for (db, url) in databases("recorder").await {
+        let store: std::sync::Arc<dyn Store> =
+            std::sync::Arc::new(SqlStore::open(&url).await.unwrap());
+        let recorder = concord_models::Recorder::new(store.clone());
+        let record = |i: i64| CallRecord {
+            id: format!("call-{i}"),
+            at_ms: 1_765_000_000_000 + i,
+            tenant: None,
+            provider: "openai".into(),
+            model: "gpt-4o-mini".into(),
+            stream: false,
+            outcome: "ok".into(),
+            latency_ms: 1,
+            usage: Usage::new(Some(10), Some(2)),
+            cost: None,
+            prices: None,
+        };
+        for i in 0..1500 {
+            recorder.record(record(i));
+        }
+        // The duplicate, among more records queued behind it.
+        recorder.record(record(7));
+        for i in 1500..1600 {
+            recorder.record(record(i));
+        }
+        recorder.flush().await;
+        let calls = store.calls(0).await.unwrap();
+        assert_eq!(calls.len(), 1600, "{db}");
+        assert_eq!(recorder.dropped(), 0, "{db}");
     }
 }

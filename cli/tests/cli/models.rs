@@ -271,6 +271,25 @@ async fn bad_input_is_exit_2_and_writes_nothing() {
     let out = run(&["models", "import", &file.display().to_string()], &env).await;
     assert!(String::from_utf8_lossy(&out.stderr).contains("prices.json:1:"));
 
+    // concord's own format (prices in picodollars per token) is checked as strictly: a
+    // negative price in the above-threshold tier names the entry and the field.
+    std::fs::write(
+        &file,
+        r#"[{"provider": "openai", "id": "own-1", "status": "active", "source": "test",
+             "prices": {"base": {"input": 1000000, "output": 2000000},
+                        "above": [200000, {"input": -5, "output": 2000000}]}}]"#,
+    )
+    .unwrap();
+    let out = run(&["models", "import", &file.display().to_string()], &env).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("entry 0") && stderr.contains("prices.above.input is negative"),
+        "{stderr}"
+    );
+    let out = run(&["models", "show", "openai/own-1"], &env).await;
+    assert_eq!(out.status.code(), Some(2), "nothing was written");
+
     // And a good import of that file works.
     std::fs::write(
         &file,

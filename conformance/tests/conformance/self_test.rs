@@ -72,11 +72,13 @@ fn kind_of((name, api): (&str, Api)) -> Kind {
 fn expected(flaw: Flaw, kind: Kind) -> BTreeSet<&'static str> {
     let ids: &[&str] = match (flaw, kind) {
         (Flaw::KeepsFirstCredential, _) => &["SL-002", "SL-003"],
-        (Flaw::DropsStreamUsage, _) => &["CTR-002", "CTR-003", "RSN-001", "USE-001"],
+        // CAT-006 too: with no usage a stream has no cost, where the same exchange generated has one.
+        (Flaw::DropsStreamUsage, _) => &["CTR-002", "CTR-003", "RSN-001", "USE-001", "CAT-006"],
         (Flaw::StopWithToolCallsIsStop, Kind::Gemini) => &["TOOL-001", "TOOL-002", "TOOL-003"],
         (Flaw::StopWithToolCallsIsStop, _) => &[],
         (Flaw::KeyInErrors, _) => &["ERR-007"],
-        (Flaw::TruncatedIsFinished, _) => &["ERR-005"],
+        // CAT-006 too: a cut stream taken for a finished one is recorded as `ok`.
+        (Flaw::TruncatedIsFinished, _) => &["ERR-005", "CAT-006"],
         (Flaw::RetriesEverything, _) => &["ERR-001", "ERR-002"],
         (Flaw::FreshConnectionPerCall, _) => &["SL-004"],
         (Flaw::DefaultModel, _) => &["SL-001"],
@@ -97,9 +99,9 @@ fn expected(flaw: Flaw, kind: Kind) -> BTreeSet<&'static str> {
         (Flaw::RawToolCallIds, _) => &["TOOL-006"],
         (Flaw::UnknownFinishIsStop, _) => &["CTR-008"],
         (Flaw::ReasoningInText, _) => &["RSN-001"],
-        (Flaw::MidStreamErrorsAreFinished, _) => {
-            &["ERR-003", "ERR-004", "ERR-005", "ERR-006", "TOOL-008"]
-        }
+        (Flaw::MidStreamErrorsAreFinished, _) => &[
+            "ERR-003", "ERR-004", "ERR-005", "ERR-006", "TOOL-008", "CAT-006",
+        ],
         (Flaw::DrainsAbandonedStreams, _) => &["SL-005"],
         (Flaw::IgnoresTimeout, _) => &["ERR-006"],
         // Only generate loses it, so the stream no longer matches either.
@@ -263,7 +265,7 @@ fn every_check_can_fail() {
         })
         .collect();
     // The DSP checks are failed by broken dispatchers instead, REG and CTX by broken
-    // registries and runtimes stores.
+    // registries and runtimes stores,
     covered.extend(
         concord_conformance::broken_dispatch::DispatchFlaw::ALL
             .into_iter()
@@ -271,6 +273,8 @@ fn every_check_can_fail() {
     );
     covered.extend(RegistryFlaw::ALL.into_iter().flat_map(registry_failures));
     covered.extend(RuntimesFlaw::ALL.into_iter().flat_map(runtimes_failures));
+    // CAT by broken model databases.
+    covered.extend(ModelsFlaw::ALL.into_iter().flat_map(models_failures));
     for check in concord_conformance::checks::CHECKS {
         let listed = UNBREAKABLE.iter().any(|(id, _)| *id == check.id);
         assert!(

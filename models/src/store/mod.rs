@@ -47,8 +47,8 @@ pub trait Store: Send + Sync {
     fn limits(&self) -> BoxFuture<'_, Result<Vec<ProviderLimits>>>;
     /// Sets one provider's limits.
     fn set_limits<'a>(&'a self, limits: &'a ProviderLimits) -> BoxFuture<'a, Result<()>>;
-    /// Keeps a call's record.
-    fn record<'a>(&'a self, call: &'a CallRecord) -> BoxFuture<'a, Result<()>>;
+    /// Keeps calls' records, all or none (one transaction).
+    fn record_all<'a>(&'a self, calls: &'a [CallRecord]) -> BoxFuture<'a, Result<()>>;
     /// The records of calls since `since_ms` (Unix milliseconds), oldest first.
     fn calls(&self, since_ms: i64) -> BoxFuture<'_, Result<Vec<CallRecord>>>;
 }

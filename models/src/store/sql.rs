@@ -381,31 +381,36 @@ impl Store for SqlStore {
         })
     }
 
-    fn record<'a>(&'a self, c: &'a CallRecord) -> BoxFuture<'a, Result<()>> {
+    fn record_all<'a>(&'a self, calls: &'a [CallRecord]) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
             let n = |v: Option<u64>| v.map(|n| i64::try_from(n).unwrap_or(i64::MAX));
-            sqlx::query(
-                "INSERT INTO calls (id, at, tenant, provider, model, stream, outcome, latency_ms, \
-                 input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, \
-                 cost, prices) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-            )
-            .bind(&c.id)
-            .bind(c.at_ms)
-            .bind(&c.tenant)
-            .bind(&c.provider)
-            .bind(&c.model)
-            .bind(i64::from(c.stream))
-            .bind(&c.outcome)
-            .bind(c.latency_ms)
-            .bind(n(c.usage.input_tokens))
-            .bind(n(c.usage.output_tokens))
-            .bind(n(c.usage.cache_read_tokens))
-            .bind(n(c.usage.cache_write_tokens))
-            .bind(n(c.usage.reasoning_tokens))
-            .bind(c.cost.map(|m| m.0))
-            .bind(c.prices.map(|p| serde_json::to_string(&p).unwrap_or_default()))
-            .execute(&self.pool)
-            .await?;
+            // One transaction for the lot: a commit (an fsync) per batch, not per call.
+            let mut tx = self.pool.begin().await?;
+            for c in calls {
+                sqlx::query(
+                    "INSERT INTO calls (id, at, tenant, provider, model, stream, outcome, latency_ms, \
+                     input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, \
+                     cost, prices) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                )
+                .bind(&c.id)
+                .bind(c.at_ms)
+                .bind(&c.tenant)
+                .bind(&c.provider)
+                .bind(&c.model)
+                .bind(i64::from(c.stream))
+                .bind(&c.outcome)
+                .bind(c.latency_ms)
+                .bind(n(c.usage.input_tokens))
+                .bind(n(c.usage.output_tokens))
+                .bind(n(c.usage.cache_read_tokens))
+                .bind(n(c.usage.cache_write_tokens))
+                .bind(n(c.usage.reasoning_tokens))
+                .bind(c.cost.map(|m| m.0))
+                .bind(c.prices.map(|p| serde_json::to_string(&p).unwrap_or_default()))
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
             Ok(())
         })
     }
