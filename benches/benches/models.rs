@@ -113,6 +113,13 @@ fn models(c: &mut Criterion) {
         ..Usage::new(Some(1200), Some(300))
     };
     let long = Usage::new(Some(250_000), Some(2_000));
+    for (what, usage) in [
+        ("1200 in (400 cached) / 300 out", &plain),
+        ("250000 in / 2000 out", &long),
+    ] {
+        let c = cost(usage, &pro.prices).expect("usage with counts");
+        println!("models/cost gemini-2.5-pro {what}: ${}", c.total.dollars());
+    }
     c.bench_function("models/cost", |b| {
         b.iter(|| cost(std::hint::black_box(&plain), &pro.prices))
     });
