@@ -1,5 +1,5 @@
 //! `cargo xtask bench`: the criterion benchmarks with short timings, and with `--check` the
-//! normalisation budget enforced.
+//! budgets enforced (normalising, stream decoding against its floor, the model database).
 
 use std::time::Duration;
 
@@ -12,13 +12,19 @@ const BUDGET: Duration = Duration::from_millis(5);
 /// frame's JSON into nothing, measured in the same run).
 const FLOOR_RATIO: f64 = 1.3;
 
+/// The model database's aims (docs/models.md): a lookup and a call's cost.
+const MODEL_BUDGETS: [(&str, Duration); 2] = [
+    ("models/get_among_444", Duration::from_micros(50)),
+    ("models/cost", Duration::from_micros(1)),
+];
+
 const PROTOCOLS: [&str; 4] = ["openai", "openai-responses", "anthropic", "gemini"];
 
 /// Run the benchmarks quickly (about a minute on 2 cores).
 #[derive(clap::Args)]
 pub struct Args {
-    /// Fail when a normalisation median is over the 5 ms budget, or stream decoding over 1.3x
-    /// its floor.
+    /// Fail when a normalisation median is over the 5 ms budget, stream decoding over 1.3x
+    /// its floor, a model lookup over 50 µs or a cost over 1 µs.
     #[arg(long)]
     check: bool,
 }
@@ -79,9 +85,20 @@ pub fn run(args: Args) -> Result<()> {
             over.push(format!("decode_stream/{protocol}"));
         }
     }
+    for (id, budget) in MODEL_BUDGETS {
+        let m = median(id)?;
+        println!(
+            "{id}: median {:.0} ns, budget {} ns",
+            m.as_secs_f64() * 1e9,
+            budget.as_nanos()
+        );
+        if m > budget {
+            over.push(id.to_owned());
+        }
+    }
     if args.check && !over.is_empty() {
         bail!(
-            "over budget ({} ms to normalise, {FLOOR_RATIO}x the floor to decode): {}",
+            "over budget ({} ms to normalise, {FLOOR_RATIO}x the floor to decode, 50 µs a model lookup, 1 µs a cost): {}",
             BUDGET.as_millis(),
             over.join(", ")
         );
