@@ -110,6 +110,9 @@ struct SetArgs {
     /// Cached input written, per million tokens.
     #[arg(long)]
     cache_write: Option<String>,
+    /// Cached input written to a one-hour cache, per million tokens, where priced apart.
+    #[arg(long = "cache-write-1h")]
+    cache_write_1h: Option<String>,
     /// Reasoning, per million tokens, when priced apart from output.
     #[arg(long)]
     reasoning: Option<String>,
@@ -194,6 +197,7 @@ fn prices_json(p: &PriceSet) -> Value {
         "output": p.output.per_million_text(),
         "cache_read": m(p.cache_read),
         "cache_write": m(p.cache_write),
+        "cache_write_1h": m(p.cache_write_1h),
         "reasoning": m(p.reasoning),
     })
 }
@@ -374,6 +378,10 @@ async fn command(
                     cache_write: keep(
                         price("cache-write", &a.cache_write)?,
                         base.and_then(|b| b.cache_write),
+                    ),
+                    cache_write_1h: keep(
+                        price("cache-write-1h", &a.cache_write_1h)?,
+                        base.and_then(|b| b.cache_write_1h),
                     ),
                     reasoning: keep(
                         price("reasoning", &a.reasoning)?,

@@ -59,6 +59,7 @@ impl CostJson {
                 "output": set.output.per_million_text(),
                 "cache_read": m(set.cache_read),
                 "cache_write": m(set.cache_write),
+                "cache_write_1h": m(set.cache_write_1h),
                 "reasoning": m(set.reasoning),
             }),
             source: model.source.clone(),

@@ -22,6 +22,10 @@ pub struct PriceSet {
     pub cache_read: Option<Price>,
     /// Prompt tokens written to the vendor's cache (`None`: at the input price).
     pub cache_write: Option<Price>,
+    /// Prompt tokens written to a one-hour cache, where the vendor prices that apart
+    /// (Anthropic; `None`: at the `cache_write` price).
+    #[serde(default)]
+    pub cache_write_1h: Option<Price>,
     /// Reasoning tokens, when the vendor prices them apart from output.
     pub reasoning: Option<Price>,
 }
@@ -43,7 +47,7 @@ pub struct Cost {
     pub input: Money,
     /// Prompt tokens read from the cache.
     pub cache_read: Money,
-    /// Prompt tokens written to the cache.
+    /// Prompt tokens written to the cache (one-hour writes at their own price included).
     pub cache_write: Money,
     /// Generated tokens (without reasoning when it is priced apart).
     pub output: Money,
@@ -66,7 +70,9 @@ pub fn cost(usage: &Usage, prices: &Prices) -> Option<Cost> {
     };
     let read = usage.cache_read_tokens.unwrap_or(0).min(input);
     let write = usage.cache_write_tokens.unwrap_or(0).min(input - read);
+    let write_1h = usage.cache_write_1h_tokens.unwrap_or(0).min(write);
     let uncached = input - read - write;
+    let write_price = p.cache_write.unwrap_or(p.input);
     let (plain_out, reasoning) = match p.reasoning {
         Some(_) => {
             let r = usage.reasoning_tokens.unwrap_or(0).min(output);
@@ -77,7 +83,10 @@ pub fn cost(usage: &Usage, prices: &Prices) -> Option<Cost> {
     let parts = [
         p.input.times(uncached),
         p.cache_read.unwrap_or(p.input).times(read),
-        p.cache_write.unwrap_or(p.input).times(write),
+        write_price
+            .times(write - write_1h)
+            .checked_add(p.cache_write_1h.unwrap_or(write_price).times(write_1h))
+            .unwrap_or(Money(i64::MAX)),
         p.output.times(plain_out),
         p.reasoning.unwrap_or(p.output).times(reasoning),
     ];

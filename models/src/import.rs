@@ -123,6 +123,8 @@ fn litellm(entries: &Map<String, Value>, origin: &str, source: &str) -> Result<P
             output,
             cache_read: price("cache_read_input_token_cost")?,
             cache_write: price("cache_creation_input_token_cost")?,
+            // Anthropic's one-hour cache writes, priced apart from five-minute ones.
+            cache_write_1h: price("cache_creation_input_token_cost_above_1hr")?,
             reasoning: price("output_cost_per_reasoning_token")?,
         };
         // A tier: `input_cost_per_token_above_200k_tokens` and its siblings.
@@ -147,6 +149,9 @@ fn litellm(entries: &Map<String, Value>, origin: &str, source: &str) -> Result<P
                     output,
                     cache_read: price(&format!("cache_read_input_token_cost_{suffix}"))?,
                     cache_write: price(&format!("cache_creation_input_token_cost_{suffix}"))?,
+                    cache_write_1h: price(&format!(
+                        "cache_creation_input_token_cost_above_1hr_{suffix}"
+                    ))?,
                     reasoning: None,
                 };
                 // The lowest threshold is the one a prompt crosses first.
@@ -259,6 +264,11 @@ mod tests {
         assert_eq!(
             sonnet.prices.base.cache_write,
             Price::per_million("3.75").ok()
+        );
+        // …and one-hour cache writes at 6 (LiteLLM's `cache_creation_input_token_cost_above_1hr`).
+        assert_eq!(
+            sonnet.prices.base.cache_write_1h,
+            Price::per_million("6").ok()
         );
         assert!(
             p.rounded.is_empty(),

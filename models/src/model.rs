@@ -98,6 +98,7 @@ impl Model {
                 ("output", Some(set.output)),
                 ("cache_read", set.cache_read),
                 ("cache_write", set.cache_write),
+                ("cache_write_1h", set.cache_write_1h),
                 ("reasoning", set.reasoning),
             ];
             for (name, price) in named {

@@ -18,6 +18,7 @@ fn set(v: &Value) -> PriceSet {
         output: price(v, "output").unwrap(),
         cache_read: price(v, "cache_read"),
         cache_write: price(v, "cache_write"),
+        cache_write_1h: price(v, "cache_write_1h"),
         reasoning: price(v, "reasoning"),
     }
 }

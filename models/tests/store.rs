@@ -57,6 +57,8 @@ fn model(provider: &str, id: &str, input: &str, output: &str) -> Model {
                 output: Price::per_million(output).unwrap(),
                 cache_read: Some(Price::per_million("0.075").unwrap()),
                 cache_write: None,
+                // Both one-hour columns round-trip (migration 0002).
+                cache_write_1h: Some(Price::per_million("6").unwrap()),
                 reasoning: None,
             },
             above: Some((
@@ -64,6 +66,7 @@ fn model(provider: &str, id: &str, input: &str, output: &str) -> Model {
                 PriceSet {
                     input: Price::per_million("2.5").unwrap(),
                     output: Price::per_million("15").unwrap(),
+                    cache_write_1h: Some(Price::per_million("12").unwrap()),
                     ..PriceSet::default()
                 },
             )),
@@ -160,6 +163,8 @@ async fn settings_limits_and_call_records_keep_what_was_written() {
         let m = model("gemini", "gemini-2.5-pro", "1.25", "10");
         let usage = Usage {
             cache_read_tokens: Some(100),
+            cache_write_tokens: Some(40),
+            cache_write_1h_tokens: Some(30),
             ..Usage::new(Some(1000), Some(50))
         };
         let c = cost(&usage, &m.prices).unwrap();

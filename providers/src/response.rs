@@ -96,6 +96,10 @@ pub struct Usage {
     pub cache_read_tokens: Option<u64>,
     /// Prompt tokens written to the vendor's cache.
     pub cache_write_tokens: Option<u64>,
+    /// Of `cache_write_tokens`, those written to a one-hour cache, which costs more (Anthropic's
+    /// `cache_creation.ephemeral_1h_input_tokens`); `None` when the vendor does not split them.
+    #[serde(default)]
+    pub cache_write_1h_tokens: Option<u64>,
     /// Output tokens spent on reasoning.
     pub reasoning_tokens: Option<u64>,
 }

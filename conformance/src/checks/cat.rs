@@ -61,6 +61,7 @@ fn set(v: &Value) -> PriceSet {
         output: p("output").unwrap_or_default(),
         cache_read: p("cache_read"),
         cache_write: p("cache_write"),
+        cache_write_1h: p("cache_write_1h"),
         reasoning: p("reasoning"),
     }
 }
@@ -394,6 +395,7 @@ pub async fn cat_006(cx: &Cx<'_>) -> CheckResultOf {
             output: money("15"),
             cache_read: Some(money("0.3")),
             cache_write: Some(money("3.75")),
+            cache_write_1h: Some(money("6")),
             reasoning: None,
         },
         above: None,

@@ -18,7 +18,10 @@ use crate::money::{Money, Price};
 /// The migrations, in order: each applied once, in its own transaction. A small runner of our
 /// own: sqlx's embeds migrations only through its `migrate!` macro, whose build (the macro
 /// crates and every driver again) costs more than these lines.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/0001_models.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/0001_models.sql")),
+    (2, include_str!("../../migrations/0002_cache_write_1h.sql")),
+];
 
 /// The model database in a SQL database.
 #[derive(Debug, Clone)]
@@ -115,7 +118,7 @@ const MODEL_COLUMNS: &str = "provider, model, display_name, input_price, output_
     cache_read_price, cache_write_price, reasoning_price, above_threshold, above_input_price, \
     above_output_price, above_cache_read_price, above_cache_write_price, above_reasoning_price, \
     context_window, max_output, modalities, capabilities, status, deprecated_on, replaced_by, \
-    source, edited, updated_at";
+    source, edited, updated_at, cache_write_1h_price, above_cache_write_1h_price";
 
 fn price(row: &AnyRow, col: &str) -> Result<Option<Price>> {
     Ok(row.try_get::<Option<i64>, _>(col)?.map(Price))
@@ -136,6 +139,7 @@ fn model_of(row: &AnyRow) -> Result<Model> {
         output: Price(row.try_get("output_price")?),
         cache_read: price(row, "cache_read_price")?,
         cache_write: price(row, "cache_write_price")?,
+        cache_write_1h: price(row, "cache_write_1h_price")?,
         reasoning: price(row, "reasoning_price")?,
     };
     let above = match (
@@ -150,6 +154,7 @@ fn model_of(row: &AnyRow) -> Result<Model> {
                 output,
                 cache_read: price(row, "above_cache_read_price")?,
                 cache_write: price(row, "above_cache_write_price")?,
+                cache_write_1h: price(row, "above_cache_write_1h_price")?,
                 reasoning: price(row, "above_reasoning_price")?,
             },
         )),
@@ -183,7 +188,7 @@ where
     let above = p.above.map(|(_, s)| s);
     let opt = |v: Option<Price>| v.map(|p| p.0);
     let to_i64 = |v: Option<u64>| v.map(|n| i64::try_from(n).unwrap_or(i64::MAX));
-    let placeholders: Vec<String> = (1..=24).map(|i| format!("${i}")).collect();
+    let placeholders: Vec<String> = (1..=26).map(|i| format!("${i}")).collect();
     let updates: Vec<String> = MODEL_COLUMNS
         .split(", ")
         .map(str::trim)
@@ -220,6 +225,8 @@ where
         .bind(&m.source)
         .bind(i64::from(edited))
         .bind(now_ms())
+        .bind(opt(p.base.cache_write_1h))
+        .bind(opt(above.and_then(|s| s.cache_write_1h)))
         .execute(exec)
         .await?;
     Ok(())
@@ -232,6 +239,7 @@ fn record_of(row: &AnyRow) -> Result<CallRecord> {
         total_tokens: None,
         cache_read_tokens: count(row, "cache_read_tokens")?,
         cache_write_tokens: count(row, "cache_write_tokens")?,
+        cache_write_1h_tokens: count(row, "cache_write_1h_tokens")?,
         reasoning_tokens: count(row, "reasoning_tokens")?,
     };
     let usage = concord::Usage {
@@ -390,7 +398,8 @@ impl Store for SqlStore {
                 sqlx::query(
                     "INSERT INTO calls (id, at, tenant, provider, model, stream, outcome, latency_ms, \
                      input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, \
-                     cost, prices) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                     cost, prices, cache_write_1h_tokens) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
                 )
                 .bind(&c.id)
                 .bind(c.at_ms)
@@ -407,6 +416,7 @@ impl Store for SqlStore {
                 .bind(n(c.usage.reasoning_tokens))
                 .bind(c.cost.map(|m| m.0))
                 .bind(c.prices.map(|p| serde_json::to_string(&p).unwrap_or_default()))
+                .bind(n(c.usage.cache_write_1h_tokens))
                 .execute(&mut *tx)
                 .await?;
             }
@@ -419,7 +429,8 @@ impl Store for SqlStore {
         Box::pin(async move {
             let rows = sqlx::query(
                 "SELECT id, at, tenant, provider, model, stream, outcome, latency_ms, input_tokens, \
-                 output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, cost, prices \
+                 output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, cost, prices, \
+                 cache_write_1h_tokens \
                  FROM calls WHERE at >= $1 ORDER BY at, id",
             )
             .bind(since_ms)

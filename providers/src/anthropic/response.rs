@@ -63,6 +63,13 @@ pub(super) struct OutputDetails {
     thinking_tokens: Option<u64>,
 }
 
+/// `usage.cache_creation`: the cache writes split by how long the entry lives.
+#[derive(Deserialize, Default, Clone, Copy)]
+pub(super) struct CacheCreation {
+    #[serde(default)]
+    ephemeral_1h_input_tokens: Option<u64>,
+}
+
 /// Usage as sent; every field optional because `message_delta` carries only some.
 #[derive(Deserialize, Default, Clone, Copy)]
 pub(super) struct WireUsage {
@@ -74,6 +81,8 @@ pub(super) struct WireUsage {
     cache_creation_input_tokens: Option<u64>,
     #[serde(default)]
     cache_read_input_tokens: Option<u64>,
+    #[serde(default)]
+    cache_creation: Option<CacheCreation>,
     #[serde(default)]
     output_tokens_details: Option<OutputDetails>,
 }
@@ -89,6 +98,7 @@ impl WireUsage {
         self.cache_read_input_tokens = later
             .cache_read_input_tokens
             .or(self.cache_read_input_tokens);
+        self.cache_creation = later.cache_creation.or(self.cache_creation);
         self.output_tokens_details = later.output_tokens_details.or(self.output_tokens_details);
     }
 
@@ -101,6 +111,10 @@ impl WireUsage {
         let mut usage = Usage::new(input, self.output_tokens);
         usage.cache_read_tokens = self.cache_read_input_tokens;
         usage.cache_write_tokens = self.cache_creation_input_tokens;
+        usage.cache_write_1h_tokens = self
+            .cache_creation
+            .and_then(|c| c.ephemeral_1h_input_tokens)
+            .map(|h| h.min(self.cache_creation_input_tokens.unwrap_or(0)));
         usage.reasoning_tokens = self.output_tokens_details.and_then(|d| d.thinking_tokens);
         usage
     }
