@@ -6,49 +6,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use concord::{Capabilities, EventStream, Provider, Request, Response, RuntimeContext, Usage};
+use concord::{Provider, Request, RuntimeContext};
+use concord_benches::Instant;
 use concord_dispatch::{BreakerConfig, DispatchConfig, Dispatcher, Limits, Rate};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use futures_util::future::BoxFuture;
-
-/// A provider that answers at once from memory.
-struct Instant;
-
-impl Provider for Instant {
-    fn name(&self) -> &str {
-        "instant"
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::ALL
-    }
-
-    fn generate<'a>(
-        &'a self,
-        _: &'a Request,
-        _: &'a RuntimeContext,
-    ) -> BoxFuture<'a, concord::Result<Response>> {
-        Box::pin(async {
-            Ok(Response::from_text(
-                "m",
-                "ok",
-                Usage::new(Some(10), Some(2)),
-            ))
-        })
-    }
-
-    fn stream<'a>(
-        &'a self,
-        _: &'a Request,
-        _: &'a RuntimeContext,
-    ) -> BoxFuture<'a, concord::Result<EventStream>> {
-        Box::pin(async { Err(concord::Error::unsupported("instant", "streaming")) })
-    }
-}
 
 fn all_layers(limits: Limits) -> Dispatcher {
     Dispatcher::new(
-        Instant,
+        Instant::new("instant", "m", 10, 2),
         DispatchConfig {
             breaker: Some(BreakerConfig::default()),
             limits,
@@ -78,13 +43,14 @@ fn overhead(c: &mut Criterion) {
         max_concurrent_per_model: Some(1024),
         ..Limits::default()
     });
+    let bare = Instant::new("instant", "m", 10, 2);
     let mut group = c.benchmark_group("dispatch_overhead");
     group.bench_function("bare", |b| {
-        b.iter(|| runtime.block_on(Instant.generate(&request, &ctx)).unwrap())
+        b.iter(|| runtime.block_on(bare.generate(&request, &ctx)).unwrap())
     });
     // Each layer alone, to see where the cost is.
     let limiter = concord_dispatch::Limiter::new(
-        Instant,
+        Instant::new("instant", "m", 10, 2),
         Limits {
             max_concurrent: Some(1024),
             ..Limits::default()
@@ -93,11 +59,17 @@ fn overhead(c: &mut Criterion) {
     group.bench_function("limiter", |b| {
         b.iter(|| runtime.block_on(limiter.generate(&request, &ctx)).unwrap())
     });
-    let breaker = concord_dispatch::Breaker::new(Instant, BreakerConfig::default());
+    let breaker = concord_dispatch::Breaker::new(
+        Instant::new("instant", "m", 10, 2),
+        BreakerConfig::default(),
+    );
     group.bench_function("breaker", |b| {
         b.iter(|| runtime.block_on(breaker.generate(&request, &ctx)).unwrap())
     });
-    let retry = concord_dispatch::Retry::new(Instant, concord_dispatch::RetryPolicy::default());
+    let retry = concord_dispatch::Retry::new(
+        Instant::new("instant", "m", 10, 2),
+        concord_dispatch::RetryPolicy::default(),
+    );
     group.bench_function("retry", |b| {
         b.iter(|| runtime.block_on(retry.generate(&request, &ctx)).unwrap())
     });

@@ -8,45 +8,10 @@
 
 use std::sync::Arc;
 
-use concord::{Capabilities, EventStream, Provider, Request, Response, RuntimeContext, Usage};
+use concord::{Provider, Request, RuntimeContext, Usage};
+use concord_benches::Instant;
 use concord_models::{cost, CallRecord, Metered, Models, Recorder, SqlStore, Store};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use futures_util::future::BoxFuture;
-
-/// A provider that answers at once from memory, as `openai`, with usage.
-struct Instant;
-
-impl Provider for Instant {
-    fn name(&self) -> &str {
-        "openai"
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::ALL
-    }
-
-    fn generate<'a>(
-        &'a self,
-        _: &'a Request,
-        _: &'a RuntimeContext,
-    ) -> BoxFuture<'a, concord::Result<Response>> {
-        Box::pin(async {
-            Ok(Response::from_text(
-                "gpt-4o-mini",
-                "ok",
-                Usage::new(Some(1200), Some(300)),
-            ))
-        })
-    }
-
-    fn stream<'a>(
-        &'a self,
-        _: &'a Request,
-        _: &'a RuntimeContext,
-    ) -> BoxFuture<'a, concord::Result<EventStream>> {
-        Box::pin(async { Err(concord::Error::unsupported("instant", "streaming")) })
-    }
-}
 
 fn record(i: u64) -> CallRecord {
     CallRecord {
@@ -130,13 +95,18 @@ fn models(c: &mut Criterion) {
     let _guard = rt.enter();
     // Calls from memory outrun any database, so this recorder's queue fills and drops (counted):
     // what the figure holds is the metering — model, verdict, cost, a record queued or counted.
-    let metered = Metered::new(Instant, models.clone(), Recorder::new(store.clone()));
+    let bare = Instant::new("openai", "gpt-4o-mini", 1200, 300);
+    let metered = Metered::new(
+        Instant::new("openai", "gpt-4o-mini", 1200, 300),
+        models.clone(),
+        Recorder::new(store.clone()),
+    );
     let (request, ctx) = (
         Request::user("Hello there"),
         RuntimeContext::new().model("gpt-4o-mini").tenant("t"),
     );
     c.bench_function("models/generate_bare", |b| {
-        b.iter(|| rt.block_on(Instant.generate(&request, &ctx)).unwrap())
+        b.iter(|| rt.block_on(bare.generate(&request, &ctx)).unwrap())
     });
     c.bench_function("models/generate_metered", |b| {
         b.iter(|| rt.block_on(metered.generate(&request, &ctx)).unwrap())

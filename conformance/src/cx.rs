@@ -350,7 +350,7 @@ impl<'a> Cx<'a> {
             provenance: Provenance::Recorded {
                 vendor: self.subject.name.clone(),
                 model,
-                date: today(),
+                date: concord_models::today(),
             },
             exchanges,
         };
@@ -375,36 +375,10 @@ fn split_origin(base: &str) -> (String, String) {
     }
 }
 
-fn today() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    iso_date(secs)
-}
-
-/// `YYYY-MM-DD` for a Unix time (civil-from-days, Howard Hinnant's algorithm); a date crate for
-/// one line of provenance is not worth its build time.
-fn iso_date(secs: u64) -> String {
-    let days = (secs / 86_400) as i64 + 719_468;
-    let era = days.div_euclid(146_097);
-    let doe = days.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
-}
-
 #[cfg(test)]
 mod tests {
     #[test]
-    fn dates_and_origins() {
-        assert_eq!(super::iso_date(0), "1970-01-01");
-        assert_eq!(super::iso_date(1_795_305_600), "2026-11-22");
-        assert_eq!(super::iso_date(951_782_400 + 86_399), "2000-02-29");
+    fn origins() {
         assert_eq!(
             super::split_origin("https://api.openai.com/v1/"),
             ("https://api.openai.com".into(), "/v1".into())

@@ -20,7 +20,7 @@ pub use cost::{cost, Cost, PriceSet, Prices};
 pub use error::{Error, Result};
 pub use meter::{Metered, OnWarning, Recorder};
 pub use model::{CallRecord, Model, ProviderLimits, Status};
-pub use models::{today, Models, Verdict};
+pub use models::{date, today, Models, Verdict};
 pub use money::{Money, MoneyError, Price};
 pub use settings::DatabaseSection;
 pub use store::{ImportReport, SqlStore, Store};

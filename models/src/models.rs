@@ -230,10 +230,17 @@ impl Models {
 
 /// Today's date, `YYYY-MM-DD` (UTC), for deprecation dates.
 pub fn today() -> String {
-    let days = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() / 86_400) as i64;
-    civil(days)
+    date(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+    )
+}
+
+/// The UTC date `YYYY-MM-DD` of a Unix time (a date crate for this one line is not worth its
+/// build time).
+pub fn date(unix_secs: u64) -> String {
+    civil((unix_secs / 86_400) as i64)
 }
 
 /// The date `days` after 1970-01-01 (Howard Hinnant's days-to-civil).
@@ -255,6 +262,8 @@ mod tests {
     #[test]
     fn dates_count_from_the_epoch() {
         assert_eq!(super::civil(0), "1970-01-01");
+        assert_eq!(super::date(1_795_305_600), "2026-11-22");
+        assert_eq!(super::date(951_782_400 + 86_399), "2000-02-29");
         assert_eq!(super::civil(20_429), "2025-12-07");
         assert_eq!(super::civil(11_016), "2000-02-29");
     }
