@@ -48,11 +48,17 @@ pub(crate) fn sources(file: Option<PathBuf>, set: &[String]) -> Result<Sources<'
 /// an empty registry made from them. `Err` is the exit code (2 for the configuration, 1 for the
 /// client) and what to say.
 pub(crate) fn open(src: &Sources<'_>) -> Result<(Settings, Registry), (u8, String)> {
-    let settings = concord_registry::load(src).map_err(|e| (EXIT_USAGE, e.to_string()))?;
+    let settings = load(src).map_err(|e| (EXIT_USAGE, e.to_string()))?;
     notices(&settings);
     let client = crate::http_client().map_err(|m| (crate::EXIT_PROVIDER, m))?;
     let registry = Registry::new(Options::from_settings(&settings, client));
     Ok((settings, registry))
+}
+
+/// Loads and checks the program's configuration: the registry's sections and the server's
+/// (`concord_server::sections`), so every command accepts the same file.
+pub(crate) fn load(src: &Sources<'_>) -> Result<Settings, concord_registry::Error> {
+    concord_registry::load_with(src, &concord_server::sections())
 }
 
 /// What loading noticed (an old variable name in use), on stderr.
@@ -71,7 +77,7 @@ pub fn run(command: ConfigCommand) -> u8 {
             return EXIT_USAGE;
         }
     };
-    match concord_registry::load(&src) {
+    match load(&src) {
         Ok(settings) => {
             notices(&settings);
             out_part!("{}", settings.render());

@@ -148,7 +148,7 @@ pub struct LimitsArgs {
 /// Opens the model database the configuration names; `Err` is the exit code and what to say.
 pub(crate) async fn open(at: &Where) -> Result<(Settings, Arc<Models>), (u8, String)> {
     let src = crate::config::sources(at.config.clone(), &at.set).map_err(|e| (EXIT_USAGE, e))?;
-    let settings = concord_registry::load(&src).map_err(|e| (EXIT_USAGE, e.to_string()))?;
+    let settings = crate::config::load(&src).map_err(|e| (EXIT_USAGE, e.to_string()))?;
     crate::config::notices(&settings);
     let env = |k: &str| std::env::var(k).ok();
     let models = settings

@@ -23,4 +23,4 @@ pub use model::{CallRecord, Model, ProviderLimits, Status};
 pub use models::{date, today, Models, Verdict};
 pub use money::{Money, MoneyError, Price};
 pub use settings::DatabaseSection;
-pub use store::{ImportReport, SqlStore, Store};
+pub use store::{migrate, ImportReport, SqlStore, Store};

@@ -116,13 +116,22 @@ impl DatabaseSection {
     /// Opens the model database these settings name (creating, migrating and seeding it as needed),
     /// refreshed every `refresh_secs` when that is above zero (needs a Tokio runtime).
     pub async fn open(&self, env: &dyn Fn(&str) -> Option<String>) -> Result<Arc<Models>> {
+        Ok(self.open_with_store(env).await?.0)
+    }
+
+    /// [`open`](Self::open), and the SQL store beneath, for a crate that keeps tables of its
+    /// own in the same database.
+    pub async fn open_with_store(
+        &self,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<(Arc<Models>, SqlStore)> {
         let store = SqlStore::open(&self.url(env)?).await?;
-        let models = Arc::new(Models::open(Arc::new(store)).await?);
+        let models = Arc::new(Models::open(Arc::new(store.clone())).await?);
         if self.refresh_secs > 0 {
             // The task ends when the last handle to the model database goes.
             drop(models.refresh_every(Duration::from_secs(self.refresh_secs)));
         }
-        Ok(models)
+        Ok((models, store))
     }
 }
 

@@ -42,6 +42,8 @@ pub mod plugin;
 pub mod provider;
 pub mod request;
 pub mod response;
+#[cfg(any(feature = "openai", feature = "anthropic"))]
+pub mod serve;
 pub mod wire;
 
 #[cfg(feature = "anthropic")]

@@ -25,4 +25,4 @@ pub use providers::{
 pub use runtimes::{
     Clock, Evicted, ManualClock, Runtimes, RuntimesConfig, Session, SystemClock, UserRuntime,
 };
-pub use settings::{load, Settings, Sources};
+pub use settings::{load, load_with, Settings, Sources};

@@ -31,10 +31,11 @@ pub fn write_or_check(rel: &str, content: &str, check: bool, command: &str) -> R
 
 pub fn env_docs(check: bool) -> Result<()> {
     use concord_registry::settings::docs;
+    let sections = concord_server::sections();
     for (file, content) in [
-        ("docs/configuration.md", docs::configuration_md()),
-        (".env.example", docs::env_example()),
-        ("concord.example.toml", docs::example_toml()),
+        ("docs/configuration.md", docs::configuration_md(&sections)),
+        (".env.example", docs::env_example(&sections)),
+        ("concord.example.toml", docs::example_toml(&sections)),
     ] {
         write_or_check(file, &content, check, "cargo xtask env-docs")?;
     }

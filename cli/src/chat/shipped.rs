@@ -29,7 +29,7 @@ pub(super) async fn chat(args: ChatArgs) -> u8 {
     let retries = args
         .max_retries
         .map(|n| ("dispatcher.retries".to_owned(), n.to_string()));
-    let settings = match concord_registry::load(&Sources::from_env(None).set(retries)) {
+    let settings = match crate::config::load(&Sources::from_env(None).set(retries)) {
         Ok(s) => s,
         Err(e) => return usage_error(&args, ErrorKind::InvalidConfig, name, e.to_string()),
     };

@@ -11,7 +11,7 @@ use serde_json::Value;
 pub async fn concord(args: Vec<String>, env: Vec<(String, String)>) -> Output {
     tokio::task::spawn_blocking(move || {
         let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin!("concord"));
-        for var in concord_registry::settings::docs::all_vars() {
+        for var in concord_registry::settings::docs::all_vars(&concord_server::sections()) {
             cmd.env_remove(&var.name);
         }
         // The model database in a folder of the tests' own, never the user's.

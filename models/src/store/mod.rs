@@ -6,7 +6,7 @@ mod sql;
 
 use futures_util::future::BoxFuture;
 
-pub use sql::SqlStore;
+pub use sql::{migrate, SqlStore};
 
 use crate::error::Result;
 use crate::model::{CallRecord, Model, ProviderLimits};

@@ -71,33 +71,47 @@ impl SqlStore {
     }
 
     async fn migrate(&self) -> Result<()> {
-        sqlx::query(
-            "CREATE TABLE IF NOT EXISTS concord_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
-        )
-        .execute(&self.pool)
-        .await?;
-        for (version, sql) in MIGRATIONS {
-            let mut tx = self.pool.begin().await?;
-            let done: Option<i64> =
-                sqlx::query_scalar("SELECT version FROM concord_migrations WHERE version = $1")
-                    .bind(version)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            if done.is_some() {
-                continue;
-            }
-            for statement in statements(sql) {
-                sqlx::query(&statement).execute(&mut *tx).await?;
-            }
-            sqlx::query("INSERT INTO concord_migrations (version, applied_at) VALUES ($1, $2)")
-                .bind(version)
-                .bind(now_ms())
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-        }
-        Ok(())
+        migrate(&self.pool, "concord_migrations", MIGRATIONS).await
     }
+
+    /// The connection pool, for a crate that keeps tables of its own in the same database
+    /// (with [`migrate`] and a migrations table of its own).
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+}
+
+/// Applies `migrations` (`(version, SQL)`, in order) not yet recorded in the table `table`,
+/// each in its own transaction. Written for SQLite and Postgres alike: `TEXT` and `BIGINT`.
+pub async fn migrate(pool: &AnyPool, table: &str, migrations: &[(i64, &str)]) -> Result<()> {
+    sqlx::query(&format!(
+        "CREATE TABLE IF NOT EXISTS {table} (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)"
+    ))
+    .execute(pool)
+    .await?;
+    for (version, sql) in migrations {
+        let mut tx = pool.begin().await?;
+        let done: Option<i64> =
+            sqlx::query_scalar(&format!("SELECT version FROM {table} WHERE version = $1"))
+                .bind(version)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if done.is_some() {
+            continue;
+        }
+        for statement in statements(sql) {
+            sqlx::query(&statement).execute(&mut *tx).await?;
+        }
+        sqlx::query(&format!(
+            "INSERT INTO {table} (version, applied_at) VALUES ($1, $2)"
+        ))
+        .bind(version)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+    }
+    Ok(())
 }
 
 /// The statements of a migration file (split on `;` at line ends; comments dropped).

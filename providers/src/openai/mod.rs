@@ -4,6 +4,7 @@
 pub(crate) mod error;
 mod request;
 mod response;
+pub mod serve;
 mod stream;
 
 use crate::context::ResolvedCall;

@@ -141,7 +141,14 @@ pub struct Settings {
 
 /// Loads and checks the configuration: `Err(Error::Config)` lists every problem found.
 pub fn load(src: &Sources<'_>) -> Result<Settings, Error> {
-    let config = Config::load(src, &sections()).map_err(Error::Config)?;
+    load_with(src, &sections())
+}
+
+/// [`load`] for a program that reads more sections than the registry's (`sections` includes
+/// [`sections()`]); the typed values of the others are in `Settings::config`
+/// (`config.get::<TheirSection>()`).
+pub fn load_with(src: &Sources<'_>, sections: &[SectionInfo]) -> Result<Settings, Error> {
+    let config = Config::load(src, sections).map_err(Error::Config)?;
     Settings::from_config(config)
 }
 

@@ -2,5 +2,4 @@
 
 mod concurrency;
 mod discovery;
-mod docs_fresh;
 mod models;

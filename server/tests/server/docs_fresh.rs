@@ -1,15 +1,17 @@
 //! `docs/configuration.md`, `.env.example` and `concord.example.toml` are generated from the
-//! registries — every variable (concord's, the dispatcher's, this crate's) and the file's key
-//! table; this fails when one is stale. (Here: only this crate sees all of them.)
+//! program's sections — every variable (concord's, the dispatcher's, the registry's, the model
+//! database's, the server's) and every key; this fails when one is stale. It lives here because
+//! this crate is the one that sees every section (`concord_server::sections`).
 
 use concord_registry::settings::docs;
 
 #[test]
 fn configuration_docs_and_the_example_file_are_fresh() {
+    let sections = concord_server::sections();
     for (file, generated) in [
-        ("docs/configuration.md", docs::configuration_md()),
-        (".env.example", docs::env_example()),
-        ("concord.example.toml", docs::example_toml()),
+        ("docs/configuration.md", docs::configuration_md(&sections)),
+        (".env.example", docs::env_example(&sections)),
+        ("concord.example.toml", docs::example_toml(&sections)),
     ] {
         let path = format!("{}/../{file}", env!("CARGO_MANIFEST_DIR"));
         let committed = std::fs::read_to_string(&path).unwrap_or_default();

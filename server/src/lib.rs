@@ -1,0 +1,107 @@
+//! concord-server: what `concord serve` runs — doors in the formats clients already speak
+//! (OpenAI Chat Completions; Anthropic Messages to come), any registered provider out, each
+//! call routed through the model database (`route.rs`), metered and recorded with its cost,
+//! under a tenant's key (`tenants.rs`). The router is a library so tests drive it in-process;
+//! the CLI's `concord serve` is a thin shell around [`Server::serve`].
+//!
+//! It knows no wire format of its own: the doors' codecs live in `concord` beside the client
+//! side they mirror (`concord::openai::serve`).
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod doors;
+mod error;
+pub mod health;
+pub mod route;
+pub mod settings;
+pub mod tenants;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+use concord_models::{Models, Recorder};
+use concord_registry::Registry;
+
+pub use error::{Error, Result};
+pub use settings::{sections, ServerSection};
+pub use tenants::{Auth, Tenant, Tenants};
+
+/// A running deployment's parts: the registry that reaches providers, the model database and
+/// its recorder, the tenants.
+pub struct Server {
+    /// The registered providers.
+    pub registry: Registry,
+    /// The model database.
+    pub models: Arc<Models>,
+    /// Writes a record of every call.
+    pub recorder: Recorder,
+    /// Who may call.
+    pub tenants: Tenants,
+    /// `[server]`.
+    pub settings: ServerSection,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("listen", &self.settings.listen)
+            .field("providers", &self.registry.names())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// The HTTP routes, to serve or to drive in-process.
+    pub fn router(self: &Arc<Self>) -> Router {
+        let limit = usize::try_from(self.settings.body_limit).unwrap_or(usize::MAX);
+        Router::new()
+            .route(
+                "/v1/chat/completions",
+                post(doors::openai::chat_completions),
+            )
+            .route("/v1/models", get(doors::openai::models))
+            .route("/health/live", get(health::live))
+            .route("/health/ready", get(health::ready))
+            .layer(DefaultBodyLimit::max(limit))
+            .with_state(self.clone())
+    }
+
+    /// Serves on `listener` until `shutdown` completes; then takes no new connections, lets
+    /// calls in flight finish within the registry's bound (`registry.shutdown_timeout`; past
+    /// it they end `cancelled`, a stream with an error event), and writes every pending record.
+    pub async fn serve(
+        self: Arc<Self>,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<()> {
+        let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
+        let serving = axum::serve(listener, self.router()).with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stopping.send(());
+        });
+        // The registry's shutdown runs beside the server's: it is what bounds the calls the
+        // server waits for. It starts only on the signal (a server that fails first drops the
+        // sender, and this ends at once).
+        let registry = self.registry.clone();
+        let ending = async move {
+            match stopped.await {
+                Ok(()) => Some(registry.shutdown().await),
+                Err(_) => None,
+            }
+        };
+        let (served, report) = tokio::join!(serving, ending);
+        if let Some(report) = report {
+            tracing::info!(
+                finished = report.finished,
+                cancelled = report.cancelled,
+                "calls in flight ended"
+            );
+        }
+        self.recorder.flush().await;
+        served.map_err(|e| Error::Startup(format!("the server stopped: {e}")))
+    }
+}

@@ -1,0 +1,322 @@
+//! Tenants and their keys. A key is 32 random bytes from the operating system, shown once when
+//! made and kept only as its SHA-256; a request's key is hashed and looked up in an in-memory
+//! snapshot (never the database on the request path), and the stored hash compared in constant
+//! time. A hash of a high-entropy key needs no slow password hash: there is nothing to guess.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use base64::Engine;
+use sha2::{Digest, Sha256};
+use sqlx::{AnyPool, Row};
+use subtle::ConstantTimeEq;
+
+use crate::error::{Error, Result};
+
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_tenants.sql"))];
+
+/// What every key starts with (so a leaked one is recognisable to secret scanners).
+pub const KEY_PREFIX: &str = "sk-concord-";
+
+/// One tenant, as the server sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tenant {
+    /// Its name (`[a-z0-9_-]`, at most 64).
+    pub name: String,
+    /// Refused with 403 while set.
+    pub disabled: bool,
+    /// The model its calls get when they name none (`provider/model`).
+    pub default_model: Option<String>,
+    /// When it was made, Unix milliseconds.
+    pub created_at_ms: i64,
+    /// The last four characters of each key it has, oldest first.
+    pub key_hints: Vec<String>,
+}
+
+/// What a key says about its bearer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Auth {
+    /// A key of this tenant.
+    Tenant(Arc<Tenant>),
+    /// A key of a disabled tenant.
+    Disabled(String),
+    /// No tenant has it.
+    Unknown,
+}
+
+type Hash = [u8; 32];
+
+#[derive(Default)]
+struct Snapshot {
+    by_hash: HashMap<Hash, (Hash, Arc<Tenant>)>,
+    tenants: Vec<Arc<Tenant>>,
+}
+
+/// The tenants of a deployment, in the database and in memory.
+pub struct Tenants {
+    pool: AnyPool,
+    snapshot: ArcSwap<Snapshot>,
+}
+
+impl std::fmt::Debug for Tenants {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tenants")
+            .field("tenants", &self.snapshot.load().tenants.len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn hash(key: &str) -> Hash {
+    Sha256::digest(key.as_bytes()).into()
+}
+
+fn hex(h: &Hash) -> String {
+    h.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Option<Hash> {
+    let mut out = [0u8; 32];
+    if s.len() != 64 {
+        return None;
+    }
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+/// A new key: the prefix and 32 random bytes, base64url.
+fn new_key() -> Result<String> {
+    let mut bytes = [0u8; 32];
+    getrandom::getrandom(&mut bytes)
+        .map_err(|e| Error::Startup(format!("the operating system gave no random bytes: {e}")))?;
+    Ok(format!(
+        "{KEY_PREFIX}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    ))
+}
+
+/// A tenant's name is safe in a log line, a metric label and a URL path.
+fn check_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Invalid(format!(
+            "{name:?}: a tenant's name is 1 to 64 of a-z, 0-9, - and _"
+        )))
+    }
+}
+
+impl Tenants {
+    /// The tenants in the database `pool` reaches (its tables made when absent), read once.
+    pub async fn open(pool: AnyPool) -> Result<Self> {
+        concord_models::migrate(&pool, "concord_server_migrations", MIGRATIONS).await?;
+        let tenants = Self {
+            pool,
+            snapshot: ArcSwap::default(),
+        };
+        tenants.refresh().await?;
+        Ok(tenants)
+    }
+
+    /// Reads every tenant and key again (after a write, or another instance's).
+    pub async fn refresh(&self) -> Result<()> {
+        let rows = sqlx::query(
+            "SELECT name, disabled, default_model, created_at FROM tenants ORDER BY name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut tenants: Vec<Tenant> = Vec::with_capacity(rows.len());
+        for r in &rows {
+            tenants.push(Tenant {
+                name: r.try_get("name")?,
+                disabled: r.try_get::<i64, _>("disabled")? != 0,
+                default_model: r.try_get("default_model")?,
+                created_at_ms: r.try_get("created_at")?,
+                key_hints: Vec::new(),
+            });
+        }
+        let keys =
+            sqlx::query("SELECT hash, tenant, hint FROM tenant_keys ORDER BY created_at, hash")
+                .fetch_all(&self.pool)
+                .await?;
+        let mut owners: Vec<(Hash, String)> = Vec::with_capacity(keys.len());
+        for k in &keys {
+            let tenant: String = k.try_get("tenant")?;
+            let hint: String = k.try_get("hint")?;
+            let h: String = k.try_get("hash")?;
+            let h = unhex(&h)
+                .ok_or_else(|| Error::Database(format!("a key hash of {tenant} is not hex")))?;
+            if let Some(t) = tenants.iter_mut().find(|t| t.name == tenant) {
+                t.key_hints.push(hint);
+            }
+            owners.push((h, tenant));
+        }
+        let tenants: Vec<Arc<Tenant>> = tenants.into_iter().map(Arc::new).collect();
+        let by_hash = owners
+            .into_iter()
+            .filter_map(|(h, owner)| {
+                let t = tenants.iter().find(|t| t.name == owner)?;
+                Some((h, (h, t.clone())))
+            })
+            .collect();
+        self.snapshot.store(Arc::new(Snapshot { by_hash, tenants }));
+        Ok(())
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Who holds `key`.
+    pub fn authenticate(&self, key: &str) -> Auth {
+        let h = hash(key);
+        let snap = self.snapshot.load();
+        match snap.by_hash.get(&h) {
+            // The map found it by hash; the stored hash is compared again in constant time so
+            // no path through here depends on how much of a key was right.
+            Some((stored, t)) if bool::from(stored.ct_eq(&h)) => {
+                if t.disabled {
+                    Auth::Disabled(t.name.clone())
+                } else {
+                    Auth::Tenant(t.clone())
+                }
+            }
+            _ => Auth::Unknown,
+        }
+    }
+
+    /// Every tenant, by name.
+    pub fn list(&self) -> Vec<Arc<Tenant>> {
+        self.snapshot.load().tenants.clone()
+    }
+
+    /// The tenant `name`, if there is one.
+    pub fn get(&self, name: &str) -> Option<Arc<Tenant>> {
+        self.snapshot
+            .load()
+            .tenants
+            .iter()
+            .find(|t| t.name == name)
+            .cloned()
+    }
+
+    /// Makes a tenant with one key, and returns the key: the only time it is shown.
+    pub async fn create(&self, name: &str, default_model: Option<&str>) -> Result<String> {
+        check_name(name)?;
+        let key = new_key()?;
+        let mut tx = self.pool.begin().await?;
+        let exists: Option<String> = sqlx::query_scalar("SELECT name FROM tenants WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_some() {
+            return Err(Error::Exists(format!(
+                "a tenant called {name} exists (rotate its key with `concord tenants rotate-key {name}`)"
+            )));
+        }
+        sqlx::query(
+            "INSERT INTO tenants (name, disabled, default_model, created_at) VALUES ($1, 0, $2, $3)",
+        )
+        .bind(name)
+        .bind(default_model)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?;
+        insert_key(&mut tx, name, &key).await?;
+        tx.commit().await?;
+        self.refresh().await?;
+        Ok(key)
+    }
+
+    /// Replaces every key of `name` with a new one, and returns it: old keys stop working at
+    /// once (in this process; other instances at their next refresh).
+    pub async fn rotate_key(&self, name: &str) -> Result<String> {
+        let key = new_key()?;
+        let mut tx = self.pool.begin().await?;
+        self.must_exist(&mut tx, name).await?;
+        sqlx::query("DELETE FROM tenant_keys WHERE tenant = $1")
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        insert_key(&mut tx, name, &key).await?;
+        tx.commit().await?;
+        self.refresh().await?;
+        Ok(key)
+    }
+
+    /// Refuses (`true`) or admits again (`false`) every key of `name`.
+    pub async fn set_disabled(&self, name: &str, disabled: bool) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        self.must_exist(&mut tx, name).await?;
+        sqlx::query("UPDATE tenants SET disabled = $1 WHERE name = $2")
+            .bind(i64::from(disabled))
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        self.refresh().await
+    }
+
+    async fn must_exist(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        name: &str,
+    ) -> Result<()> {
+        let exists: Option<String> = sqlx::query_scalar("SELECT name FROM tenants WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&mut **tx)
+            .await?;
+        match exists {
+            Some(_) => Ok(()),
+            None => Err(Error::NotFound(format!(
+                "no tenant called {name} (see concord tenants list)"
+            ))),
+        }
+    }
+}
+
+async fn insert_key(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tenant: &str,
+    key: &str,
+) -> Result<()> {
+    sqlx::query("INSERT INTO tenant_keys (hash, tenant, hint, created_at) VALUES ($1, $2, $3, $4)")
+        .bind(hex(&hash(key)))
+        .bind(tenant)
+        .bind(&key[key.len() - 4..])
+        .bind(now_ms())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_long_random_and_hash_back() {
+        let (a, b) = (new_key().unwrap(), new_key().unwrap());
+        assert_ne!(a, b);
+        assert!(a.starts_with(KEY_PREFIX));
+        assert_eq!(a.len(), KEY_PREFIX.len() + 43);
+        assert_eq!(unhex(&hex(&hash(&a))), Some(hash(&a)));
+        assert!(check_name("team-a_1").is_ok());
+        assert!(check_name("Team A").is_err());
+    }
+}

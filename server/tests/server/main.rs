@@ -1,0 +1,5 @@
+//! concord-server's integration tests, one binary (each test binary is a link on CI's 2 cores).
+
+mod common;
+mod docs_fresh;
+mod openai_door;
