@@ -184,13 +184,15 @@ fn message(path: &str, v: &Value) -> Result<Message, BadRequest> {
             content: text_content(&f.path("content"), f.get("content"))?,
             is_error: false,
         },
-        other => return Err(BadRequest::at(
-            f.path("role"),
-            format!(
+        other => {
+            return Err(BadRequest::at(
+                f.path("role"),
+                format!(
                 "{}: role {other:?} is not supported (system, developer, user, assistant, tool)",
                 f.path("role")
             ),
-        )),
+            ))
+        }
     };
     f.done()?;
     Ok(m)

@@ -189,14 +189,6 @@ fn a_missing_file_and_broken_toml_say_so() {
 }
 
 #[test]
-fn the_example_file_loads() {
-    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../concord.example.toml");
-    let s = load(&Sources::with_vars(Some(example), &[])).unwrap();
-    assert!(s.providers.contains_key("main"));
-    assert!(!s.providers["local"].enabled);
-}
-
-#[test]
 fn ranges_the_schema_states_are_enforced() {
     let p = problems(&Sources::with_vars(
         None,

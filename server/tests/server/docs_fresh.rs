@@ -21,3 +21,18 @@ fn configuration_docs_and_the_example_file_are_fresh() {
         );
     }
 }
+
+/// The generated example loads as the program loads a file (every section, `[server]` too).
+#[test]
+fn the_example_file_loads() {
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../concord.example.toml");
+    let s = concord_registry::load_with(
+        &concord_registry::Sources::with_vars(Some(example), &[]),
+        &concord_server::sections(),
+    )
+    .unwrap();
+    assert!(s.providers.contains_key("main"));
+    assert!(!s.providers["local"].enabled);
+    let server = s.config.get::<concord_server::ServerSection>();
+    assert_eq!(server.listen, "127.0.0.1:8080");
+}
