@@ -30,6 +30,7 @@ mod models;
 mod output;
 mod plugin;
 mod providers;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -61,6 +62,11 @@ enum Command {
     /// The model database: models, prices, lifecycle and defaults (an embedded database by
     /// default; `[database]` names another).
     Models(models::ModelsArgs),
+    /// Serve OpenAI-compatible endpoints over every registered provider: tenants' keys, the
+    /// model database's routing and costs, health (`--mock-providers`: a demo with no keys).
+    Serve(serve::ServeArgs),
+    /// The server's tenants: create (prints the key once), list, disable, enable, rotate-key.
+    Tenants(serve::TenantsArgs),
 }
 
 /// Exit codes: 0 success, 1 provider or network error, 2 usage or configuration error.
@@ -89,6 +95,8 @@ fn main() -> ExitCode {
             Command::Providers(command) => providers::run(command).await,
             Command::Config(command) => config::run(command),
             Command::Models(args) => models::run(args).await,
+            Command::Serve(args) => serve::run(args).await,
+            Command::Tenants(args) => serve::tenants(args).await,
         }
     });
     ExitCode::from(code)

@@ -147,16 +147,23 @@ pub struct LimitsArgs {
 
 /// Opens the model database the configuration names; `Err` is the exit code and what to say.
 pub(crate) async fn open(at: &Where) -> Result<(Settings, Arc<Models>), (u8, String)> {
+    open_with_store(at).await.map(|(s, m, _)| (s, m))
+}
+
+/// [`open`], and the SQL store beneath (the server's tables live beside the model database's).
+pub(crate) async fn open_with_store(
+    at: &Where,
+) -> Result<(Settings, Arc<Models>, concord_models::SqlStore), (u8, String)> {
     let src = crate::config::sources(at.config.clone(), &at.set).map_err(|e| (EXIT_USAGE, e))?;
     let settings = crate::config::load(&src).map_err(|e| (EXIT_USAGE, e.to_string()))?;
     crate::config::notices(&settings);
     let env = |k: &str| std::env::var(k).ok();
-    let models = settings
+    let (models, store) = settings
         .database
-        .open(&env)
+        .open_with_store(&env)
         .await
         .map_err(|e| (code(&e), e.to_string()))?;
-    Ok((settings, models))
+    Ok((settings, models, store))
 }
 
 fn code(e: &concord_models::Error) -> u8 {

@@ -21,6 +21,33 @@ pub struct Route {
     pub deprecated: Option<(String, Option<String>)>,
 }
 
+/// The output limit of a call that sets none, for a model the database does not size.
+pub const DEFAULT_MAX_OUTPUT: u32 = 4096;
+
+impl Route {
+    /// The context of a call for `tenant`: the provider's registered context with the
+    /// route's model and the tenant. A call that sets no output limit gets the model's
+    /// (`max_output` in the model database, else [`DEFAULT_MAX_OUTPUT`]): some vendors require
+    /// one (Anthropic), and a budget reserves against it.
+    pub fn context(&self, models: &Models, tenant: &str) -> concord::RuntimeContext {
+        let mut ctx = self
+            .provider
+            .context()
+            .model(self.model.clone())
+            .tenant(tenant.to_owned());
+        if ctx.settings.max_output_tokens.is_none() {
+            ctx.settings.max_output_tokens = Some(
+                models
+                    .get(&self.name, &self.model)
+                    .and_then(|m| m.max_output)
+                    .and_then(|n| u32::try_from(n).ok())
+                    .unwrap_or(DEFAULT_MAX_OUTPUT),
+            );
+        }
+        ctx
+    }
+}
+
 fn not_found(message: String) -> Error {
     Error::new(ErrorKind::NotFound, "concord", message)
 }

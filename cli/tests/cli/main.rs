@@ -9,3 +9,4 @@ mod mock;
 mod models;
 mod paths;
 mod registry;
+mod serve;

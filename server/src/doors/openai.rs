@@ -110,11 +110,7 @@ pub(crate) async fn chat_completions(
         Ok(r) => r,
         Err(e) => return error(&e),
     };
-    let ctx = r
-        .provider
-        .context()
-        .model(r.model.clone())
-        .tenant(tenant.name.clone());
+    let ctx = r.context(&server.models, &tenant.name);
     let metered = Metered::new(
         r.provider.clone(),
         server.models.clone(),

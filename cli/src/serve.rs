@@ -1,0 +1,325 @@
+//! `concord serve` and `concord tenants …`: the server over the registry, the model database
+//! and the tenants the configuration names. `--mock-providers` starts the mock vendors in this
+//! process and registers them, so a newcomer sees it answer with no keys and no setup.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Args, Subcommand};
+use concord_harness::{MockVendor, Protocol};
+use concord_models::Recorder;
+use concord_registry::{Options, Registry, Settings};
+use concord_server::{Server, ServerSection, Tenants};
+
+use crate::{EXIT_PROVIDER, EXIT_USAGE};
+
+/// `concord serve`.
+#[derive(Args)]
+#[command(
+    after_help = "Examples:\n  concord serve --mock-providers            # mock vendors, a demo tenant, no keys needed\n  concord serve --config concord.toml\n  concord serve --listen 0.0.0.0:8080      # behind a TLS-terminating proxy\n\nClients use it as an OpenAI server: base URL http://ADDR/v1, a tenant's key as the API key\n(concord tenants create NAME prints one)."
+)]
+pub struct ServeArgs {
+    /// The configuration file (else `CONCORD_CONFIG`): providers, `[server]`, `[database]`.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Override a setting: `--set server.body_limit=1048576`.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// The address to listen on (over `[server] listen`).
+    #[arg(long)]
+    listen: Option<String>,
+    /// Start the mock vendors (OpenAI, Anthropic, Gemini) in this process, register them as
+    /// the only providers, and make a `demo` tenant whose key is printed.
+    #[arg(long)]
+    mock_providers: bool,
+}
+
+/// `concord tenants …`.
+#[derive(Args)]
+pub struct TenantsArgs {
+    #[command(flatten)]
+    at: crate::models::Where,
+    #[command(subcommand)]
+    command: TenantsCommand,
+}
+
+#[derive(Subcommand)]
+enum TenantsCommand {
+    /// Make a tenant and print its key (the only time it is shown).
+    Create {
+        /// Its name: a-z, 0-9, - and _.
+        name: String,
+        /// The model its calls get when they name none (`provider/model`).
+        #[arg(long)]
+        default_model: Option<String>,
+    },
+    /// Every tenant, its state and its keys' last characters.
+    List {
+        /// One JSON list on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Refuse every key of a tenant (403) until enabled again.
+    Disable {
+        /// The tenant.
+        name: String,
+    },
+    /// Admit a disabled tenant's keys again.
+    Enable {
+        /// The tenant.
+        name: String,
+    },
+    /// Replace a tenant's keys with a new one, printed once; the old ones stop working.
+    RotateKey {
+        /// The tenant.
+        name: String,
+    },
+}
+
+fn fail(code: u8, message: impl std::fmt::Display) -> u8 {
+    eprintln!("error: {message}");
+    code
+}
+
+fn code(e: &concord_server::Error) -> u8 {
+    match e {
+        concord_server::Error::Database(_) | concord_server::Error::Startup(_) => EXIT_PROVIDER,
+        _ => EXIT_USAGE,
+    }
+}
+
+/// The mock vendors of `--mock-providers`: a registered name, its key and base-URL variables.
+const MOCKS: [(Protocol, &str, &str); 3] = [
+    (Protocol::Openai, "OPENAI_API_KEY", "OPENAI_BASE_URL"),
+    (
+        Protocol::Anthropic,
+        "ANTHROPIC_API_KEY",
+        "ANTHROPIC_BASE_URL",
+    ),
+    (Protocol::Gemini, "GEMINI_API_KEY", "GEMINI_BASE_URL"),
+];
+
+pub async fn run(args: ServeArgs) -> u8 {
+    let src = match crate::config::sources(args.config.clone(), &args.set) {
+        Ok(s) => s,
+        Err(e) => return fail(EXIT_USAGE, e),
+    };
+    let settings = match crate::config::load(&src) {
+        Ok(s) => s,
+        Err(e) => return fail(EXIT_USAGE, e),
+    };
+    crate::config::notices(&settings);
+    let mut server_settings = settings.config.get::<ServerSection>();
+    if let Some(listen) = args.listen {
+        server_settings.listen = listen;
+    }
+    let addr: std::net::SocketAddr = match server_settings.listen.parse() {
+        Ok(a) => a,
+        Err(_) => {
+            return fail(
+                EXIT_USAGE,
+                format!(
+                    "--listen {:?}: give host:port with an IP address, like 127.0.0.1:8080",
+                    server_settings.listen
+                ),
+            )
+        }
+    };
+    let client = match crate::http_client() {
+        Ok(c) => c,
+        Err(m) => return fail(EXIT_PROVIDER, m),
+    };
+    let env = |k: &str| std::env::var(k).ok();
+    let (models, store) = match settings.database.open_with_store(&env).await {
+        Ok(o) => o,
+        Err(e) => return fail(EXIT_PROVIDER, e),
+    };
+    let tenants = match Tenants::open(store.pool().clone()).await {
+        Ok(t) => t,
+        Err(e) => return fail(code(&e), e),
+    };
+    // The mocks live as long as the server: dropping them stops them.
+    let mut mocks = Vec::new();
+    let registry = if args.mock_providers {
+        let mut vars = HashMap::new();
+        for (protocol, key, base) in MOCKS {
+            let mock = match MockVendor::start(protocol, "auto").await {
+                Ok(m) => m,
+                Err(e) => return fail(EXIT_PROVIDER, format!("a mock vendor did not start: {e}")),
+            };
+            vars.insert(key.to_owned(), "sk-concord-mock-vendor".to_owned());
+            vars.insert(base.to_owned(), mock.base_url());
+            mocks.push(mock);
+        }
+        // Only the mocks: the environment's real keys are not used in demo mode.
+        let mut options = Options::from_settings(&settings, client);
+        options.env = Arc::new(move |k: &str| vars.get(k).cloned());
+        let registry = Registry::new(options);
+        registry.discover_all(&Settings::defaults()).await;
+        registry
+    } else {
+        let registry = Registry::new(Options::from_settings(&settings, client));
+        let found = registry.discover_all(&settings).await;
+        for source in &found.sources {
+            for (name, why) in &source.skipped {
+                eprintln!("note: provider {name} not registered: {why}");
+            }
+        }
+        registry
+    };
+    if registry.names().is_empty() {
+        return fail(
+            EXIT_USAGE,
+            "no provider is registered: add [providers.NAME] to the configuration, set a provider's key variable (OPENAI_API_KEY, …), or try --mock-providers",
+        );
+    }
+    registry.follow_models(models.clone(), std::time::Duration::from_secs(1));
+    let demo_key = if args.mock_providers {
+        let made = match tenants.get("demo") {
+            Some(_) => tenants.rotate_key("demo").await,
+            None => tenants.create("demo", None).await,
+        };
+        match made {
+            Ok(k) => Some(k),
+            Err(e) => return fail(code(&e), e),
+        }
+    } else {
+        None
+    };
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(l) => l,
+        Err(e) => return fail(EXIT_PROVIDER, format!("cannot listen on {addr}: {e}")),
+    };
+    let bound = listener.local_addr().map_or(addr, |a| a);
+    let recorder = Recorder::new(models.store().clone());
+    let providers = registry.names().join(", ");
+    let server = Arc::new(Server {
+        registry,
+        models,
+        recorder,
+        tenants,
+        settings: server_settings,
+    });
+    out!("concord serve: listening on http://{bound} (providers: {providers})");
+    if let Some(key) = demo_key {
+        out!("A demo tenant's key (shown once): {key}");
+        out!("Try:");
+        out!(
+            "  curl http://{bound}/v1/chat/completions -H 'Authorization: Bearer {key}' -H 'content-type: application/json' -d '{{\"model\": \"gpt-4o-mini\", \"messages\": [{{\"role\": \"user\", \"content\": \"Hello\"}}]}}'"
+        );
+        out!("or point any OpenAI client at base URL http://{bound}/v1 with that key.");
+    }
+    match server.serve(listener, shutdown_signal()).await {
+        Ok(()) => {
+            eprintln!("concord serve: stopped");
+            drop(mocks);
+            0
+        }
+        Err(e) => fail(EXIT_PROVIDER, e),
+    }
+}
+
+/// SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    eprintln!("concord serve: stopping (calls in flight finish first)");
+}
+
+pub async fn tenants(args: TenantsArgs) -> u8 {
+    let (_, models, store) = match crate::models::open_with_store(&args.at).await {
+        Ok(o) => o,
+        Err((c, m)) => return fail(c, m),
+    };
+    drop(models);
+    let tenants = match Tenants::open(store.pool().clone()).await {
+        Ok(t) => t,
+        Err(e) => return fail(code(&e), e),
+    };
+    let done = match args.command {
+        TenantsCommand::Create {
+            name,
+            default_model,
+        } => tenants
+            .create(&name, default_model.as_deref())
+            .await
+            .map(|key| {
+                out!("{key}");
+                eprintln!("made tenant {name}; its key is above, shown this once");
+            }),
+        TenantsCommand::RotateKey { name } => tenants.rotate_key(&name).await.map(|key| {
+            out!("{key}");
+            eprintln!("{name}'s old keys no longer work; the new one is above, shown this once");
+        }),
+        TenantsCommand::Disable { name } => tenants
+            .set_disabled(&name, true)
+            .await
+            .map(|()| eprintln!("{name} is disabled: its keys are refused with 403")),
+        TenantsCommand::Enable { name } => tenants
+            .set_disabled(&name, false)
+            .await
+            .map(|()| eprintln!("{name} is enabled")),
+        TenantsCommand::List { json } => {
+            let all = tenants.list();
+            if json {
+                let list: Vec<serde_json::Value> = all
+                    .iter()
+                    .map(|t| {
+                        serde_json::json!({
+                            "name": t.name,
+                            "disabled": t.disabled,
+                            "default_model": t.default_model,
+                            "created": concord_models::date((t.created_at_ms / 1000) as u64),
+                            "keys": t.key_hints.iter().map(|h| format!("…{h}")).collect::<Vec<_>>(),
+                        })
+                    })
+                    .collect();
+                out!("{}", serde_json::Value::Array(list));
+            } else {
+                out!(
+                    "{:<24} {:<9} {:<12} {:<30} KEYS",
+                    "NAME",
+                    "STATE",
+                    "CREATED",
+                    "DEFAULT MODEL"
+                );
+                for t in &all {
+                    out!(
+                        "{:<24} {:<9} {:<12} {:<30} {}",
+                        t.name,
+                        if t.disabled { "disabled" } else { "enabled" },
+                        concord_models::date((t.created_at_ms / 1000) as u64),
+                        t.default_model.as_deref().unwrap_or("-"),
+                        t.key_hints
+                            .iter()
+                            .map(|h| format!("…{h}"))
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    );
+                }
+            }
+            Ok(())
+        }
+    };
+    match done {
+        Ok(()) => 0,
+        Err(e) => fail(code(&e), e),
+    }
+}

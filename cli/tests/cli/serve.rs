@@ -1,0 +1,113 @@
+//! `concord serve --mock-providers` as a newcomer runs it: one command, no keys, no setup; the
+//! printed key answers through the OpenAI door from each vendor's mock; SIGTERM stops it
+//! cleanly. And `concord tenants …` on the embedded database.
+
+use std::io::BufRead;
+
+use serde_json::Value;
+
+use crate::common::{concord, stdout_json};
+
+fn data(test: &str) -> (String, String) {
+    let dir = std::env::temp_dir().join(format!("concord-serve-cli-{}-{test}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    ("CONCORD_DATA_DIR".into(), dir.display().to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_with_mock_providers_answers_with_the_printed_key_and_stops_on_sigterm() {
+    let (var, dir) = data("demo");
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin!("concord"));
+    for v in concord_registry::settings::docs::all_vars(&concord_server::sections()) {
+        cmd.env_remove(&v.name);
+    }
+    let mut child = cmd
+        .args(["serve", "--mock-providers", "--listen", "127.0.0.1:0"])
+        .env(&var, &dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (base, key) = tokio::task::spawn_blocking(move || {
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        let first = lines.next().unwrap().unwrap();
+        let base = first
+            .split("listening on ")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .unwrap()
+            .to_owned();
+        let second = lines.next().unwrap().unwrap();
+        let key = second.rsplit(' ').next().unwrap().to_owned();
+        (base, key)
+    })
+    .await
+    .unwrap();
+    assert!(key.starts_with("sk-concord-"), "{key}");
+    let client = reqwest::Client::new();
+    for model in ["gpt-4o-mini", "claude-sonnet-4-5", "gemini-2.5-flash"] {
+        let r = client
+            .post(format!("{base}/v1/chat/completions"))
+            .bearer_auth(&key)
+            .header("content-type", "application/json")
+            .body(serde_json::json!({"model": model, "messages": [{"role": "user", "content": "Hello"}]}).to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{model}");
+        let v: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+        assert_eq!(v["object"], "chat.completion", "{model}: {v}");
+        assert!(
+            v["choices"][0]["message"]["content"].is_string(),
+            "{model}: {v}"
+        );
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("stopped"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenants_are_made_listed_disabled_and_rotated() {
+    let env = vec![data("tenants")];
+    let run = |args: &[&str]| concord(args.iter().map(|s| s.to_string()).collect(), env.clone());
+    let made = run(&["tenants", "create", "team-a"]).await;
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let key = String::from_utf8_lossy(&made.stdout).trim().to_owned();
+    assert!(key.starts_with("sk-concord-"));
+    let again = run(&["tenants", "create", "team-a"]).await;
+    assert_eq!(again.status.code(), Some(2));
+    let bad = run(&["tenants", "create", "Team A"]).await;
+    assert_eq!(bad.status.code(), Some(2));
+    let list = stdout_json(&run(&["tenants", "list", "--json"]).await);
+    assert_eq!(list[0]["name"], "team-a");
+    assert_eq!(list[0]["disabled"], false);
+    // Only the key's last four characters are ever shown again.
+    assert_eq!(list[0]["keys"][0], format!("…{}", &key[key.len() - 4..]));
+    assert!(!list.to_string().contains(&key));
+    assert!(run(&["tenants", "disable", "team-a"])
+        .await
+        .status
+        .success());
+    let list = stdout_json(&run(&["tenants", "list", "--json"]).await);
+    assert_eq!(list[0]["disabled"], true);
+    let rotated = run(&["tenants", "rotate-key", "team-a"]).await;
+    let new_key = String::from_utf8_lossy(&rotated.stdout).trim().to_owned();
+    assert_ne!(new_key, key);
+    let missing = run(&["tenants", "disable", "nobody"]).await;
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no tenant called nobody"));
+}
