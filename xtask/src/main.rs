@@ -44,7 +44,7 @@ enum Cmd {
     /// Run the criterion benchmarks quickly.
     Bench(bench::Args),
     /// Point the official Python SDKs (pinned in harness/sdk/requirements.txt, installed in a
-    /// virtualenv under target/) at every mock vendor.
+    /// virtualenv under target/) at every mock vendor, and the openai SDK at `concord serve`.
     SdkCheck,
     /// Live mode against `concord mock` started as an HTTP server, as a user runs it against a
     /// server of theirs (--live --provider openai-compatible --base-url), Chat and Responses,

@@ -1,5 +1,6 @@
 //! `cargo xtask sdk-check`: the official Python SDKs (versions pinned in
-//! `harness/sdk/requirements.txt`) parse every non-fault scenario of every mock vendor. The SDKs
+//! `harness/sdk/requirements.txt`) parse every non-fault scenario of every mock vendor, and the
+//! `openai` SDK works against `concord serve --mock-providers` (`check_server.py`). The SDKs
 //! live in a virtualenv under `target/sdk-venv`, made (once per change of the pins) with the
 //! machine's `python3`.
 
@@ -49,5 +50,10 @@ pub fn run() -> Result<()> {
     crate::run(
         &python.to_string_lossy(),
         &["harness/sdk/check_sdks.py", &concord.to_string_lossy()],
+    )?;
+    // The same SDKs as clients of `concord serve`, each routed to other vendors as well.
+    crate::run(
+        &python.to_string_lossy(),
+        &["harness/sdk/check_server.py", &concord.to_string_lossy()],
     )
 }
