@@ -332,7 +332,81 @@ pub fn live_against_mock() -> Result<()> {
             bail!("live run against concord mock: {pass} passed, {skip} skipped; every live check should pass");
         }
     }
+    // And against `concord serve --mock-providers`, as a team checks its deployment: the
+    // demo tenant's key, the first model the server lists (an Anthropic one: an OpenAI
+    // client through the server to another vendor).
+    let server = ServeProcess::start()?;
+    println!("\n`concord serve --mock-providers` at {}", server.url);
+    std::env::set_var("OPENAI_COMPATIBLE_API_KEY", &server.key);
+    let report = run_report(Args {
+        providers: vec!["openai-compatible".into()],
+        mock_providers: false,
+        live: true,
+        base_url: Some(format!("{}/v1", server.url)),
+        ..Args::mock_all()
+    })?;
+    let (pass, _, skip) = report.counts();
+    if pass < 15 || skip > 0 {
+        bail!("live run against concord serve: {pass} passed, {skip} skipped; every live check should pass");
+    }
     Ok(())
+}
+
+/// `concord serve --mock-providers` on a free port with a database of its own, stopped (and
+/// its folder removed) when dropped.
+struct ServeProcess {
+    child: std::process::Child,
+    url: String,
+    key: String,
+    data: PathBuf,
+}
+
+impl ServeProcess {
+    fn start() -> Result<Self> {
+        use std::io::BufRead;
+        let concord = crate::root().join("target/debug/concord");
+        let data = std::env::temp_dir().join(format!("concord-xtask-serve-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&data);
+        let mut child = std::process::Command::new(&concord)
+            .args(["serve", "--mock-providers", "--listen", "127.0.0.1:0"])
+            .env("CONCORD_DATA_DIR", &data)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .with_context(|| format!("starting {}", concord.display()))?;
+        let stdout = child.stdout.take().context("the server's stdout")?;
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        let mut next =
+            || -> Result<String> { Ok(lines.next().context("the server printed nothing")??) };
+        let first = next()?;
+        let url = first
+            .split("listening on ")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .with_context(|| format!("no address in {first:?}"))?
+            .to_owned();
+        let second = next()?;
+        let key = second
+            .rsplit(' ')
+            .next()
+            .filter(|k| k.starts_with("sk-concord-"))
+            .context("no demo key printed")?
+            .to_owned();
+        Ok(Self {
+            child,
+            url,
+            key,
+            data,
+        })
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.data);
+    }
 }
 
 /// A `concord mock` process, stopped when dropped.

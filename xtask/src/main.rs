@@ -48,10 +48,12 @@ enum Cmd {
     SdkCheck,
     /// Live mode against `concord mock` started as an HTTP server, as a user runs it against a
     /// server of theirs (--live --provider openai-compatible --base-url), Chat and Responses,
-    /// and the official openai SDK plugin the same way.
+    /// and the official openai SDK plugin the same way; then against `concord serve
+    /// --mock-providers` with its demo tenant's key.
     LiveMockCheck,
     /// Everything CI runs: fmt, clippy, tests, the mock-mode suite, generated docs, fixtures,
-    /// live mode against `concord mock`, the official-SDK check, the example plugins.
+    /// live mode against `concord mock` and `concord serve`, the official-SDK check, the
+    /// example plugins.
     Ci,
 }
 
