@@ -299,3 +299,63 @@ async fn models_lists_what_can_be_called_and_health_says_why() {
     .await;
     assert_eq!(status, 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vendor_refusal_keeps_its_kind_and_when_to_come_back() {
+    // The vendor answers 429 with `retry-after-ms: 1500`: the client gets 429, the OpenAI
+    // error shape and `Retry-After: 2` (seconds, rounded up).
+    let d = deploy(
+        "ratelimited",
+        &[(
+            "openai",
+            "openai",
+            Protocol::Openai,
+            "error_rate_limited_ms",
+        )],
+    )
+    .await;
+    let r = d.post("/v1/chat/completions", HELLO).await;
+    assert_eq!(r.headers()["retry-after"], "2");
+    let (status, v) = body(r).await;
+    assert_eq!(status, 429, "{v}");
+    assert_eq!(v["error"]["type"], "rate_limit_error");
+    d.server.recorder.flush().await;
+    let records = d.server.models.store().calls(0).await.unwrap();
+    assert_eq!(records[0].outcome, "rate_limited");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_hangs_up_mid_stream_cancels_the_call() {
+    // `slow_stream` takes a while between chunks: the client reads the first and leaves.
+    let d = deploy(
+        "hangup",
+        &[("openai", "openai", Protocol::Openai, "slow_stream")],
+    )
+    .await;
+    let mut r = d
+        .post(
+            "/v1/chat/completions",
+            r#"{"model": "gpt-4o-mini", "stream": true, "messages": [{"role": "user", "content": "Hello"}]}"#,
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let first = r.chunk().await.unwrap();
+    assert!(first.is_some());
+    drop(r);
+    // The record says cancelled within a second, and no call is left in flight.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    loop {
+        d.server.recorder.flush().await;
+        let records = d.server.models.store().calls(0).await.unwrap();
+        if let Some(rec) = records.first() {
+            assert_eq!(rec.outcome, "cancelled");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no record a second after the client left"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(d.server.registry.in_flight(), 0);
+}
