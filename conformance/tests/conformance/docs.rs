@@ -28,6 +28,7 @@ fn every_contract_and_check_reference_resolves_in_the_repository() {
         "dispatch",
         "registry",
         "models",
+        "server",
         "settings",
     ] {
         collect(&root.join(dir), &mut files);

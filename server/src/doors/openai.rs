@@ -36,14 +36,8 @@ fn bad_request(b: &concord::serve::BadRequest) -> Response {
 
 /// The error for a body that could not be read (413 past the limit), with axum's status.
 pub(crate) fn body_error(rejection: BytesRejection) -> Response {
-    let status = rejection.status().as_u16();
-    let kind = if status == 413 {
-        ErrorKind::ContextLengthExceeded
-    } else {
-        ErrorKind::InvalidRequest
-    };
-    let (_, body) = serve::error(kind, &rejection.body_text(), None);
-    json(status, &body)
+    let (_, body) = serve::error(ErrorKind::InvalidRequest, &rejection.body_text(), None);
+    json(rejection.status().as_u16(), &body)
 }
 
 fn now_secs() -> u64 {
