@@ -1,7 +1,8 @@
-"""Points the official `openai` Python SDK (pinned in requirements.txt) at `concord serve
---mock-providers`: chat, streams and tool calls, each routed to a vendor other than OpenAI
-(Anthropic, Gemini) as well as OpenAI, and the errors an SDK user must be able to catch by
-type (authentication, not found, bad request).
+"""Points the official `openai` and `anthropic` Python SDKs (pinned in requirements.txt) at
+`concord serve --mock-providers`, each through its own door: chat, streams (with the SDKs' own
+accumulators) and tool calls with their results in history, each routed to the other vendors
+as well as its own, and the errors an SDK user must be able to catch by type (authentication,
+not found, bad request).
 
 `cargo xtask sdk-check` runs it after check_sdks.py. By hand:
 
@@ -14,6 +15,10 @@ import os
 import subprocess
 import sys
 import tempfile
+import warnings
+
+# The anthropic SDK warns about model names it knows are retired; the mocks answer any name.
+warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 MODELS = ["gpt-4o-mini", "claude-sonnet-4-5", "gemini-2.5-flash"]
 WEATHER = {"type": "function", "function": {"name": "get_weather", "description": "The weather in a city",
@@ -114,6 +119,51 @@ def main():
             check("unsupported field", expect(openai.BadRequestError, lambda: client.chat.completions.create(
                 model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], logit_bias={"50256": -100})))
             check("models list", lambda: next(m for m in client.models.list() if m.id == "anthropic/claude-sonnet-4-5"))
+
+            # The anthropic SDK through the Anthropic door, answered by other vendors too.
+            import anthropic
+            claude = anthropic.Anthropic(api_key=key, base_url=base, max_retries=0)
+            ANTH_WEATHER = {"name": "get_weather", "description": "The weather in a city",
+                            "input_schema": WEATHER["function"]["parameters"]}
+            for model in MODELS:
+                def a_chat(model=model):
+                    m = claude.messages.create(model=model, max_tokens=256, messages=[{"role": "user", "content": "Hello"}])
+                    assert m.content[0].type == "text" and m.content[0].text, m
+                    assert m.usage.output_tokens > 0, m.usage
+
+                def a_stream(model=model):
+                    with claude.messages.stream(model=model, max_tokens=256, messages=[{"role": "user", "content": "Hello"}]) as s:
+                        final = s.get_final_message()
+                    assert final.content[0].text, final
+                    assert final.stop_reason == "end_turn", final
+
+                def a_tools(model=model):
+                    m = claude.messages.create(model=model, max_tokens=256, tools=[ANTH_WEATHER], tool_choice={"type": "any"},
+                                               messages=[{"role": "user", "content": "Weather in Paris?"}])
+                    uses = [b for b in m.content if b.type == "tool_use"]
+                    assert uses and uses[0].name == "get_weather", m
+                    assert m.stop_reason == "tool_use", m
+                    m2 = claude.messages.create(model=model, max_tokens=256, tools=[ANTH_WEATHER], messages=[
+                        {"role": "user", "content": "Weather in Paris?"},
+                        {"role": "assistant", "content": [b.model_dump() for b in m.content]},
+                        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": uses[0].id, "content": "18 C"}]}])
+                    assert m2.content, m2
+
+                def a_stream_tools(model=model):
+                    with claude.messages.stream(model=model, max_tokens=256, tools=[ANTH_WEATHER], tool_choice={"type": "any"},
+                                                messages=[{"role": "user", "content": "Weather in Paris?"}]) as s:
+                        final = s.get_final_message()
+                    uses = [b for b in final.content if b.type == "tool_use"]
+                    assert uses and uses[0].input, final
+
+                for name, f in [("messages", a_chat), ("messages stream", a_stream), ("messages tools", a_tools),
+                                ("messages streamed tools", a_stream_tools)]:
+                    check(f"{name} {model}", f)
+            bad_claude = anthropic.Anthropic(api_key="sk-concord-wrong", base_url=base, max_retries=0)
+            check("anthropic wrong key", expect(anthropic.AuthenticationError, lambda: bad_claude.messages.create(
+                model="gpt-4o-mini", max_tokens=10, messages=[{"role": "user", "content": "hi"}])))
+            check("anthropic unknown model", expect(anthropic.NotFoundError, lambda: claude.messages.create(
+                model="no-such-model", max_tokens=10, messages=[{"role": "user", "content": "hi"}])))
         finally:
             proc.terminate()
             proc.wait(timeout=10)

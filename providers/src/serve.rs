@@ -171,9 +171,14 @@ impl<'a> Fields<'a> {
         }
     }
 
-    /// Fails on the first field not read, naming it.
+    /// Fails on the first field not read, naming it. A `null` field is one not set (SDKs
+    /// write every optional field of a block they parsed, `null` when absent): nothing to carry.
     pub(crate) fn done(self) -> Result<(), BadRequest> {
-        match self.map.keys().find(|k| !self.seen.contains(&k.as_str())) {
+        let unread = self
+            .map
+            .iter()
+            .find(|(k, v)| !v.is_null() && !self.seen.contains(&k.as_str()));
+        match unread.map(|(k, _)| k) {
             None => Ok(()),
             Some(k) => Err(BadRequest::at(
                 self.path(k),

@@ -1,11 +1,11 @@
 //! concord-server: what `concord serve` runs — doors in the formats clients already speak
-//! (OpenAI Chat Completions; Anthropic Messages to come), any registered provider out, each
+//! (OpenAI Chat Completions, Anthropic Messages), any registered provider out, each
 //! call routed through the model database (`route.rs`), metered and recorded with its cost,
 //! under a tenant's key (`tenants.rs`). The router is a library so tests drive it in-process;
 //! the CLI's `concord serve` is a thin shell around [`Server::serve`].
 //!
 //! It knows no wire format of its own: the doors' codecs live in `concord` beside the client
-//! side they mirror (`concord::openai::serve`).
+//! side they mirror (`concord::openai::serve`, `concord::anthropic::serve`).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -63,6 +63,7 @@ impl Server {
                 "/v1/chat/completions",
                 post(doors::openai::chat_completions),
             )
+            .route("/v1/messages", post(doors::anthropic::messages))
             .route("/v1/models", get(doors::openai::models))
             .route("/health/live", get(health::live))
             .route("/health/ready", get(health::ready))

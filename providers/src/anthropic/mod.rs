@@ -5,6 +5,7 @@
 mod error;
 mod request;
 mod response;
+pub mod serve;
 mod stream;
 
 use crate::context::ResolvedCall;

@@ -4,6 +4,7 @@
 //! its own format — whatever vendor answered. What they share is here: who is calling, and
 //! an error in the door's shape with `Retry-After`.
 
+pub mod anthropic;
 pub mod openai;
 
 use std::sync::Arc;
@@ -12,9 +13,14 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
-use concord::{Error, ErrorKind};
+use concord::{Error, ErrorKind, EventStream, RuntimeContext, StreamEvent};
+use concord_models::Metered;
+use concord_registry::Handle;
+use futures_util::StreamExt;
 
+use crate::route::{route, Route};
 use crate::tenants::{Auth, Tenant};
+use crate::Server;
 
 /// A response with a JSON body.
 pub(crate) fn json(status: u16, body: &serde_json::Value) -> Response {
@@ -78,4 +84,136 @@ pub(crate) fn with_retry_after(mut r: Response, e: &Error) -> Response {
             .insert(http::header::RETRY_AFTER, retry_after(after));
     }
     r
+}
+
+/// The key of `x-api-key` (Anthropic's clients), else of `Authorization: Bearer`.
+pub(crate) fn api_key(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get("x-api-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .or_else(|| bearer(headers))
+}
+
+/// A call ready to make: where it goes, its context, and the provider behind the model
+/// database's metering (which records it however it ends).
+pub(crate) struct Call {
+    pub route: Route,
+    pub ctx: RuntimeContext,
+    pub provider: Metered<Handle>,
+}
+
+/// Routes a call of `tenant` naming `model` (or none).
+pub(crate) fn prepare(
+    server: &Server,
+    tenant: &Tenant,
+    model: Option<&str>,
+) -> Result<Call, Error> {
+    let route = route(
+        &server.registry,
+        &server.models,
+        model,
+        tenant.default_model.as_deref(),
+    )?;
+    let ctx = route.context(&server.models, &tenant.name);
+    let provider = Metered::new(
+        route.provider.clone(),
+        server.models.clone(),
+        server.recorder.clone(),
+    )
+    .listed_as(route.name.clone());
+    Ok(Call {
+        route,
+        ctx,
+        provider,
+    })
+}
+
+/// A stream's first event, awaited before the response starts: an error before any output
+/// is an HTTP error (the dispatcher's retry and fallback have had their turn), not a broken
+/// stream.
+pub(crate) async fn first_event(
+    mut events: EventStream,
+) -> Result<(StreamEvent, EventStream), Error> {
+    match events.next().await {
+        Some(Ok(event)) => Ok((event, events)),
+        Some(Err(e)) => Err(e),
+        None => Err(Error::new(
+            ErrorKind::StreamInterrupted,
+            "concord",
+            "the provider's stream ended before it began",
+        )),
+    }
+}
+
+/// The headers every answer carries: which provider served it, and a deprecation.
+pub(crate) fn route_headers(headers: &mut HeaderMap, r: &Route) {
+    if let Ok(v) = HeaderValue::from_str(&r.name) {
+        headers.insert("x-concord-provider", v);
+    }
+    if let Some((why, replaced_by)) = &r.deprecated {
+        headers.insert("deprecation", HeaderValue::from_static("true"));
+        if let Some(v) = replaced_by
+            .as_deref()
+            .and_then(|r| HeaderValue::from_str(r).ok())
+        {
+            headers.insert("x-concord-replaced-by", v);
+        }
+        if let Ok(v) = HeaderValue::from_str(why) {
+            headers.insert("warning", v);
+        }
+    }
+}
+
+/// The cost header of an answer whose model has prices.
+pub(crate) fn cost_header(
+    headers: &mut HeaderMap,
+    server: &Server,
+    r: &Route,
+    usage: &concord::Usage,
+) {
+    let prices = server.models.get(&r.name, &r.model).map(|m| m.prices);
+    if let Some(c) = prices.and_then(|p| concord_models::cost(usage, &p)) {
+        if let Ok(v) = HeaderValue::from_str(&c.total.dollars()) {
+            headers.insert("x-concord-cost-usd", v);
+        }
+    }
+}
+
+/// A streamed body from `frames`, with the headers of server-sent events.
+pub(crate) fn event_stream(
+    frames: impl futures_util::Stream<Item = Result<bytes::Bytes, std::convert::Infallible>>
+        + Send
+        + 'static,
+) -> Response {
+    let mut r = Response::new(Body::from_stream(frames));
+    let h = r.headers_mut();
+    h.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    h.insert(
+        http::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache"),
+    );
+    r
+}
+
+/// Seconds since the epoch.
+pub(crate) fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// A response id for an answer whose vendor gave none (`prefix` and the time in nanoseconds).
+pub(crate) fn response_id(prefix: &str, vendor: &str) -> String {
+    if vendor.is_empty() {
+        let n = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        format!("{prefix}concord{n:x}")
+    } else {
+        vendor.to_owned()
+    }
 }
