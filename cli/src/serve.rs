@@ -10,6 +10,7 @@ use clap::{Args, Subcommand};
 use concord_harness::{MockVendor, Protocol};
 use concord_models::Recorder;
 use concord_registry::{Options, Registry, Settings};
+use concord_server::tenants::{Budget, Period};
 use concord_server::{Server, ServerSection, Tenants};
 
 use crate::{EXIT_PROVIDER, EXIT_USAGE};
@@ -53,6 +54,31 @@ enum TenantsCommand {
         /// The model its calls get when they name none (`provider/model`).
         #[arg(long)]
         default_model: Option<String>,
+        /// What it may spend per period, in dollars (exact: `25`, `12.50`).
+        #[arg(long, value_name = "USD")]
+        budget: Option<String>,
+        /// The budget's period: `day`, `month` (UTC calendar) or `total`.
+        #[arg(long, default_value = "month")]
+        period: String,
+    },
+    /// Set a tenant's budget (`--usd`), or remove it (`--none`).
+    Budget {
+        /// The tenant.
+        name: String,
+        /// What it may spend per period, in dollars.
+        #[arg(
+            long,
+            value_name = "USD",
+            conflicts_with = "none",
+            required_unless_present = "none"
+        )]
+        usd: Option<String>,
+        /// The period: `day`, `month` or `total`.
+        #[arg(long, default_value = "month")]
+        period: String,
+        /// No budget.
+        #[arg(long)]
+        none: bool,
     },
     /// Every tenant, its state and its keys' last characters.
     List {
@@ -75,6 +101,14 @@ enum TenantsCommand {
         /// The tenant.
         name: String,
     },
+}
+
+/// `--budget USD --period P` as a budget; `Err` says what to fix.
+fn parse_budget(usd: &str, period: &str) -> Result<Budget, String> {
+    let limit = concord_models::Money::from_dollars(usd).map_err(|e| format!("--budget: {e}"))?;
+    let period = Period::from_name(period)
+        .ok_or_else(|| format!("--period {period:?}: day, month or total"))?;
+    Ok(Budget { limit, period })
 }
 
 fn fail(code: u8, message: impl std::fmt::Display) -> u8 {
@@ -178,7 +212,7 @@ pub async fn run(args: ServeArgs) -> u8 {
     let demo_key = if args.mock_providers {
         let made = match tenants.get("demo") {
             Some(_) => tenants.rotate_key("demo").await,
-            None => tenants.create("demo", None).await,
+            None => tenants.create("demo", None, None).await,
         };
         match made {
             Ok(k) => Some(k),
@@ -193,12 +227,14 @@ pub async fn run(args: ServeArgs) -> u8 {
     };
     let bound = listener.local_addr().map_or(addr, |a| a);
     let recorder = Recorder::new(models.store().clone());
+    let models_store = models.store().clone();
     let providers = registry.names().join(", ");
     let server = Arc::new(Server {
         registry,
         models,
         recorder,
         tenants,
+        budgets: Arc::new(concord_server::budget::Budgets::new(models_store.clone())),
         settings: server_settings,
     });
     out!("concord serve: listening on http://{bound} (providers: {providers})");
@@ -257,13 +293,51 @@ pub async fn tenants(args: TenantsArgs) -> u8 {
         TenantsCommand::Create {
             name,
             default_model,
-        } => tenants
-            .create(&name, default_model.as_deref())
-            .await
-            .map(|key| {
-                out!("{key}");
-                eprintln!("made tenant {name}; its key is above, shown this once");
-            }),
+            budget,
+            period,
+        } => {
+            let budget = match budget
+                .as_deref()
+                .map(|usd| parse_budget(usd, &period))
+                .transpose()
+            {
+                Ok(b) => b,
+                Err(m) => return fail(EXIT_USAGE, m),
+            };
+            tenants
+                .create(&name, default_model.as_deref(), budget)
+                .await
+                .map(|key| {
+                    out!("{key}");
+                    eprintln!("made tenant {name}; its key is above, shown this once");
+                })
+        }
+        TenantsCommand::Budget {
+            name,
+            usd,
+            period,
+            none: _,
+        } => {
+            let budget = match usd
+                .as_deref()
+                .map(|usd| parse_budget(usd, &period))
+                .transpose()
+            {
+                Ok(b) => b,
+                Err(m) => return fail(EXIT_USAGE, m),
+            };
+            tenants
+                .set_budget(&name, budget)
+                .await
+                .map(|()| match budget {
+                    Some(b) => eprintln!(
+                        "{name} may spend ${} per {}",
+                        b.limit.dollars(),
+                        b.period.name()
+                    ),
+                    None => eprintln!("{name} has no budget"),
+                })
+        }
         TenantsCommand::RotateKey { name } => tenants.rotate_key(&name).await.map(|key| {
             out!("{key}");
             eprintln!("{name}'s old keys no longer work; the new one is above, shown this once");
@@ -288,6 +362,8 @@ pub async fn tenants(args: TenantsArgs) -> u8 {
                             "default_model": t.default_model,
                             "created": concord_models::date((t.created_at_ms / 1000) as u64),
                             "keys": t.key_hints.iter().map(|h| format!("…{h}")).collect::<Vec<_>>(),
+                            "budget": t.budget.map(|b| serde_json::json!({
+                                "usd": b.limit.dollars(), "period": b.period.name()})),
                         })
                     })
                     .collect();

@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 pub mod cost;
+pub mod date;
 mod error;
 pub mod import;
 pub mod limits;
@@ -17,10 +18,11 @@ pub mod settings;
 pub mod store;
 
 pub use cost::{cost, Cost, PriceSet, Prices};
+pub use date::{date, today};
 pub use error::{Error, Result};
 pub use meter::{Metered, OnWarning, Recorder};
 pub use model::{CallRecord, Model, ProviderLimits, Status};
-pub use models::{date, today, Models, Verdict};
+pub use models::{Models, Verdict};
 pub use money::{Money, MoneyError, Price};
 pub use settings::DatabaseSection;
 pub use store::{migrate, ImportReport, SqlStore, Store};

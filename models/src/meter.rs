@@ -15,8 +15,9 @@ use futures_util::future::BoxFuture;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::cost::{cost, Prices};
+use crate::date::today;
 use crate::model::CallRecord;
-use crate::models::{today, Models, Verdict};
+use crate::models::{Models, Verdict};
 use crate::store::Store;
 
 enum Message {

@@ -61,6 +61,9 @@ pub enum MoneyError {
     /// Too large.
     #[error("{0:?} is too large")]
     TooLarge(String),
+    /// An amount with more decimals than a picodollar.
+    #[error("{0:?} has more decimals than a picodollar (10^-12 dollars)")]
+    BelowPicodollar(String),
 }
 
 /// A decimal string as an integer count of `10^-scale` units: `"0.075"` at scale 6 is 75000.
@@ -178,6 +181,18 @@ impl Price {
 }
 
 impl Money {
+    /// An amount given in dollars (`"12.50"`): exact to the picodollar, or refused (a budget,
+    /// a limit: never rounded).
+    pub fn from_dollars(dollars: &str) -> Result<Money, MoneyError> {
+        let units = parse_decimal(dollars, 12).map_err(|e| match e {
+            MoneyError::TooPrecise(t) => MoneyError::BelowPicodollar(t),
+            other => other,
+        })?;
+        i64::try_from(units)
+            .map(Money)
+            .map_err(|_| MoneyError::TooLarge(dollars.to_owned()))
+    }
+
     /// The sum, or `None` past ±$9.2 million.
     pub fn checked_add(self, other: Money) -> Option<Money> {
         self.0.checked_add(other.0).map(Money)
@@ -217,6 +232,24 @@ fn decimal(units: i128, scale: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn amounts_in_dollars_are_exact_or_refused() {
+        assert_eq!(Money::from_dollars("12.5"), Ok(Money(12_500_000_000_000)));
+        assert_eq!(Money::from_dollars("0.000000000001"), Ok(Money(1)));
+        assert!(matches!(
+            Money::from_dollars("0.0000000000001"),
+            Err(MoneyError::BelowPicodollar(_))
+        ));
+        assert!(matches!(
+            Money::from_dollars("-1"),
+            Err(MoneyError::Negative(_))
+        ));
+        assert!(matches!(
+            Money::from_dollars("lots"),
+            Err(MoneyError::NotANumber(_))
+        ));
+    }
 
     #[test]
     fn list_prices_are_exact_and_over_precise_ones_are_refused() {

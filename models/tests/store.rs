@@ -201,6 +201,17 @@ async fn settings_limits_and_call_records_keep_what_was_written() {
             "{db}"
         );
         assert!(store.calls(1_765_000_001_000).await.unwrap().is_empty());
+        // A tenant's spend sums its costs (the cut call has none) since a time.
+        assert_eq!(store.spent("team-a", 0).await.unwrap(), c.total, "{db}");
+        assert_eq!(
+            store.spent("team-a", 1_765_000_000_001).await.unwrap(),
+            concord_models::Money(0),
+            "{db}"
+        );
+        assert_eq!(
+            store.spent("nobody", 0).await.unwrap(),
+            concord_models::Money(0)
+        );
     }
 }
 

@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod budget;
 pub mod doors;
 mod error;
 pub mod health;
@@ -41,6 +42,8 @@ pub struct Server {
     pub recorder: Recorder,
     /// Who may call.
     pub tenants: Tenants,
+    /// What each tenant has spent and holds.
+    pub budgets: Arc<budget::Budgets>,
     /// `[server]`.
     pub settings: ServerSection,
 }

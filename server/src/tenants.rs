@@ -14,7 +14,10 @@ use subtle::ConstantTimeEq;
 
 use crate::error::{Error, Result};
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_tenants.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_tenants.sql")),
+    (2, include_str!("../migrations/0002_budgets.sql")),
+];
 
 /// What every key starts with (so a leaked one is recognisable to secret scanners).
 pub const KEY_PREFIX: &str = "sk-concord-";
@@ -32,6 +35,46 @@ pub struct Tenant {
     pub created_at_ms: i64,
     /// The last four characters of each key it has, oldest first.
     pub key_hints: Vec<String>,
+    /// What it may spend per period, if limited.
+    pub budget: Option<Budget>,
+}
+
+/// A spending limit: at most `limit` per `period`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    /// The most it may spend in a period.
+    pub limit: concord_models::Money,
+    /// How long a period is.
+    pub period: Period,
+}
+
+/// A budget's period: UTC calendar days or months, or all time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Period {
+    /// From 00:00 UTC.
+    Day,
+    /// From the 1st, 00:00 UTC.
+    Month,
+    /// Never resets.
+    Total,
+}
+
+impl Period {
+    /// `day`, `month`, `total`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Period::Day => "day",
+            Period::Month => "month",
+            Period::Total => "total",
+        }
+    }
+
+    /// The period named `name`.
+    pub fn from_name(name: &str) -> Option<Period> {
+        [Period::Day, Period::Month, Period::Total]
+            .into_iter()
+            .find(|p| p.name() == name)
+    }
 }
 
 /// What a key says about its bearer.
@@ -134,7 +177,7 @@ impl Tenants {
     /// Reads every tenant and key again (after a write, or another instance's).
     pub async fn refresh(&self) -> Result<()> {
         let rows = sqlx::query(
-            "SELECT name, disabled, default_model, created_at FROM tenants ORDER BY name",
+            "SELECT name, disabled, default_model, created_at, budget, budget_period FROM tenants ORDER BY name",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -146,6 +189,18 @@ impl Tenants {
                 default_model: r.try_get("default_model")?,
                 created_at_ms: r.try_get("created_at")?,
                 key_hints: Vec::new(),
+                budget: match (
+                    r.try_get::<Option<i64>, _>("budget")?,
+                    r.try_get::<Option<String>, _>("budget_period")?,
+                ) {
+                    (Some(limit), Some(p)) => Some(Budget {
+                        limit: concord_models::Money(limit),
+                        period: Period::from_name(&p).ok_or_else(|| {
+                            Error::Database(format!("unknown budget period {p:?}"))
+                        })?,
+                    }),
+                    _ => None,
+                },
             });
         }
         let keys =
@@ -215,9 +270,18 @@ impl Tenants {
             .cloned()
     }
 
-    /// Makes a tenant with one key, and returns the key: the only time it is shown.
-    pub async fn create(&self, name: &str, default_model: Option<&str>) -> Result<String> {
+    /// Makes a tenant with one key (and a budget, if given), in one transaction, and returns
+    /// the key: the only time it is shown.
+    pub async fn create(
+        &self,
+        name: &str,
+        default_model: Option<&str>,
+        budget: Option<Budget>,
+    ) -> Result<String> {
         check_name(name)?;
+        if budget.is_some_and(|b| b.limit.0 < 0) {
+            return Err(Error::Invalid("a budget is zero or more".into()));
+        }
         let key = new_key()?;
         let mut tx = self.pool.begin().await?;
         let exists: Option<String> = sqlx::query_scalar("SELECT name FROM tenants WHERE name = $1")
@@ -230,11 +294,14 @@ impl Tenants {
             )));
         }
         sqlx::query(
-            "INSERT INTO tenants (name, disabled, default_model, created_at) VALUES ($1, 0, $2, $3)",
+            "INSERT INTO tenants (name, disabled, default_model, created_at, budget, budget_period) \
+             VALUES ($1, 0, $2, $3, $4, $5)",
         )
         .bind(name)
         .bind(default_model)
         .bind(now_ms())
+        .bind(budget.map(|b| b.limit.0))
+        .bind(budget.map(|b| b.period.name()))
         .execute(&mut *tx)
         .await?;
         insert_key(&mut tx, name, &key).await?;
@@ -257,6 +324,23 @@ impl Tenants {
         tx.commit().await?;
         self.refresh().await?;
         Ok(key)
+    }
+
+    /// Sets (or, with `None`, removes) `name`'s budget.
+    pub async fn set_budget(&self, name: &str, budget: Option<Budget>) -> Result<()> {
+        if budget.is_some_and(|b| b.limit.0 < 0) {
+            return Err(Error::Invalid("a budget is zero or more".into()));
+        }
+        let mut tx = self.pool.begin().await?;
+        self.must_exist(&mut tx, name).await?;
+        sqlx::query("UPDATE tenants SET budget = $1, budget_period = $2 WHERE name = $3")
+            .bind(budget.map(|b| b.limit.0))
+            .bind(budget.map(|b| b.period.name()))
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        self.refresh().await
     }
 
     /// Refuses (`true`) or admits again (`false`) every key of `name`.

@@ -107,6 +107,55 @@ async fn tenants_are_made_listed_disabled_and_rotated() {
     let rotated = run(&["tenants", "rotate-key", "team-a"]).await;
     let new_key = String::from_utf8_lossy(&rotated.stdout).trim().to_owned();
     assert_ne!(new_key, key);
+    // Budgets: exact dollars, a named period; bad input is exit 2 and changes nothing.
+    let made = run(&[
+        "tenants", "create", "team-b", "--budget", "12.50", "--period", "day",
+    ])
+    .await;
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    for bad in [
+        vec!["tenants", "budget", "team-b", "--usd", "-3"],
+        vec!["tenants", "budget", "team-b", "--usd", "0.0000000000001"],
+        vec![
+            "tenants", "budget", "team-b", "--usd", "5", "--period", "week",
+        ],
+        vec!["tenants", "create", "team-c", "--budget", "lots"],
+    ] {
+        let out = run(&bad).await;
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+    }
+    let list = stdout_json(&run(&["tenants", "list", "--json"]).await);
+    let b = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "team-b")
+        .unwrap();
+    assert_eq!(
+        b["budget"],
+        serde_json::json!({"usd": "12.5", "period": "day"})
+    );
+    assert!(list
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|t| t["name"] != "team-c"));
+    assert!(run(&["tenants", "budget", "team-b", "--none"])
+        .await
+        .status
+        .success());
+    let list = stdout_json(&run(&["tenants", "list", "--json"]).await);
+    let b = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "team-b")
+        .unwrap();
+    assert!(b["budget"].is_null());
     let missing = run(&["tenants", "disable", "nobody"]).await;
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no tenant called nobody"));

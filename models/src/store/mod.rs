@@ -10,6 +10,7 @@ pub use sql::{migrate, SqlStore};
 
 use crate::error::Result;
 use crate::model::{CallRecord, Model, ProviderLimits};
+use crate::money::Money;
 
 /// What an import did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -51,6 +52,8 @@ pub trait Store: Send + Sync {
     fn record_all<'a>(&'a self, calls: &'a [CallRecord]) -> BoxFuture<'a, Result<()>>;
     /// The records of calls since `since_ms` (Unix milliseconds), oldest first.
     fn calls(&self, since_ms: i64) -> BoxFuture<'_, Result<Vec<CallRecord>>>;
+    /// What `tenant`'s recorded calls since `since_ms` cost, in all.
+    fn spent<'a>(&'a self, tenant: &'a str, since_ms: i64) -> BoxFuture<'a, Result<Money>>;
 }
 
 /// A database URL without its password (`postgres://user:…@host/db`), for messages.

@@ -453,6 +453,20 @@ impl Store for SqlStore {
             rows.iter().map(record_of).collect()
         })
     }
+
+    fn spent<'a>(&'a self, tenant: &'a str, since_ms: i64) -> BoxFuture<'a, Result<Money>> {
+        Box::pin(async move {
+            // Postgres sums BIGINT as NUMERIC; the cast keeps one type for both databases.
+            let total: i64 = sqlx::query_scalar(
+                "SELECT CAST(COALESCE(SUM(cost), 0) AS BIGINT) FROM calls WHERE tenant = $1 AND at >= $2",
+            )
+            .bind(tenant)
+            .bind(since_ms)
+            .fetch_one(&self.pool)
+            .await?;
+            Ok(Money(total))
+        })
+    }
 }
 
 /// Whether an import brings nothing new for a row (its bookkeeping aside).

@@ -53,7 +53,13 @@ pub(crate) async fn messages(
             return json(status, &body);
         }
     };
-    let call = match prepare(&server, &tenant, incoming.model.as_deref()) {
+    let call = match prepare(
+        &server,
+        &tenant,
+        incoming.model.as_deref(),
+        &incoming.request,
+        body.len(),
+    ) {
         Ok(c) => c,
         Err(e) => return error(&e),
     };

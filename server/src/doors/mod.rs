@@ -15,7 +15,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use concord::{Error, ErrorKind, EventStream, RuntimeContext, StreamEvent};
 use concord_models::Metered;
-use concord_registry::Handle;
 use futures_util::StreamExt;
 
 use crate::route::{route, Route};
@@ -96,18 +95,21 @@ pub(crate) fn api_key(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// A call ready to make: where it goes, its context, and the provider behind the model
-/// database's metering (which records it however it ends).
+/// database's metering (which records it however it ends) and, for a tenant with a budget,
+/// the budget's reservation inside that (so a refusal is recorded too).
 pub(crate) struct Call {
     pub route: Route,
     pub ctx: RuntimeContext,
-    pub provider: Metered<Handle>,
+    pub provider: Metered<Box<dyn concord::Provider>>,
 }
 
-/// Routes a call of `tenant` naming `model` (or none).
+/// Routes `request` of `tenant` naming `model` (or none), whose body is `body_bytes` long.
 pub(crate) fn prepare(
     server: &Server,
     tenant: &Tenant,
     model: Option<&str>,
+    request: &concord::Request,
+    body_bytes: usize,
 ) -> Result<Call, Error> {
     let route = route(
         &server.registry,
@@ -116,12 +118,43 @@ pub(crate) fn prepare(
         tenant.default_model.as_deref(),
     )?;
     let ctx = route.context(&server.models, &tenant.name);
-    let provider = Metered::new(
-        route.provider.clone(),
-        server.models.clone(),
-        server.recorder.clone(),
-    )
-    .listed_as(route.name.clone());
+    let inner: Box<dyn concord::Provider> = match tenant.budget {
+        None => Box::new(route.provider.clone()),
+        Some(budget) => {
+            let prices = server
+                .models
+                .get(&route.name, &route.model)
+                .map(|m| m.prices);
+            let most = crate::budget::max_cost(
+                body_bytes,
+                request
+                    .params
+                    .max_output_tokens
+                    .or(ctx.settings.max_output_tokens),
+                prices.as_ref(),
+            )
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::QuotaExceeded,
+                    "concord",
+                    format!(
+                        "{}/{} has no prices in the model database, and the tenant {} has a budget: a call without a price cannot be held to it (add prices with concord models set)",
+                        route.name, route.model, tenant.name
+                    ),
+                )
+            })?;
+            Box::new(crate::budget::Budgeted::new(
+                route.provider.clone(),
+                server.budgets.clone(),
+                &tenant.name,
+                budget,
+                most,
+                prices.unwrap_or_default(),
+            ))
+        }
+    };
+    let provider = Metered::new(inner, server.models.clone(), server.recorder.clone())
+        .listed_as(route.name.clone());
     Ok(Call {
         route,
         ctx,

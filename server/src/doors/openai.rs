@@ -62,7 +62,13 @@ pub(crate) async fn chat_completions(
             return json(status, &body);
         }
     };
-    let call = match prepare(&server, &tenant, incoming.model.as_deref()) {
+    let call = match prepare(
+        &server,
+        &tenant,
+        incoming.model.as_deref(),
+        &incoming.request,
+        body.len(),
+    ) {
         Ok(c) => c,
         Err(e) => return error(&e),
     };

@@ -30,6 +30,15 @@ impl Drop for TempDir {
 
 /// `providers`: `(registered name, descriptor row, protocol, scenario)`.
 pub async fn deploy(test: &str, providers: &[(&str, &str, Protocol, &str)]) -> Deployment {
+    deploy_with_latency(test, providers, std::time::Duration::ZERO).await
+}
+
+/// [`deploy`] with vendors that take `latency` before answering (so calls overlap).
+pub async fn deploy_with_latency(
+    test: &str,
+    providers: &[(&str, &str, Protocol, &str)],
+    latency: std::time::Duration,
+) -> Deployment {
     static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let dir =
@@ -45,12 +54,14 @@ pub async fn deploy(test: &str, providers: &[(&str, &str, Protocol, &str)]) -> D
         .await
         .expect("the model database opens");
     let tenants = Tenants::open(store.pool().clone()).await.unwrap();
-    let key = tenants.create("team-a", None).await.unwrap();
+    let key = tenants.create("team-a", None, None).await.unwrap();
     let client = reqwest::Client::new();
     let registry = Registry::new(Options::new(client.clone()));
     let mut mocks = Vec::new();
     for (name, row, protocol, scenario) in providers {
-        let mock = MockVendor::start(*protocol, scenario).await.unwrap();
+        let mut config = concord_harness::MockConfig::new(*protocol).scenario(*scenario);
+        config.latency = latency;
+        let mock = MockVendor::start_with(config).await.unwrap();
         let provider = concord::builtin(row).unwrap();
         let ctx = RuntimeContext::new()
             .base_url(mock.base_url())
@@ -62,11 +73,13 @@ pub async fn deploy(test: &str, providers: &[(&str, &str, Protocol, &str)]) -> D
         mocks.push(mock);
     }
     let recorder = Recorder::new(models.store().clone());
+    let models_store = models.store().clone();
     let server = Arc::new(Server {
         registry,
         models,
         recorder,
         tenants,
+        budgets: Arc::new(concord_server::budget::Budgets::new(models_store.clone())),
         settings: ServerSection {
             body_limit: 64 * 1024,
             ..ServerSection::default()

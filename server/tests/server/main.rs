@@ -1,6 +1,7 @@
 //! concord-server's integration tests, one binary (each test binary is a link on CI's 2 cores).
 
 mod anthropic_door;
+mod budgets;
 mod common;
 mod docs_fresh;
 mod openai_door;

@@ -1,0 +1,84 @@
+//! Budgets hold exactly under concurrency: each call reserves its worst case before it starts
+//! and settles to its real cost after, so calls at once never spend past the budget.
+
+use concord_harness::Protocol;
+use concord_models::Money;
+use concord_server::tenants::{Budget, Period};
+use serde_json::Value;
+
+use crate::common::deploy_with_latency;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_calls_never_spend_past_the_budget() {
+    let d = deploy_with_latency(
+        "budget",
+        &[("openai", "openai", Protocol::Openai, "text")],
+        std::time::Duration::from_millis(300),
+    )
+    .await;
+    let body = r#"{"model": "gpt-4o-mini", "max_tokens": 1000, "messages": [{"role": "user", "content": "Hello"}]}"#;
+    // The worst case of this call at gpt-4o-mini's $0.15 / $0.60 per million: its bytes as
+    // input tokens and 1,000 output tokens, in picodollars per token × tokens.
+    let most = body.len() as i64 * 150_000 + 1000 * 600_000;
+    // Room for three worst cases at once, not four.
+    let budget = Money(3 * most + most / 2);
+    d.server
+        .tenants
+        .set_budget(
+            "team-a",
+            Some(Budget {
+                limit: budget,
+                period: Period::Month,
+            }),
+        )
+        .await
+        .unwrap();
+    let calls = (0..10).map(|_| d.post("/v1/chat/completions", body));
+    let answers = futures_util::future::join_all(calls).await;
+    let mut admitted = 0;
+    for r in answers {
+        match r.status().as_u16() {
+            200 => admitted += 1,
+            429 => {
+                assert!(
+                    r.headers().contains_key("retry-after"),
+                    "when the month ends"
+                );
+                let v: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+                assert_eq!(v["error"]["type"], "insufficient_quota", "{v}");
+                assert!(
+                    v["error"]["message"].as_str().unwrap().contains("budget"),
+                    "{v}"
+                );
+            }
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert_eq!(
+        admitted, 3,
+        "exactly the calls whose worst cases fit at once"
+    );
+    assert_eq!(
+        d.mocks[0].requests().len(),
+        3,
+        "refused calls never reach the vendor"
+    );
+    // Settled: the real cost of three calls (19 in, 10 out: 8.85 µ$ each), nothing held.
+    let standing = d.server.budgets.standing("team-a").unwrap();
+    assert_eq!(standing.reserved, Money(0));
+    assert_eq!(standing.spent, Money(3 * 8_850_000));
+    // The refusals are recorded too, with no cost.
+    d.server.recorder.flush().await;
+    let records = d.server.models.store().calls(0).await.unwrap();
+    assert_eq!(records.len(), 10);
+    assert_eq!(
+        records
+            .iter()
+            .filter(|r| r.outcome == "quota_exceeded")
+            .count(),
+        7
+    );
+    // With the calls settled there is room again.
+    let r = d.post("/v1/chat/completions", body).await;
+    assert_eq!(r.status(), 200);
+}
