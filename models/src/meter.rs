@@ -216,6 +216,17 @@ impl Hook for Recording<'_> {
             .as_ref()
             .and_then(|p| cost(&usage, p))
             .map(|c| c.total);
+        if let Some(c) = cost.filter(|c| c.0 > 0) {
+            // Spend by who and on what, for a metrics exporter (Prometheus at a server's
+            // /metrics); picodollars, so the counter stays an exact integer.
+            metrics::counter!(
+                "concord_spend_picodollars_total",
+                "tenant" => t.tenant.clone().unwrap_or_default(),
+                "provider" => t.provider.clone(),
+                "model" => t.model.clone()
+            )
+            .increment(c.0 as u64);
+        }
         t.recorder.record(CallRecord {
             id: format!("{}-{:016x}", t.at_ms, rand_id()),
             at_ms: t.at_ms,

@@ -14,6 +14,7 @@ pub mod budget;
 pub mod doors;
 mod error;
 pub mod health;
+pub mod observe;
 pub mod route;
 pub mod settings;
 pub mod tenants;
@@ -60,6 +61,8 @@ impl std::fmt::Debug for Server {
 impl Server {
     /// The HTTP routes, to serve or to drive in-process.
     pub fn router(self: &Arc<Self>) -> Router {
+        // The metrics recorder goes in before the first call, so /metrics misses none.
+        observe::handle();
         let limit = usize::try_from(self.settings.body_limit).unwrap_or(usize::MAX);
         Router::new()
             .route(
@@ -70,6 +73,8 @@ impl Server {
             .route("/v1/models", get(doors::openai::models))
             .route("/health/live", get(health::live))
             .route("/health/ready", get(health::ready))
+            .route("/metrics", get(observe::render))
+            .layer(axum::middleware::from_fn(observe::track))
             .layer(DefaultBodyLimit::max(limit))
             .with_state(self.clone())
     }

@@ -73,9 +73,17 @@ pub(crate) async fn chat_completions(
         Err(e) => return error(&e),
     };
     let mut response = if incoming.stream {
+        let started = std::time::Instant::now();
         match call.provider.stream(&incoming.request, &call.ctx).await {
             Ok(events) => match first_event(events).await {
-                Ok((first, rest)) => stream(first, rest, &call.ctx, incoming.include_usage),
+                Ok((first, rest)) => {
+                    crate::observe::time_to_first_token(
+                        &call.route.name,
+                        &call.route.model,
+                        started.elapsed(),
+                    );
+                    stream(first, rest, &call.ctx, incoming.include_usage)
+                }
                 Err(e) => error(&e),
             },
             Err(e) => error(&e),

@@ -359,3 +359,36 @@ async fn a_client_that_hangs_up_mid_stream_cancels_the_call() {
     }
     assert_eq!(d.server.registry.in_flight(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_requests_time_first_tokens_and_sum_spend_without_a_secret() {
+    let d = openai().await;
+    assert_eq!(d.post("/v1/chat/completions", HELLO).await.status(), 200);
+    let r = d
+        .post(
+            "/v1/chat/completions",
+            r#"{"model": "gpt-4o-mini", "stream": true, "messages": [{"role": "user", "content": "Hello"}]}"#,
+        )
+        .await;
+    r.text().await.unwrap();
+    d.server.recorder.flush().await;
+    let r = d
+        .client
+        .get(format!("{}/metrics", d.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.unwrap();
+    for want in [
+        r#"concord_server_requests_total{route="/v1/chat/completions",status="200"}"#,
+        "concord_server_request_duration_seconds_bucket",
+        r#"gen_ai_server_time_to_first_token_bucket{gen_ai_provider_name="openai",gen_ai_request_model="gpt-4o-mini""#,
+        r#"concord_spend_picodollars_total{tenant="team-a",provider="openai",model="gpt-4o-mini"}"#,
+        "concord_recorder_dropped_total 0",
+    ] {
+        assert!(text.contains(want), "{want} missing from:\n{text}");
+    }
+    assert!(!text.contains(&d.key), "no key in the metrics");
+    assert!(!text.contains(crate::common::VENDOR_KEY));
+}

@@ -1,0 +1,90 @@
+//! `GET /metrics`: everything the `metrics` facade collected in this process, as Prometheus
+//! text — the dispatcher's (`gen_ai.client.operation.duration`, `gen_ai.client.token.usage`,
+//! queue depth, waits, rejections by reason, breaker state: see `concord_dispatch::metrics`),
+//! the model database's spend by tenant, provider and model, and the server's own:
+//!
+//! | name | kind | labels |
+//! |---|---|---|
+//! | `concord_server_requests_total` | counter | `route`, `status` |
+//! | `concord_server_request_duration_seconds` | histogram (to the response's head) | `route` |
+//! | `gen_ai.server.time_to_first_token` | histogram, seconds | `gen_ai.provider.name`, `gen_ai.request.model` |
+//! | `concord_recorder_dropped_total` | counter | — |
+//!
+//! Prometheus names have no dots: they become underscores in the text. No label carries a
+//! key, a prompt or anything a client sent but a model name and the route.
+
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+use crate::Server;
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// The process's Prometheus recorder, installed the first time (`None` when the program
+/// installed another recorder of its own: then it exports the metrics its way).
+pub fn handle() -> Option<&'static PrometheusHandle> {
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets(&[
+                    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+                    60.0,
+                ])
+                .ok()?
+                .build_recorder();
+            let handle = recorder.handle();
+            metrics::set_global_recorder(recorder).ok()?;
+            Some(handle)
+        })
+        .as_ref()
+}
+
+/// `GET /metrics`.
+pub(crate) async fn render(State(server): State<Arc<Server>>) -> Response {
+    let Some(handle) = handle() else {
+        let mut r = Response::new(axum::body::Body::from(
+            "this program installed a metrics recorder of its own; it exports them\n",
+        ));
+        *r.status_mut() = http::StatusCode::NOT_IMPLEMENTED;
+        return r;
+    };
+    // A counter that only ever grows, read from the recorder when asked.
+    metrics::counter!("concord_recorder_dropped_total").absolute(server.recorder.dropped());
+    let mut r = Response::new(axum::body::Body::from(handle.render()));
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
+    r
+}
+
+/// Counts every request by route and status, and times it to its response's head.
+pub(crate) async fn track(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("concord_server_requests_total", "route" => route.clone(), "status" => status)
+        .increment(1);
+    metrics::histogram!("concord_server_request_duration_seconds", "route" => route)
+        .record(started.elapsed().as_secs_f64());
+    response
+}
+
+/// A stream's time to its first event.
+pub(crate) fn time_to_first_token(provider: &str, model: &str, took: Duration) {
+    metrics::histogram!(
+        "gen_ai.server.time_to_first_token",
+        "gen_ai.provider.name" => provider.to_owned(),
+        "gen_ai.request.model" => model.to_owned()
+    )
+    .record(took.as_secs_f64());
+}
