@@ -14,8 +14,8 @@ use futures_util::StreamExt;
 
 use super::openai::message;
 use super::{
-    api_key, caller, cost_header, event_stream, first_event, json, prepare, response_id,
-    route_headers, with_retry_after,
+    api_key, caller, cost_header, event_stream, first_event, json, overhead_header, prepare,
+    response_id, route_headers, with_retry_after,
 };
 use crate::Server;
 
@@ -31,6 +31,7 @@ pub(crate) async fn messages(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let started = std::time::Instant::now();
     let tenant = match caller(&server.tenants, api_key(&headers)) {
         Ok(t) => t,
         Err(e) => return error(&e),
@@ -64,14 +65,14 @@ pub(crate) async fn messages(
         Err(e) => return error(&e),
     };
     let mut response = if incoming.stream {
-        let started = std::time::Instant::now();
+        let asked = std::time::Instant::now();
         match call.provider.stream(&incoming.request, &call.ctx).await {
             Ok(events) => match first_event(events).await {
                 Ok((first, rest)) => {
                     crate::observe::time_to_first_token(
                         &call.route.name,
                         &call.route.model,
-                        started.elapsed(),
+                        asked.elapsed(),
                     );
                     stream(first, rest, &call.ctx)
                 }
@@ -85,6 +86,7 @@ pub(crate) async fn messages(
                 let id = response_id("msg_", &answer.id);
                 let mut r = json(200, &serve::encode_response(&answer, &id, &answer.model));
                 cost_header(r.headers_mut(), &server, &call.route, &answer.usage);
+                overhead_header(r.headers_mut(), &call, started);
                 r
             }
             Err(e) => error(&e),

@@ -7,6 +7,7 @@
 pub mod anthropic;
 pub mod openai;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -101,6 +102,8 @@ pub(crate) struct Call {
     pub route: Route,
     pub ctx: RuntimeContext,
     pub provider: Metered<Box<dyn concord::Provider>>,
+    /// How long the provider's `generate` took, in microseconds (set when it returns).
+    pub upstream: Arc<AtomicU64>,
 }
 
 /// Routes `request` of `tenant` naming `model` (or none), whose body is `body_bytes` long.
@@ -118,8 +121,12 @@ pub(crate) fn prepare(
         tenant.default_model.as_deref(),
     )?;
     let ctx = route.context(&server.models, &tenant.name);
+    let upstream = Arc::new(AtomicU64::new(0));
     let inner: Box<dyn concord::Provider> = match tenant.budget {
-        None => Box::new(route.provider.clone()),
+        None => Box::new(Timed {
+            inner: route.provider.clone(),
+            upstream: upstream.clone(),
+        }),
         Some(budget) => {
             let prices = server
                 .models
@@ -144,7 +151,10 @@ pub(crate) fn prepare(
                 )
             })?;
             Box::new(crate::budget::Budgeted::new(
-                route.provider.clone(),
+                Timed {
+                    inner: route.provider.clone(),
+                    upstream: upstream.clone(),
+                },
                 server.budgets.clone(),
                 &tenant.name,
                 budget,
@@ -159,7 +169,57 @@ pub(crate) fn prepare(
         route,
         ctx,
         provider,
+        upstream,
     })
+}
+
+/// The registered provider, timed: how long its `generate` took, in microseconds, for the
+/// server's own overhead (the rest of a call's time).
+struct Timed {
+    inner: concord_registry::Handle,
+    upstream: Arc<AtomicU64>,
+}
+
+impl concord::Provider for Timed {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn capabilities(&self) -> concord::Capabilities {
+        self.inner.capabilities()
+    }
+
+    fn generate<'a>(
+        &'a self,
+        request: &'a concord::Request,
+        ctx: &'a RuntimeContext,
+    ) -> futures_util::future::BoxFuture<'a, concord::Result<concord::Response>> {
+        Box::pin(async move {
+            let started = std::time::Instant::now();
+            let r = self.inner.generate(request, ctx).await;
+            self.upstream
+                .store(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+            r
+        })
+    }
+
+    fn stream<'a>(
+        &'a self,
+        request: &'a concord::Request,
+        ctx: &'a RuntimeContext,
+    ) -> futures_util::future::BoxFuture<'a, concord::Result<EventStream>> {
+        self.inner.stream(request, ctx)
+    }
+}
+
+/// `x-concord-overhead-ms`: what a call took beyond its provider's time, in milliseconds.
+pub(crate) fn overhead_header(headers: &mut HeaderMap, call: &Call, started: std::time::Instant) {
+    let total = started.elapsed().as_micros() as u64;
+    let upstream = call.upstream.load(Ordering::Relaxed);
+    let ms = total.saturating_sub(upstream) as f64 / 1000.0;
+    if let Ok(v) = HeaderValue::from_str(&format!("{ms:.3}")) {
+        headers.insert("x-concord-overhead-ms", v);
+    }
 }
 
 /// A stream's first event, awaited before the response starts: an error before any output

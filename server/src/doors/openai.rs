@@ -14,8 +14,8 @@ use futures_util::StreamExt;
 use serde_json::{json, Value};
 
 use super::{
-    bearer, caller, cost_header, event_stream, first_event, json, now_secs, prepare, response_id,
-    route_headers, with_retry_after,
+    bearer, caller, cost_header, event_stream, first_event, json, now_secs, overhead_header,
+    prepare, response_id, route_headers, with_retry_after,
 };
 use crate::Server;
 
@@ -46,6 +46,7 @@ pub(crate) async fn chat_completions(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let started = std::time::Instant::now();
     let tenant = match caller(&server.tenants, bearer(&headers)) {
         Ok(t) => t,
         Err(e) => return error(&e),
@@ -73,14 +74,14 @@ pub(crate) async fn chat_completions(
         Err(e) => return error(&e),
     };
     let mut response = if incoming.stream {
-        let started = std::time::Instant::now();
+        let asked = std::time::Instant::now();
         match call.provider.stream(&incoming.request, &call.ctx).await {
             Ok(events) => match first_event(events).await {
                 Ok((first, rest)) => {
                     crate::observe::time_to_first_token(
                         &call.route.name,
                         &call.route.model,
-                        started.elapsed(),
+                        asked.elapsed(),
                     );
                     stream(first, rest, &call.ctx, incoming.include_usage)
                 }
@@ -95,6 +96,7 @@ pub(crate) async fn chat_completions(
                 let body = serve::encode_response(&answer, &id, &answer.model, now_secs());
                 let mut r = json(200, &body);
                 cost_header(r.headers_mut(), &server, &call.route, &answer.usage);
+                overhead_header(r.headers_mut(), &call, started);
                 r
             }
             Err(e) => error(&e),

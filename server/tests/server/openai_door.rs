@@ -39,6 +39,13 @@ async fn a_call_answers_in_openai_shape_with_its_cost_and_is_recorded() {
     // gpt-4o-mini at 0.15 / 0.60 per million (the vendored snapshot); the mock reports 19 in
     // and 10 out: 19 × 0.15 + 10 × 0.60 = 8.85 µ$.
     assert_eq!(r.headers()["x-concord-cost-usd"], "0.00000885");
+    // The server's own time: a small positive number of milliseconds, below the whole call's.
+    let overhead: f64 = r.headers()["x-concord-overhead-ms"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((0.0..1000.0).contains(&overhead), "{overhead}");
     let (status, v) = body(r).await;
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["object"], "chat.completion");
