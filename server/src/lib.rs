@@ -88,6 +88,12 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<()> {
         let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
+        // No Nagle delay: a stream's chunks are small and each should leave when written.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::warn!(error = %e, "TCP_NODELAY could not be set");
+            }
+        });
         let serving = axum::serve(listener, self.router()).with_graceful_shutdown(async move {
             shutdown.await;
             let _ = stopping.send(());

@@ -76,10 +76,12 @@ pub fn route(
     let (name, model) = match named.split_once('/') {
         Some((p, m)) if registry.contains(p) && !m.is_empty() => (p.to_owned(), m.to_owned()),
         _ => {
-            let listed = models
-                .all()
+            // The registered providers (a few), each asked for the id: a lookup per
+            // provider, not a scan of every model on every call.
+            let listed = registry
+                .names()
                 .into_iter()
-                .find(|m| m.id == named && registry.contains(&m.provider))
+                .find_map(|p| models.get(&p, &named))
                 .ok_or_else(|| {
                     not_found(format!(
                         "the model {named:?} does not exist here: name one GET /v1/models lists, or provider/model for a registered provider"
