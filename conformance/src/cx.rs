@@ -316,6 +316,20 @@ impl<'a> Cx<'a> {
 
     /// The scenario's hand-written expected response.
     pub fn expected(&self, scenario: &str) -> CheckResultOf<Response> {
+        let mut want = self.vendor_expected(scenario)?;
+        // Behind a server, the usage is what its door's format carries, and the tool-call ids
+        // the client sees first are the server's (normalised) ones.
+        if let Some(door) = self.subject.served {
+            want.usage = door.carried(&want.usage);
+            for call in &mut want.tool_calls {
+                call.provider_id = Some(call.id.clone());
+            }
+        }
+        Ok(want)
+    }
+
+    /// The scenario's expected response as the vendor's own client decodes it.
+    pub fn vendor_expected(&self, scenario: &str) -> CheckResultOf<Response> {
         let sc = self
             .fixtures
             .scenario(self.protocol(), scenario)

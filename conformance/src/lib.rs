@@ -29,6 +29,7 @@ pub mod checks;
 mod cx;
 pub mod outcome;
 pub mod report;
+pub mod served;
 pub mod subject;
 pub mod suite;
 pub mod under_test;

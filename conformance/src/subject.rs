@@ -38,6 +38,9 @@ pub struct Subject {
     /// The model database the CAT checks meter the provider's calls with (concord-models' by
     /// default).
     pub models: crate::under_test::ModelsFactory,
+    /// The server door its calls come through, for a subject behind a server
+    /// ([`Subject::through_server`]); `None` for a provider called directly.
+    pub served: Option<crate::served::Door>,
 }
 
 /// A dispatcher under test, built around a provider.
@@ -210,6 +213,7 @@ impl Subject {
             registry: crate::under_test::default_registry(),
             runtimes: crate::under_test::default_runtimes(),
             models: crate::under_test::default_models(),
+            served: None,
         }
     }
 
@@ -243,6 +247,26 @@ impl Subject {
         self
     }
 
+    /// The same provider behind a server (`concord serve`'s by default: see
+    /// [`crate::served`]), called through `door`: every check then judges the server as much
+    /// as the provider. Named `{name}@serve-{door}`; not live (live mode reaches a server as
+    /// an `openai-compatible` vendor).
+    pub fn through_server(
+        mut self,
+        door: crate::served::Door,
+        factory: crate::served::ServerFactory,
+    ) -> Self {
+        self.provider = Arc::new(crate::served::ThroughServer::new(
+            self.provider.clone(),
+            door,
+            factory,
+        ));
+        self.name = format!("{}@serve-{}", self.name, door.name());
+        self.live = None;
+        self.served = Some(door);
+        self
+    }
+
     /// The same provider, reaching its mock as `setup` says.
     pub fn with_mock(mut self, setup: MockSetup) -> Self {
         self.mock = setup;
@@ -273,6 +297,7 @@ impl Subject {
             registry: crate::under_test::default_registry(),
             runtimes: crate::under_test::default_runtimes(),
             models: crate::under_test::default_models(),
+            served: None,
         })
     }
 

@@ -76,7 +76,7 @@ impl Section for DatabaseSection {
 impl DatabaseSection {
     /// The URL to connect to: the configured one (its password put in), else the SQLite
     /// file in the data folder.
-    pub fn url(&self, env: &dyn Fn(&str) -> Option<String>) -> Result<String> {
+    pub fn url(&self, env: &(dyn Fn(&str) -> Option<String> + Sync)) -> Result<String> {
         match &self.url {
             Some(url) => match &self.password {
                 None => Ok(url.clone()),
@@ -100,7 +100,7 @@ impl DatabaseSection {
 
     /// The data folder: `data_dir`, else `$XDG_DATA_HOME/concord`, else
     /// `~/.local/share/concord`, else `./.concord`.
-    pub fn data_dir(&self, env: &dyn Fn(&str) -> Option<String>) -> PathBuf {
+    pub fn data_dir(&self, env: &(dyn Fn(&str) -> Option<String> + Sync)) -> PathBuf {
         if let Some(d) = &self.data_dir {
             return d.clone();
         }
@@ -115,7 +115,7 @@ impl DatabaseSection {
 
     /// Opens the model database these settings name (creating, migrating and seeding it as needed),
     /// refreshed every `refresh_secs` when that is above zero (needs a Tokio runtime).
-    pub async fn open(&self, env: &dyn Fn(&str) -> Option<String>) -> Result<Arc<Models>> {
+    pub async fn open(&self, env: &(dyn Fn(&str) -> Option<String> + Sync)) -> Result<Arc<Models>> {
         Ok(self.open_with_store(env).await?.0)
     }
 
@@ -123,7 +123,7 @@ impl DatabaseSection {
     /// own in the same database.
     pub async fn open_with_store(
         &self,
-        env: &dyn Fn(&str) -> Option<String>,
+        env: &(dyn Fn(&str) -> Option<String> + Sync),
     ) -> Result<(Arc<Models>, SqlStore)> {
         let store = SqlStore::open(&self.url(env)?).await?;
         let models = Arc::new(Models::open(Arc::new(store.clone())).await?);

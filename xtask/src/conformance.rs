@@ -69,6 +69,11 @@ pub struct Args {
     /// Write report.json, junit.xml and report.md here.
     #[arg(long)]
     report_dir: Option<PathBuf>,
+    /// Run every subject behind `concord serve` (in-process, embedded database): concord's
+    /// client → the server's door → the provider → its mock vendor. `openai`, `anthropic`
+    /// (repeatable, or comma-separated); `all` for both doors. Mock mode only.
+    #[arg(long, value_delimiter = ',', value_parser = ["openai", "anthropic", "all"], conflicts_with_all = ["live", "record", "replay"])]
+    through_server: Vec<String>,
     /// Regenerate docs/conformance.md from this run (mock mode, full selection).
     #[arg(long)]
     write_docs: bool,
@@ -107,6 +112,7 @@ impl Args {
             base_url: None,
             model: None,
             budget: None,
+            through_server: vec![],
             cassette_dir: "fixtures/cassettes".into(),
             report_dir: None,
             write_docs: false,
@@ -137,6 +143,29 @@ impl Args {
             ..Self::mock_all()
         }
     }
+}
+
+/// The subjects behind the server's doors `doors` names (none: as they are).
+fn through_server(subjects: Vec<Subject>, doors: &[String]) -> Vec<Subject> {
+    use concord_conformance::served::{concord_server_factory, Door};
+    let doors: Vec<Door> = if doors.iter().any(|d| d == "all") {
+        Door::ALL.to_vec()
+    } else {
+        doors.iter().filter_map(|d| Door::parse(d)).collect()
+    };
+    if doors.is_empty() {
+        return subjects;
+    }
+    let factory = concord_server_factory();
+    subjects
+        .into_iter()
+        .flat_map(|s| {
+            let factory = factory.clone();
+            doors
+                .iter()
+                .map(move |d| s.clone().through_server(*d, factory.clone()))
+        })
+        .collect()
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -184,6 +213,17 @@ fn run_report(args: Args) -> Result<concord_conformance::Report> {
     if let Some(unknown) = providers.iter().find(|p| !known.contains(p)) {
         bail!("unknown provider `{unknown}`; known: {}", known.join(", "));
     }
+    // `--provider openai` selects every door in front of it.
+    let subjects: Vec<Subject> = subjects
+        .into_iter()
+        .filter(|s| providers.is_empty() || providers.contains(&s.name))
+        .collect();
+    let subjects = through_server(subjects, &args.through_server);
+    let providers: Vec<String> = if providers.is_empty() {
+        providers
+    } else {
+        subjects.iter().map(|s| s.name.clone()).collect()
+    };
     let subjects = match &args.base_url {
         Some(url) => {
             let plugin = args

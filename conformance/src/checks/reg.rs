@@ -112,6 +112,11 @@ const FILE_KEY: &str = "reg-file-key-0123456789";
 const ENV_KEY: &str = "reg-env-key-0123456789";
 
 pub async fn reg_002(cx: &Cx<'_>) -> CheckResultOf {
+    if cx.subject.served.is_some() {
+        return Err(Outcome::Skip(
+            "discovery builds shipped providers from a file, not the server in front of one".into(),
+        ));
+    }
     let Some(row) = descriptor::get(cx.subject.provider.name()) else {
         return Err(Outcome::Skip(
             "discovery builds shipped providers; this subject is not a row of the table".into(),

@@ -17,7 +17,9 @@ fn named_kind(vendor_type: &str, message: &str) -> Option<ErrorKind> {
         "rate_limit_error" => ErrorKind::RateLimited,
         "api_error" => ErrorKind::ServerError,
         "overloaded_error" => ErrorKind::Overloaded,
-        _ => return None,
+        "timeout_error" => ErrorKind::Timeout,
+        "billing_error" => ErrorKind::QuotaExceeded,
+        other => return ErrorKind::from_name(other),
     };
     // A prompt over the context window is an `invalid_request_error` whose message says so.
     let too_long = message.to_ascii_lowercase().contains("prompt is too long");

@@ -8,8 +8,8 @@ use serde_json::{json, Map, Value};
 use crate::error::ErrorKind;
 use crate::event::StreamEvent;
 use crate::request::{
-    ContentPart, ImageSource, Message, ReasoningBlock, ReasoningOptions, Request, Tool, ToolCall,
-    ToolChoice,
+    ContentPart, ImageSource, Message, ReasoningBlock, ReasoningOptions, Request, ResponseFormat,
+    Tool, ToolCall, ToolChoice,
 };
 use crate::response::{FinishReason, Response, Usage};
 use crate::serve::{item, object, BadRequest, Fields};
@@ -80,6 +80,9 @@ pub fn decode_request(body: &[u8]) -> Result<Incoming, BadRequest> {
             })
             .collect::<Result<_, _>>()?;
     }
+    if let Some(config) = f.object("output_config")? {
+        request.response_format = output_config(config)?;
+    }
     if let Some(thinking) = f.object("thinking")? {
         let mut t = Fields::new("thinking", thinking);
         match t.required_string("type")?.as_str() {
@@ -105,6 +108,40 @@ pub fn decode_request(body: &[u8]) -> Result<Incoming, BadRequest> {
         stream,
         request,
     })
+}
+
+/// `output_config` (structured outputs): `{"format": {"type": "json_schema", "schema": …}}`.
+/// Anthropic names no schema and always holds the answer to it: the contract's format gets
+/// the name `response` and `strict`.
+fn output_config(o: &Map<String, Value>) -> Result<Option<ResponseFormat>, BadRequest> {
+    let mut f = Fields::new("output_config", o);
+    let Some(format) = f.object("format")? else {
+        f.done()?;
+        return Ok(None);
+    };
+    let mut g = Fields::new("output_config.format", format);
+    let out =
+        match g.required_string("type")?.as_str() {
+            "json_schema" => {
+                let schema = g.get("schema").cloned().ok_or_else(|| {
+                    BadRequest::at("output_config.format.schema", "schema is required")
+                })?;
+                ResponseFormat {
+                    name: "response".into(),
+                    schema,
+                    strict: true,
+                }
+            }
+            other => return Err(BadRequest::at(
+                "output_config.format.type",
+                format!(
+                    "output_config.format.type {other:?}: json_schema is the one concord carries"
+                ),
+            )),
+        };
+    g.done()?;
+    f.done()?;
+    Ok(Some(out))
 }
 
 /// The text of an array of text blocks.
@@ -338,15 +375,28 @@ pub fn stop_reason(reason: FinishReason) -> &'static str {
 
 /// The `usage` object: Anthropic's `input_tokens` leaves out the cache reads and writes that
 /// B2's include.
+/// A count the usage does not know is left out, not written as 0; cache writes kept for an
+/// hour are told apart in `cache_creation` as Anthropic does.
 pub fn usage(u: &Usage) -> Value {
     let read = u.cache_read_tokens.unwrap_or(0);
     let write = u.cache_write_tokens.unwrap_or(0);
-    json!({
+    let mut out = json!({
         "input_tokens": u.input_tokens.unwrap_or(0).saturating_sub(read + write),
         "output_tokens": u.output_tokens.unwrap_or(0),
-        "cache_creation_input_tokens": write,
-        "cache_read_input_tokens": read,
-    })
+    });
+    if let Some(write) = u.cache_write_tokens {
+        out["cache_creation_input_tokens"] = write.into();
+    }
+    if let Some(read) = u.cache_read_tokens {
+        out["cache_read_input_tokens"] = read.into();
+    }
+    if let Some(hour) = u.cache_write_1h_tokens {
+        out["cache_creation"] = json!({
+            "ephemeral_5m_input_tokens": write.saturating_sub(hour),
+            "ephemeral_1h_input_tokens": hour,
+        });
+    }
+    out
 }
 
 /// A `message` object for `response`.
@@ -524,17 +574,30 @@ impl EventEncoder {
 pub fn error(kind: ErrorKind, message: &str) -> (u16, Value) {
     let (status, name) = match kind {
         ErrorKind::InvalidRequest
-        | ErrorKind::Unsupported
         | ErrorKind::MissingRuntimeContext
-        | ErrorKind::ContextLengthExceeded
-        | ErrorKind::ContentFilter => (400, "invalid_request_error"),
+        | ErrorKind::ContextLengthExceeded => (400, "invalid_request_error"),
         ErrorKind::Authentication => (401, "authentication_error"),
         ErrorKind::PermissionDenied => (403, "permission_error"),
         ErrorKind::NotFound => (404, "not_found_error"),
-        ErrorKind::RateLimited | ErrorKind::QuotaExceeded => (429, "rate_limit_error"),
-        ErrorKind::Unavailable | ErrorKind::Overloaded => (529, "overloaded_error"),
+        ErrorKind::RateLimited => (429, "rate_limit_error"),
+        // Anthropic's word for an account out of credit (its status is 402; a quota or budget
+        // here says when to come back, as a 429 does).
+        ErrorKind::QuotaExceeded => (429, "billing_error"),
+        ErrorKind::Overloaded => (529, "overloaded_error"),
         ErrorKind::Timeout => (504, "timeout_error"),
-        _ => (500, "api_error"),
+        ErrorKind::ServerError => (500, "api_error"),
+        // Anthropic has no type for these: concord's kind name (`ErrorKind::from_name`).
+        ErrorKind::Unsupported | ErrorKind::ContentFilter => (400, kind.as_str()),
+        ErrorKind::Unavailable => (503, kind.as_str()),
+        _ => (502, kind.as_str()),
+    };
+    // Anthropic's clients (and concord's) know a prompt over the window by these words.
+    let message = if kind == ErrorKind::ContextLengthExceeded
+        && !message.to_ascii_lowercase().contains("prompt is too long")
+    {
+        format!("prompt is too long: {message}")
+    } else {
+        message.to_owned()
     };
     (
         status,

@@ -31,7 +31,8 @@ fn named_kind(codes: &[&str], message: &str) -> Option<ErrorKind> {
             "model_not_found" | "not_found_error" => ErrorKind::NotFound,
             "rate_limit_exceeded" | "rate_limit_error" => ErrorKind::RateLimited,
             "server_error" | "api_error" => ErrorKind::ServerError,
-            _ => return None,
+            "overloaded_error" => ErrorKind::Overloaded,
+            other => return ErrorKind::from_name(other),
         })
     });
     let lower = message.to_ascii_lowercase();

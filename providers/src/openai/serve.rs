@@ -373,15 +373,22 @@ pub fn finish_reason(reason: FinishReason) -> &'static str {
 }
 
 /// The `usage` object: B2's counts are OpenAI's, cached tokens and reasoning inside.
+/// A detail the usage does not know is left out, not written as 0. Cache writes have no
+/// place here: they count in `prompt_tokens`.
 pub fn usage(u: &Usage) -> Value {
     let n = |v: Option<u64>| v.unwrap_or(0);
-    json!({
+    let mut out = json!({
         "prompt_tokens": n(u.input_tokens),
         "completion_tokens": n(u.output_tokens),
         "total_tokens": n(u.total_tokens),
-        "prompt_tokens_details": {"cached_tokens": n(u.cache_read_tokens)},
-        "completion_tokens_details": {"reasoning_tokens": n(u.reasoning_tokens)},
-    })
+    });
+    if let Some(cached) = u.cache_read_tokens {
+        out["prompt_tokens_details"] = json!({"cached_tokens": cached});
+    }
+    if let Some(reasoning) = u.reasoning_tokens {
+        out["completion_tokens_details"] = json!({"reasoning_tokens": reasoning});
+    }
+    out
 }
 
 fn calls(tool_calls: &[ToolCall]) -> Value {
@@ -533,9 +540,10 @@ pub const DONE: &str = "[DONE]";
 /// The HTTP status and `{"error": {…}}` body an OpenAI client reads for an error of `kind`.
 pub fn error(kind: ErrorKind, message: &str, param: Option<&str>) -> (u16, Value) {
     let (status, kind_name, code) = match kind {
-        ErrorKind::InvalidRequest | ErrorKind::Unsupported | ErrorKind::MissingRuntimeContext => {
+        ErrorKind::InvalidRequest | ErrorKind::MissingRuntimeContext => {
             (400, "invalid_request_error", Value::Null)
         }
+        ErrorKind::Unsupported => (400, "invalid_request_error", kind.as_str().into()),
         ErrorKind::ContextLengthExceeded => (
             400,
             "invalid_request_error",
@@ -547,9 +555,13 @@ pub fn error(kind: ErrorKind, message: &str, param: Option<&str>) -> (u16, Value
         ErrorKind::NotFound => (404, "not_found_error", "model_not_found".into()),
         ErrorKind::RateLimited => (429, "rate_limit_error", "rate_limit_exceeded".into()),
         ErrorKind::QuotaExceeded => (429, "insufficient_quota", "insufficient_quota".into()),
-        ErrorKind::Unavailable | ErrorKind::Overloaded => (503, "overloaded_error", Value::Null),
-        ErrorKind::Timeout => (504, "timeout_error", Value::Null),
-        _ => (502, "server_error", Value::Null),
+        // OpenAI has no code for these: concord's kind name (`ErrorKind::from_name`).
+        ErrorKind::Unavailable | ErrorKind::Overloaded => {
+            (503, "overloaded_error", kind.as_str().into())
+        }
+        ErrorKind::Timeout => (504, "timeout_error", kind.as_str().into()),
+        ErrorKind::ServerError => (502, "server_error", Value::Null),
+        _ => (502, "server_error", kind.as_str().into()),
     };
     (
         status,

@@ -22,7 +22,7 @@ use crate::Server;
 /// An error as an Anthropic client reads it.
 fn error(e: &Error) -> Response {
     let (status, body) = serve::error(e.kind, &message(e));
-    with_retry_after(json(status, &body), e)
+    with_retry_after(json(super::status_of(e, status), &body), e)
 }
 
 /// `POST /v1/messages`.

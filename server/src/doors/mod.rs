@@ -77,13 +77,35 @@ pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
         .map(str::trim)
 }
 
-/// Adds the headers an error carries: `Retry-After` when the error says when to come back.
+/// Adds the headers an error carries. When it says when to come back: `Retry-After` in whole
+/// seconds, and `retry-after-ms` with the exact wait (OpenAI's header, which the official
+/// OpenAI and Anthropic SDKs read first).
+///
+/// `x-should-retry` says whether the call may be repeated (both vendors' header, which their
+/// SDKs obey), so a vendor's "do not retry" reaches the caller.
 pub(crate) fn with_retry_after(mut r: Response, e: &Error) -> Response {
+    r.headers_mut().insert(
+        "x-should-retry",
+        HeaderValue::from_static(if e.retryable { "true" } else { "false" }),
+    );
     if let Some(after) = e.retry_after {
         r.headers_mut()
             .insert(http::header::RETRY_AFTER, retry_after(after));
+        let ms = u64::try_from(after.as_millis()).unwrap_or(u64::MAX).max(1);
+        r.headers_mut()
+            .insert("retry-after-ms", HeaderValue::from(ms));
     }
     r
+}
+
+/// The status an error answers with: the vendor's, when a vendor answered with an error
+/// status (a caller behind the server sees what it would have seen calling the vendor), else
+/// the door's for the error's kind.
+pub(crate) fn status_of(e: &Error, door: u16) -> u16 {
+    match e.status {
+        Some(s) if e.provider != "concord" && (400..600).contains(&s) => s,
+        _ => door,
+    }
 }
 
 /// The key of `x-api-key` (Anthropic's clients), else of `Authorization: Bearer`.

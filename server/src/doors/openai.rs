@@ -22,7 +22,7 @@ use crate::Server;
 /// An error as an OpenAI client reads it.
 pub(crate) fn error(e: &Error) -> Response {
     let (status, body) = serve::error(e.kind, &message(e), None);
-    with_retry_after(json(status, &body), e)
+    with_retry_after(json(super::status_of(e, status), &body), e)
 }
 
 /// What a client is told: ours as it is, a provider's with the provider named.
