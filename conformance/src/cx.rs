@@ -319,7 +319,7 @@ impl<'a> Cx<'a> {
         let mut want = self.vendor_expected(scenario)?;
         // Behind a server, the usage is what its door's format carries, and the tool-call ids
         // the client sees first are the server's (normalised) ones.
-        if let Some(door) = self.subject.served {
+        if let Some(door) = self.subject.door() {
             want.usage = door.carried(&want.usage);
             for call in &mut want.tool_calls {
                 call.provider_id = Some(call.id.clone());

@@ -65,7 +65,7 @@ impl Door {
     }
 
     /// The base URL the door's client is given for a server at `origin`.
-    fn base_url(self, origin: &str) -> String {
+    pub fn base_url(self, origin: &str) -> String {
         match self {
             Door::Openai => format!("{origin}/v1"),
             Door::Anthropic => origin.to_owned(),
@@ -73,36 +73,66 @@ impl Door {
     }
 }
 
-/// Builds and starts the server a served subject calls through. The default is concord's
-/// ([`concord_server_factory`]); the self-test passes deliberately broken ones.
-pub type ServerFactory =
-    Arc<dyn Fn(Upstreams) -> BoxFuture<'static, std::result::Result<Served, String>> + Send + Sync>;
-
-/// What a started server gives the subject: where it listens, the key it accepts, and how to
-/// put a new upstream context behind it.
-pub struct Served {
+/// A server under test: what the served subject's calls and the SRV checks need of it.
+/// concord's is [`concord_server_factory`]; the self-test's broken ones are in
+/// `broken_server`.
+pub trait ServerUnderTest: Send + Sync {
     /// `http://127.0.0.1:PORT`.
-    pub origin: String,
-    /// A tenant's key.
-    pub key: String,
-    /// Registers the provider under test as `name` with the context template `ctx`.
-    pub register:
-        Box<dyn Fn(&str, RuntimeContext) -> std::result::Result<(), String> + Send + Sync>,
-    /// Keeps the server's parts alive (and removes its folder when dropped).
-    pub keep: Box<dyn std::any::Any + Send + Sync>,
+    fn origin(&self) -> &str;
+    /// A tenant's key, without a budget.
+    fn key(&self) -> &str;
+    /// Registers the provider under test as `name`, its calls starting from `ctx`.
+    fn register(&self, name: &str, ctx: RuntimeContext) -> std::result::Result<(), String>;
+    /// A new tenant named `name` with a budget of `budget` per month (`None`: none); its key.
+    fn tenant(
+        &self,
+        name: &str,
+        budget: Option<concord_models::Money>,
+    ) -> BoxFuture<'_, std::result::Result<String, String>>;
+    /// Gives `provider`/`model` these prices in the server's model database.
+    fn price(
+        &self,
+        provider: &str,
+        model: &str,
+        prices: concord_models::Prices,
+    ) -> BoxFuture<'_, std::result::Result<(), String>>;
+    /// Every call record so far (pending ones written first).
+    fn records(
+        &self,
+    ) -> BoxFuture<'_, std::result::Result<Vec<concord_models::CallRecord>, String>>;
+    /// What the process logged so far (`None`: not captured).
+    fn logs(&self) -> Option<String> {
+        crate::served::captured_logs()
+    }
 }
 
-/// The provider under test, which a server registers under each upstream name.
-#[derive(Clone)]
-pub struct Upstreams {
-    /// The provider under test.
-    pub provider: Arc<dyn Provider>,
-}
+/// Builds and starts a server under test for the provider under test.
+pub type ServerFactory = Arc<
+    dyn Fn(
+            Arc<dyn Provider>,
+        ) -> BoxFuture<'static, std::result::Result<Arc<dyn ServerUnderTest>, String>>
+        + Send
+        + Sync,
+>;
+
+/// A change to the server's router (the self-test's broken servers are concord's with one).
+pub type RouterLayer = Arc<dyn Fn(axum::Router) -> axum::Router + Send + Sync>;
 
 /// concord's server: [`concord_server::Server`] with an embedded model database in a fresh
 /// folder, one tenant without a budget, serving on a loopback port until dropped.
 pub fn concord_server_factory() -> ServerFactory {
-    Arc::new(|up: Upstreams| Box::pin(start_concord_server(up)))
+    concord_server_factory_with(Arc::new(|r| r))
+}
+
+/// concord's server with its router changed by `layer`.
+pub fn concord_server_factory_with(layer: RouterLayer) -> ServerFactory {
+    Arc::new(move |provider| {
+        let layer = layer.clone();
+        Box::pin(async move {
+            let s = start_concord_server(provider, layer).await?;
+            Ok(Arc::new(s) as Arc<dyn ServerUnderTest>)
+        })
+    })
 }
 
 struct Folder(std::path::PathBuf);
@@ -113,12 +143,21 @@ impl Drop for Folder {
     }
 }
 
-struct Running {
+/// concord's server, running.
+struct ConcordServer {
+    server: Arc<concord_server::Server>,
+    provider: Arc<dyn Provider>,
+    origin: String,
+    key: String,
     _stop: tokio::sync::oneshot::Sender<()>,
     _folder: Folder,
 }
 
-async fn start_concord_server(up: Upstreams) -> std::result::Result<Served, String> {
+async fn start_concord_server(
+    provider: Arc<dyn Provider>,
+    layer: RouterLayer,
+) -> std::result::Result<ConcordServer, String> {
+    capture_logs();
     static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let dir = std::env::temp_dir().join(format!("concord-served-{}-{n}", std::process::id()));
@@ -143,7 +182,7 @@ async fn start_concord_server(up: Upstreams) -> std::result::Result<Served, Stri
     let registry =
         concord_registry::Registry::new(concord_registry::Options::new(reqwest::Client::new()));
     let server = Arc::new(concord_server::Server {
-        registry: registry.clone(),
+        registry,
         recorder: concord_models::Recorder::new(models.store().clone()),
         budgets: Arc::new(concord_server::budget::Budgets::new(models.store().clone())),
         models,
@@ -158,24 +197,152 @@ async fn start_concord_server(up: Upstreams) -> std::result::Result<Served, Stri
         listener.local_addr().map_err(|e| e.to_string())?
     );
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(server.serve(listener, async move {
-        let _ = stopped.await;
-    }));
-    let provider = up.provider;
-    Ok(Served {
+    let router = layer(server.router());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            })
+            .await;
+    });
+    Ok(ConcordServer {
+        server,
+        provider,
         origin,
         key,
-        register: Box::new(move |name, ctx| {
-            registry
-                .register_instance(name, provider.clone(), ctx)
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        }),
-        keep: Box::new(Running {
-            _stop: stop,
-            _folder: folder,
-        }),
+        _stop: stop,
+        _folder: folder,
     })
+}
+
+impl ServerUnderTest for ConcordServer {
+    fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    fn key(&self) -> &str {
+        &self.key
+    }
+
+    fn register(&self, name: &str, ctx: RuntimeContext) -> std::result::Result<(), String> {
+        self.server
+            .registry
+            .register_instance(name, self.provider.clone(), ctx)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    fn tenant(
+        &self,
+        name: &str,
+        budget: Option<concord_models::Money>,
+    ) -> BoxFuture<'_, std::result::Result<String, String>> {
+        let name = name.to_owned();
+        Box::pin(async move {
+            let budget = budget.map(|limit| concord_server::tenants::Budget {
+                limit,
+                period: concord_server::tenants::Period::Month,
+            });
+            self.server
+                .tenants
+                .create(&name, None, budget)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    }
+
+    fn price(
+        &self,
+        provider: &str,
+        model: &str,
+        prices: concord_models::Prices,
+    ) -> BoxFuture<'_, std::result::Result<(), String>> {
+        let m = concord_models::Model {
+            provider: provider.to_owned(),
+            id: model.to_owned(),
+            display_name: None,
+            prices,
+            context_window: None,
+            max_output: None,
+            modalities: vec!["text".into()],
+            capabilities: Vec::new(),
+            status: concord_models::Status::Active,
+            deprecated_on: None,
+            replaced_by: None,
+            source: "conformance".into(),
+            edited: true,
+        };
+        Box::pin(async move { self.server.models.save(&m).await.map_err(|e| e.to_string()) })
+    }
+
+    fn records(
+        &self,
+    ) -> BoxFuture<'_, std::result::Result<Vec<concord_models::CallRecord>, String>> {
+        Box::pin(async move {
+            self.server.recorder.flush().await;
+            self.server
+                .models
+                .store()
+                .calls(0)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    }
+}
+
+/// What every server logged in this process since the first started (the last 4 MiB): the
+/// SRV checks look for keys in it. Captured by a subscriber this module installs once, unless
+/// the process has its own (then `None`).
+pub fn captured_logs() -> Option<String> {
+    let buf = LOGS.get()?.lock().ok()?;
+    Some(String::from_utf8_lossy(&buf).into_owned())
+}
+
+static LOGS: std::sync::OnceLock<Mutex<Vec<u8>>> = std::sync::OnceLock::new();
+const LOG_CAP: usize = 4 << 20;
+
+#[derive(Clone, Copy)]
+struct LogSink;
+
+impl std::io::Write for LogSink {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        if let Some(logs) = LOGS.get() {
+            let mut buf = logs.lock().unwrap_or_else(|e| e.into_inner());
+            if buf.len() + bytes.len() > LOG_CAP {
+                let drop = (buf.len() + bytes.len() - LOG_CAP).min(buf.len());
+                buf.drain(..drop);
+            }
+            buf.extend_from_slice(bytes);
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn capture_logs() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        use tracing_subscriber::layer::SubscriberExt;
+        // Everything concord logs at debug and above; the HTTP and SQL crates only warnings.
+        let filter = tracing_subscriber::filter::Targets::new()
+            .with_default(tracing::Level::DEBUG)
+            .with_target("hyper", tracing::Level::WARN)
+            .with_target("hyper_util", tracing::Level::WARN)
+            .with_target("h2", tracing::Level::WARN)
+            .with_target("reqwest", tracing::Level::WARN)
+            .with_target("sqlx", tracing::Level::WARN);
+        let subscriber = tracing_subscriber::registry().with(filter).with(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .with_writer(|| LogSink),
+        );
+        if tracing::subscriber::set_global_default(subscriber).is_ok() {
+            let _ = LOGS.set(Mutex::new(Vec::new()));
+        }
+    });
 }
 
 /// The provider a served subject calls: the door's client, aimed at a server that has the
@@ -191,7 +358,7 @@ pub struct ThroughServer {
 struct State {
     /// The runtime the server runs on: a server started by another (a finished test's) is gone.
     runtime: tokio::runtime::Id,
-    served: Arc<Served>,
+    server: Arc<dyn ServerUnderTest>,
     names: Mutex<HashMap<String, String>>,
 }
 
@@ -207,10 +374,18 @@ impl ThroughServer {
         }
     }
 
-    /// The context the door's client is called with for a call whose upstream context is
-    /// `ctx`; `None` when `ctx` is incomplete (the client then fails it as the provider would,
-    /// before anything is sent).
-    async fn client_context(&self, ctx: &RuntimeContext) -> CallResult<Option<RuntimeContext>> {
+    /// The door.
+    pub fn door(&self) -> Door {
+        self.door
+    }
+
+    /// The server a call whose upstream context is `ctx` goes through, and the model to name
+    /// there (`up-N/model`); `None` when `ctx` is incomplete (the client then fails it as the
+    /// provider would, before anything is sent).
+    pub async fn route(
+        &self,
+        ctx: &RuntimeContext,
+    ) -> CallResult<Option<(Arc<dyn ServerUnderTest>, String)>> {
         let (Some(base), Some(model)) = (&ctx.base_url, &ctx.model) else {
             return Ok(None);
         };
@@ -220,11 +395,7 @@ impl ThroughServer {
         let mut guard = self.state.lock().await;
         let runtime = tokio::runtime::Handle::current().id();
         if guard.as_ref().is_none_or(|s| s.runtime != runtime) {
-            let served = (self.factory)(Upstreams {
-                provider: self.upstream.clone(),
-            })
-            .await
-            .map_err(|e| {
+            let server = (self.factory)(self.upstream.clone()).await.map_err(|e| {
                 concord::Error::new(
                     concord::ErrorKind::InvalidConfig,
                     "concord-serve",
@@ -233,7 +404,7 @@ impl ThroughServer {
             })?;
             *guard = Some(State {
                 runtime,
-                served: Arc::new(served),
+                server,
                 names: Mutex::default(),
             });
         }
@@ -263,7 +434,7 @@ impl ThroughServer {
                 Some(name) => name.clone(),
                 None => {
                     let name = format!("up-{next}");
-                    (state.served.register)(&name, template).map_err(|e| {
+                    state.server.register(&name, template).map_err(|e| {
                         concord::Error::new(concord::ErrorKind::InvalidConfig, "concord-serve", e)
                     })?;
                     names.insert(identity, name.clone());
@@ -271,10 +442,19 @@ impl ThroughServer {
                 }
             }
         };
+        Ok(Some((state.server.clone(), format!("{name}/{model}"))))
+    }
+
+    /// The context the door's client is called with for a call whose upstream context is
+    /// `ctx` (see [`route`](Self::route)).
+    async fn client_context(&self, ctx: &RuntimeContext) -> CallResult<Option<RuntimeContext>> {
+        let Some((server, model)) = self.route(ctx).await? else {
+            return Ok(None);
+        };
         let mut out = RuntimeContext::new()
-            .base_url(self.door.base_url(&state.served.origin))
-            .credential(state.served.key.clone())
-            .model(format!("{name}/{model}"));
+            .base_url(self.door.base_url(server.origin()))
+            .credential(server.key().to_owned())
+            .model(model);
         out.settings = ctx.settings.clone();
         out.timeout = ctx.timeout;
         out.client = ctx.client.clone();

@@ -40,7 +40,7 @@ pub struct Subject {
     pub models: crate::under_test::ModelsFactory,
     /// The server door its calls come through, for a subject behind a server
     /// ([`Subject::through_server`]); `None` for a provider called directly.
-    pub served: Option<crate::served::Door>,
+    pub served: Option<Arc<crate::served::ThroughServer>>,
 }
 
 /// A dispatcher under test, built around a provider.
@@ -256,15 +256,21 @@ impl Subject {
         door: crate::served::Door,
         factory: crate::served::ServerFactory,
     ) -> Self {
-        self.provider = Arc::new(crate::served::ThroughServer::new(
+        let through = Arc::new(crate::served::ThroughServer::new(
             self.provider.clone(),
             door,
             factory,
         ));
+        self.provider = through.clone();
         self.name = format!("{}@serve-{}", self.name, door.name());
         self.live = None;
-        self.served = Some(door);
+        self.served = Some(through);
         self
+    }
+
+    /// The door a served subject's calls come in by (`None`: called directly).
+    pub fn door(&self) -> Option<crate::served::Door> {
+        self.served.as_ref().map(|s| s.door())
     }
 
     /// The same provider, reaching its mock as `setup` says.

@@ -7,6 +7,7 @@
 //! |---|---|---|
 //! | `concord_server_requests_total` | counter | `route`, `status` |
 //! | `concord_server_request_duration_seconds` | histogram (to the response's head) | `route` |
+//! | `gen_ai.server.request.duration` | histogram, seconds (routing to the last event) | `gen_ai.provider.name`, `gen_ai.request.model`, `gen_ai.operation.name`, `error.type` on failure (`cancelled` for a client gone) |
 //! | `gen_ai.server.time_to_first_token` | histogram, seconds | `gen_ai.provider.name`, `gen_ai.request.model` |
 //! | `concord_recorder_dropped_total` | counter | — |
 //!
@@ -87,4 +88,59 @@ pub(crate) fn time_to_first_token(provider: &str, model: &str, took: Duration) {
         "gen_ai.request.model" => model.to_owned()
     )
     .record(took.as_secs_f64());
+}
+
+/// `gen_ai.server.request.duration`, kept around every call the server makes, whether or not
+/// its provider has a dispatcher (whose `gen_ai.client.*` series measure the vendor's side).
+pub(crate) struct CallTimer;
+
+/// A call being timed.
+pub(crate) struct CallTicket {
+    provider: String,
+    model: String,
+    started: Instant,
+}
+
+impl concord_dispatch::hook::Hook for CallTimer {
+    type Ticket = CallTicket;
+
+    fn enter<'a>(
+        &'a self,
+        provider: &'a str,
+        _request: &'a concord::Request,
+        ctx: &'a concord::RuntimeContext,
+    ) -> impl std::future::Future<Output = concord::Result<CallTicket>> + Send + 'a {
+        std::future::ready(Ok(CallTicket {
+            provider: provider.to_owned(),
+            model: ctx.model.clone().unwrap_or_default(),
+            started: Instant::now(),
+        }))
+    }
+
+    fn finish(ticket: CallTicket, outcome: concord_dispatch::hook::Outcome<'_>) {
+        use concord_dispatch::hook::Outcome;
+        let took = ticket.started.elapsed().as_secs_f64();
+        let error = match outcome {
+            Outcome::Answered(_) => None,
+            Outcome::Failed(kind) => Some(kind.as_str()),
+            Outcome::Dropped => Some("cancelled"),
+        };
+        match error {
+            None => metrics::histogram!(
+                "gen_ai.server.request.duration",
+                "gen_ai.provider.name" => ticket.provider,
+                "gen_ai.request.model" => ticket.model,
+                "gen_ai.operation.name" => "chat"
+            )
+            .record(took),
+            Some(kind) => metrics::histogram!(
+                "gen_ai.server.request.duration",
+                "gen_ai.provider.name" => ticket.provider,
+                "gen_ai.request.model" => ticket.model,
+                "gen_ai.operation.name" => "chat",
+                "error.type" => kind
+            )
+            .record(took),
+        }
+    }
 }

@@ -157,7 +157,7 @@ pub async fn cat_001(cx: &Cx<'_>) -> CheckResultOf {
         // Behind a server the client meters the usage its door carries: a case whose usage
         // the door's format cannot hold (cache writes in OpenAI's, reasoning in Anthropic's)
         // is priced by the server's own record instead (SRV-003).
-        if let Some(door) = cx.subject.served {
+        if let Some(door) = cx.subject.door() {
             let vendor = cx.vendor_expected(scenario)?.usage;
             if door.carried(&vendor) != vendor {
                 continue;

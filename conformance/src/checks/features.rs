@@ -74,7 +74,7 @@ pub async fn json_001(cx: &Cx<'_>) -> CheckResultOf {
     }
     let body = &mock.requests()[0].body;
     // Anthropic's format names no schema: behind a server's Anthropic door it is `response`.
-    let name = match cx.subject.served {
+    let name = match cx.subject.door() {
         Some(crate::served::Door::Anthropic) => "response",
         _ => "person",
     };

@@ -11,6 +11,7 @@ mod live;
 mod reg;
 mod sec;
 mod sl;
+mod srv;
 mod tool;
 
 use futures_util::future::BoxFuture;
@@ -140,6 +141,12 @@ checks! {
     "CAT-004" "CAT" [] cat::cat_004: "models: a call that names no model gets the default one, on the wire and in its record";
     "CAT-005" "CAT" [] cat::cat_005: "models: a provider's parallelism and rate edited in the model database hold at the vendor within the documented delay";
     "CAT-006" "CAT" [] cat::cat_006: "models: a stream costs what the same exchange generated costs; a stream cut before its usage is recorded with no cost";
+    "SRV-001" "SRV" [] srv::srv_001: "server: a vendor's 429 reaches the client as 429 with Retry-After rounded up, retry-after-ms, x-should-retry, in the door's error shape";
+    "SRV-002" "SRV" [] srv::srv_002: "server: a tenant's budget holds under concurrency: never overspent, refused with a 429 only once a call's worst case no longer fits";
+    "SRV-003" "SRV" [] srv::srv_003: "server: every call is recorded once with tenant, provider, model, stream flag, outcome and the vendor's usage";
+    "SRV-004" "SRV" [] srv::srv_004: "server: /health/live, /health/ready naming the provider, /metrics with its gen_ai request duration and time to first token, and the request series";
+    "SRV-005" "SRV" [] srv::srv_005: "server: no key (tenant's, wrong, vendor's) in error bodies, streams, /metrics, /health/ready or the logs";
+    "SRV-006" "SRV" [] srv::srv_006: "server: no key or a made-up one is a 401 authentication_error in the door's shape, and nothing is sent";
     "SEC-001" "SEC" [0] sec::sec_001: "Debug/Display of contexts and credentials print no secret";
     "SEC-002" "SEC" [0] sec::sec_002: "recorded fixtures contain no credential";
 }

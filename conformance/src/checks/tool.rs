@@ -384,7 +384,7 @@ pub async fn tool_007(cx: &Cx<'_>) -> CheckResultOf {
     cx.generate_ok(&round_trip_history(true), &cx.ctx(&mock))
         .await?;
     let result = tool_result_on_wire(cx.protocol(), &mock.requests()[0].body)?;
-    if cx.subject.served == Some(crate::served::Door::Openai) {
+    if cx.subject.door() == Some(crate::served::Door::Openai) {
         // The flag cannot cross the door: the text must still arrive intact.
         let text = result.to_string();
         if !text.contains("18C, sunny") {

@@ -120,25 +120,26 @@ fn output_config(o: &Map<String, Value>) -> Result<Option<ResponseFormat>, BadRe
         return Ok(None);
     };
     let mut g = Fields::new("output_config.format", format);
-    let out =
-        match g.required_string("type")?.as_str() {
-            "json_schema" => {
-                let schema = g.get("schema").cloned().ok_or_else(|| {
-                    BadRequest::at("output_config.format.schema", "schema is required")
-                })?;
-                ResponseFormat {
-                    name: "response".into(),
-                    schema,
-                    strict: true,
-                }
+    let out = match g.required_string("type")?.as_str() {
+        "json_schema" => {
+            let schema = g.get("schema").cloned().ok_or_else(|| {
+                BadRequest::at("output_config.format.schema", "schema is required")
+            })?;
+            ResponseFormat {
+                name: "response".into(),
+                schema,
+                strict: true,
             }
-            other => return Err(BadRequest::at(
+        }
+        other => {
+            return Err(BadRequest::at(
                 "output_config.format.type",
                 format!(
                     "output_config.format.type {other:?}: json_schema is the one concord carries"
                 ),
-            )),
-        };
+            ))
+        }
+    };
     g.done()?;
     f.done()?;
     Ok(Some(out))

@@ -196,7 +196,8 @@ pub(crate) fn prepare(
 }
 
 /// The registered provider, timed: how long its `generate` took, in microseconds, for the
-/// server's own overhead (the rest of a call's time).
+/// server's own overhead (the rest of a call's time), and every call's
+/// `gen_ai.server.request.duration`.
 struct Timed {
     inner: concord_registry::Handle,
     upstream: Arc<AtomicU64>,
@@ -218,7 +219,13 @@ impl concord::Provider for Timed {
     ) -> futures_util::future::BoxFuture<'a, concord::Result<concord::Response>> {
         Box::pin(async move {
             let started = std::time::Instant::now();
-            let r = self.inner.generate(request, ctx).await;
+            let r = concord_dispatch::hook::generate(
+                &crate::observe::CallTimer,
+                &self.inner,
+                request,
+                ctx,
+            )
+            .await;
             self.upstream
                 .store(started.elapsed().as_micros() as u64, Ordering::Relaxed);
             r
@@ -230,7 +237,7 @@ impl concord::Provider for Timed {
         request: &'a concord::Request,
         ctx: &'a RuntimeContext,
     ) -> futures_util::future::BoxFuture<'a, concord::Result<EventStream>> {
-        self.inner.stream(request, ctx)
+        concord_dispatch::hook::stream(&crate::observe::CallTimer, &self.inner, request, ctx)
     }
 }
 

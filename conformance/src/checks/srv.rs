@@ -1,0 +1,462 @@
+//! SRV: what is a server's own business, for a subject behind one (`--through-server`): how
+//! its doors refuse, what budgets and records hold under load, what health and metrics say,
+//! and that no key leaks. They talk HTTP to the door directly, the way any client would;
+//! a subject called directly skips them.
+
+use std::sync::Arc;
+
+use concord_models::{Money, Price, PriceSet, Prices};
+use serde_json::{json, Value};
+
+use crate::cx::{Cx, MOCK_KEY};
+use crate::outcome::{CheckResultOf, Outcome};
+use crate::served::{Door, ServerUnderTest};
+use crate::{expect_eq, fail};
+
+/// The server a check's calls go through, with its mock vendor and the model to name there.
+struct Setup {
+    door: Door,
+    server: Arc<dyn ServerUnderTest>,
+    model: String,
+    mock: concord_harness::MockVendor,
+}
+
+impl Setup {
+    /// The provider's name as the server has it registered (`up-N`).
+    fn provider(&self) -> &str {
+        self.model.split_once('/').map_or("", |(p, _)| p)
+    }
+}
+
+/// Skips a subject that is not behind a server.
+fn served(cx: &Cx<'_>) -> CheckResultOf {
+    match cx.subject.served {
+        Some(_) => Ok(()),
+        None => Err(Outcome::Skip(
+            "not behind a server: run with --through-server".into(),
+        )),
+    }
+}
+
+async fn setup(cx: &Cx<'_>, mock: concord_harness::MockVendor) -> CheckResultOf<Setup> {
+    served(cx)?;
+    let through = cx.subject.served.as_ref().expect("checked");
+    let ctx = cx.ctx(&mock);
+    let (server, model) = through
+        .route(&ctx)
+        .await
+        .map_err(|e| Outcome::Fail(format!("the server: {e}")))?
+        .ok_or_else(|| Outcome::Fail("the check's context is incomplete".into()))?;
+    Ok(Setup {
+        door: through.door(),
+        server,
+        model,
+        mock,
+    })
+}
+
+/// A one-turn request in the door's format, with `key` as its client sends it.
+fn request(
+    cx: &Cx<'_>,
+    s: &Setup,
+    key: Option<&str>,
+    stream: bool,
+    max_tokens: u32,
+) -> reqwest::RequestBuilder {
+    let (path, body) = match s.door {
+        Door::Openai => (
+            "/v1/chat/completions",
+            json!({"model": s.model, "stream": stream, "max_completion_tokens": max_tokens,
+                   "messages": [{"role": "user", "content": "hi"}]}),
+        ),
+        Door::Anthropic => (
+            "/v1/messages",
+            json!({"model": s.model, "stream": stream, "max_tokens": max_tokens,
+                   "messages": [{"role": "user", "content": "hi"}]}),
+        ),
+    };
+    let mut r = cx
+        .client()
+        .post(format!("{}{path}", s.server.origin()))
+        .timeout(crate::cx::CALL_TIMEOUT)
+        .header("content-type", "application/json")
+        .body(body.to_string());
+    if let Some(key) = key {
+        r = match s.door {
+            Door::Openai => r.bearer_auth(key),
+            Door::Anthropic => r.header("x-api-key", key),
+        };
+    }
+    if s.door == Door::Anthropic {
+        r = r.header("anthropic-version", "2023-06-01");
+    }
+    r
+}
+
+/// Sends, reading the status, headers and the whole body.
+async fn send(
+    r: reqwest::RequestBuilder,
+) -> CheckResultOf<(u16, reqwest::header::HeaderMap, String)> {
+    let resp = r
+        .send()
+        .await
+        .map_err(|e| Outcome::Fail(format!("the server did not answer: {e}")))?;
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let body = resp
+        .text()
+        .await
+        .map_err(|e| Outcome::Fail(format!("the server's body: {e}")))?;
+    Ok((status, headers, body))
+}
+
+/// The error type an error body says, failing unless it has the door's shape.
+fn error_type(door: Door, body: &str) -> CheckResultOf<String> {
+    let v: Value = serde_json::from_str(body)
+        .map_err(|_| Outcome::Fail(format!("the error body is not JSON: {body:?}")))?;
+    let (kind, message) = match door {
+        // {"error": {"message", "type", "param", "code"}}
+        Door::Openai => (v["error"]["type"].as_str(), v["error"]["message"].as_str()),
+        // {"type": "error", "error": {"type", "message"}}
+        Door::Anthropic => {
+            if v["type"] != "error" {
+                fail!("an Anthropic error body has type \"error\": {body}");
+            }
+            (v["error"]["type"].as_str(), v["error"]["message"].as_str())
+        }
+    };
+    match (kind, message) {
+        (Some(k), Some(m)) if !m.is_empty() => Ok(k.to_owned()),
+        _ => fail!(
+            "the error body lacks the {} door's type and message: {body}",
+            door.name()
+        ),
+    }
+}
+
+fn header<'h>(h: &'h reqwest::header::HeaderMap, name: &str) -> Option<&'h str> {
+    h.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// SRV-001: a vendor's rate limit reaches the client as a 429 with `Retry-After` in whole
+/// seconds rounded up, the exact wait in `retry-after-ms`, `x-should-retry: true`, in the
+/// door's error shape.
+pub async fn srv_001(cx: &Cx<'_>) -> CheckResultOf {
+    served(cx)?;
+    let cases = cx
+        .fixtures
+        .error_cases(cx.protocol())
+        .map_err(|e| Outcome::Fail(e.to_string()))?;
+    let Some((case, ms)) = cases.iter().find_map(|c| {
+        let ms = c.expect.get("retry_after_ms")?.as_u64()?;
+        (c.status == 429 && !c.headers.contains_key("x-should-retry")).then_some((c, ms))
+    }) else {
+        fail!(
+            "the fixtures have no 429 with an exact retry_after for {}",
+            cx.protocol()
+        );
+    };
+    let s = setup(cx, cx.mock(&format!("error_{}", case.name)).await?).await?;
+    let (status, headers, body) = send(request(cx, &s, Some(s.server.key()), false, 64)).await?;
+    expect_eq!("status", status, 429);
+    let secs = ms.div_ceil(1000).max(1).to_string();
+    expect_eq!(
+        format!("Retry-After for a wait of {ms} ms"),
+        header(&headers, "retry-after"),
+        Some(secs.as_str())
+    );
+    expect_eq!(
+        "retry-after-ms",
+        header(&headers, "retry-after-ms"),
+        Some(ms.to_string().as_str())
+    );
+    expect_eq!(
+        "x-should-retry",
+        header(&headers, "x-should-retry"),
+        Some("true")
+    );
+    expect_eq!(
+        "the error type",
+        error_type(s.door, &body)?,
+        "rate_limit_error"
+    );
+    Ok(())
+}
+
+/// SRV-002: a tenant's budget holds under concurrency: eight calls at once, then one at a
+/// time until refused; what the records say it spent never exceeds the budget, and a refusal
+/// is a 429 naming the budget, only once the next call's worst case no longer fits.
+pub async fn srv_002(cx: &Cx<'_>) -> CheckResultOf {
+    served(cx)?;
+    let mock = cx
+        .mock_slow("text", std::time::Duration::from_millis(300))
+        .await?;
+    let s = setup(cx, mock).await?;
+    let real = cx.vendor_expected("text")?.usage.output_tokens.unwrap_or(0);
+    // $0.01 an output token, input free: a call's worst case is its output limit's worth,
+    // twice what it really spends, and the budget holds exactly two worst cases.
+    let max_tokens = u32::try_from(real.max(8) * 2).unwrap_or(u32::MAX);
+    let per_token = Price::per_million("10000").expect("a price");
+    let worst = per_token.times(u64::from(max_tokens));
+    let budget = Money(worst.0 * 2);
+    let (provider, model) = s.model.split_once('/').unwrap_or_default();
+    let prices = Prices {
+        base: PriceSet {
+            input: Price(0),
+            output: per_token,
+            ..PriceSet::default()
+        },
+        above: None,
+    };
+    if let Err(e) = s.server.price(provider, model, prices).await {
+        fail!("pricing the model: {e}");
+    }
+    let name = format!("budget-{}", s.provider());
+    let key = s
+        .server
+        .tenant(&name, Some(budget))
+        .await
+        .map_err(|e| Outcome::Fail(format!("creating a tenant with a budget: {e}")))?;
+    let burst = futures_util::future::join_all(
+        (0..8).map(|_| send(request(cx, &s, Some(&key), false, max_tokens))),
+    )
+    .await;
+    let mut served = 0;
+    let mut refusals = Vec::new();
+    for r in burst {
+        let (status, _, body) = r?;
+        match status {
+            200 => served += 1,
+            _ => refusals.push((status, body)),
+        }
+    }
+    if served == 0 {
+        fail!("no call of the burst was served: {refusals:?}");
+    }
+    if refusals.is_empty() {
+        fail!("eight calls worth four budgets' worst cases were all served at once");
+    }
+    for _ in 0..20 {
+        let (status, _, body) = send(request(cx, &s, Some(&key), false, max_tokens)).await?;
+        if status != 200 {
+            refusals.push((status, body));
+            break;
+        }
+    }
+    for (status, body) in &refusals {
+        expect_eq!(format!("a refusal's status ({body})"), *status, 429);
+        if !body.contains("budget") {
+            fail!("a refusal does not say the budget is why: {body}");
+        }
+    }
+    let records = s
+        .server
+        .records()
+        .await
+        .map_err(|e| Outcome::Fail(format!("reading the records: {e}")))?;
+    let spent: i64 = records
+        .iter()
+        .filter(|r| r.tenant.as_deref() == Some(name.as_str()))
+        .filter_map(|r| r.cost.map(|c| c.0))
+        .sum();
+    if spent > budget.0 {
+        fail!(
+            "the tenant spent {} of a {} budget",
+            Money(spent).dollars(),
+            budget.dollars()
+        );
+    }
+    // The last refusal came when the worst case no longer fitted, not before.
+    if spent + worst.0 <= budget.0 {
+        fail!(
+            "refused with {} spent of {}, although a call's worst case ({}) still fitted",
+            Money(spent).dollars(),
+            budget.dollars(),
+            worst.dollars()
+        );
+    }
+    Ok(())
+}
+
+/// SRV-003: every call that reached routing is recorded once, with its tenant, provider,
+/// model, stream flag, outcome and the vendor's usage: a call, a stream, a refused call.
+pub async fn srv_003(cx: &Cx<'_>) -> CheckResultOf {
+    served(cx)?;
+    let s = setup(cx, cx.mock("text").await?).await?;
+    let want = cx.vendor_expected("text")?;
+    let key = s.server.key().to_owned();
+    for stream in [false, true] {
+        let (status, _, body) = send(request(cx, &s, Some(&key), stream, 64)).await?;
+        if status != 200 {
+            fail!("a call failed ({status}): {body}");
+        }
+    }
+    let cases = cx
+        .fixtures
+        .error_cases(cx.protocol())
+        .map_err(|e| Outcome::Fail(e.to_string()))?;
+    let case = cases
+        .iter()
+        .find(|c| c.status == 400)
+        .ok_or_else(|| Outcome::Fail("the fixtures have no 400".into()))?;
+    let failing = setup(cx, cx.mock(&format!("error_{}", case.name)).await?).await?;
+    let (status, _, _) = send(request(cx, &failing, Some(&key), false, 64)).await?;
+    expect_eq!("the failing call's status", status, case.status);
+    let records = s
+        .server
+        .records()
+        .await
+        .map_err(|e| Outcome::Fail(format!("reading the records: {e}")))?;
+    let mine: Vec<_> = records
+        .iter()
+        .filter(|r| r.provider == s.provider() || r.provider == failing.provider())
+        .collect();
+    let seen: Vec<(&str, bool, &str)> = mine
+        .iter()
+        .map(|r| (r.provider.as_str(), r.stream, r.outcome.as_str()))
+        .collect();
+    let kind = case.expect["kind"].as_str().unwrap_or_default();
+    expect_eq!(
+        "the records (provider, stream, outcome)",
+        seen,
+        vec![
+            (s.provider(), false, "ok"),
+            (s.provider(), true, "ok"),
+            (failing.provider(), false, kind),
+        ]
+    );
+    for r in &mine {
+        expect_eq!(
+            "a record's tenant",
+            r.tenant.as_deref(),
+            Some("conformance")
+        );
+        expect_eq!(
+            "a record's model",
+            r.model.as_str(),
+            cx.subject.model.as_str()
+        );
+    }
+    for r in &mine[..2] {
+        expect_eq!(
+            format!("the usage recorded (stream: {})", r.stream),
+            (r.usage.input_tokens, r.usage.output_tokens),
+            (want.usage.input_tokens, want.usage.output_tokens)
+        );
+    }
+    Ok(())
+}
+
+/// SRV-004: `/health/live` answers; `/health/ready` is JSON naming the registered provider;
+/// `/metrics` is Prometheus text with the provider's request duration and time to first
+/// token under the OpenTelemetry gen_ai names, and the server's request counts and times.
+pub async fn srv_004(cx: &Cx<'_>) -> CheckResultOf {
+    served(cx)?;
+    let s = setup(cx, cx.mock("text").await?).await?;
+    let (status, _, body) = send(request(cx, &s, Some(s.server.key()), false, 64)).await?;
+    if status != 200 {
+        fail!("a call failed ({status}): {body}");
+    }
+    let get = |path: &str| cx.client().get(format!("{}{path}", s.server.origin()));
+    let (live, _, _) = send(get("/health/live")).await?;
+    expect_eq!("/health/live status", live, 200);
+    let (ready, _, body) = send(get("/health/ready")).await?;
+    expect_eq!(format!("/health/ready status ({body})"), ready, 200);
+    let health: Value = serde_json::from_str(&body)
+        .map_err(|_| Outcome::Fail(format!("/health/ready is not JSON: {body}")))?;
+    if !health
+        .to_string()
+        .contains(&format!("\"{}\"", s.provider()))
+    {
+        fail!(
+            "/health/ready does not name the provider {}: {body}",
+            s.provider()
+        );
+    }
+    // A stream too, for its time to first token.
+    let (status, _, body) = send(request(cx, &s, Some(s.server.key()), true, 64)).await?;
+    if status != 200 {
+        fail!("a stream failed ({status}): {body}");
+    }
+    let (status, _, metrics) = send(get("/metrics")).await?;
+    expect_eq!("/metrics status", status, 200);
+    let provider = format!("gen_ai_provider_name=\"{}\"", s.provider());
+    for series in [
+        "gen_ai_server_request_duration",
+        "gen_ai_server_time_to_first_token",
+    ] {
+        let named = metrics
+            .lines()
+            .any(|l| l.starts_with(series) && l.contains(&provider));
+        if !named {
+            fail!("/metrics has no {series} series for {}", s.provider());
+        }
+    }
+    for series in [
+        "concord_server_requests_total",
+        "concord_server_request_duration_seconds",
+    ] {
+        if !metrics.contains(series) {
+            fail!("/metrics has no {series} series");
+        }
+    }
+    Ok(())
+}
+
+/// SRV-005: no key anywhere a server shows or keeps: not the tenant's, not a wrong one a
+/// client sent, not the vendor's — in error bodies, `/metrics`, `/health/ready` or the logs.
+pub async fn srv_005(cx: &Cx<'_>) -> CheckResultOf {
+    served(cx)?;
+    let s = setup(cx, cx.mock("text").await?).await?;
+    let wrong = format!("sk-wrong-{}-0123456789abcdef", s.provider());
+    let mut shown = Vec::new();
+    let (_, _, body) = send(request(cx, &s, Some(&wrong), false, 64)).await?;
+    shown.push(("the error for a wrong key", body));
+    let (_, _, body) = send(request(cx, &s, Some(s.server.key()), true, 64)).await?;
+    shown.push(("a stream", body));
+    let get = |path: &str| cx.client().get(format!("{}{path}", s.server.origin()));
+    shown.push(("/metrics", send(get("/metrics")).await?.2));
+    shown.push(("/health/ready", send(get("/health/ready")).await?.2));
+    let logs = s.server.logs();
+    if let Some(logs) = &logs {
+        shown.push(("the logs", logs.clone()));
+    }
+    for (what, text) in &shown {
+        for (whose, key) in [
+            ("the tenant's key", s.server.key()),
+            ("the wrong key", wrong.as_str()),
+            ("the vendor's key", MOCK_KEY),
+        ] {
+            if text.contains(key) {
+                fail!("{what} shows {whose}");
+            }
+        }
+    }
+    if logs.is_none() {
+        return Err(Outcome::Skip(
+            "the logs are not captured (the process has a tracing subscriber of its own); the rest holds".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// SRV-006: no key is a 401 `authentication_error` in the door's shape, a wrong key too,
+/// and neither reaches the vendor.
+pub async fn srv_006(cx: &Cx<'_>) -> CheckResultOf {
+    served(cx)?;
+    let s = setup(cx, cx.mock("text").await?).await?;
+    for (what, key) in [
+        ("no key", None),
+        ("a made-up key", Some("sk-concord-made-up-key")),
+    ] {
+        let (status, _, body) = send(request(cx, &s, key, false, 64)).await?;
+        expect_eq!(format!("{what}: status ({body})"), status, 401);
+        expect_eq!(
+            format!("{what}: error type"),
+            error_type(s.door, &body)?,
+            "authentication_error"
+        );
+    }
+    expect_eq!("requests at the vendor", s.mock.requests().len(), 0);
+    Ok(())
+}
