@@ -25,6 +25,7 @@ pub mod broken;
 pub mod broken_dispatch;
 pub mod broken_models;
 pub mod broken_registry;
+pub mod broken_server;
 pub mod checks;
 mod cx;
 pub mod outcome;

@@ -58,9 +58,13 @@ impl Door {
         u
     }
 
-    /// concord's client for the door.
+    /// concord's client for the door: for the OpenAI door, the one for any compatible server
+    /// (it sends reasoning replay data back, which OpenAI's own refuses).
     fn client(self) -> Arc<dyn Provider> {
-        let row = self.name();
+        let row = match self {
+            Door::Openai => "openai-compatible",
+            Door::Anthropic => "anthropic",
+        };
         Arc::new(concord::builtin(row).expect("the door's client is a shipped provider"))
     }
 
@@ -456,7 +460,10 @@ impl ThroughServer {
             .credential(server.key().to_owned())
             .model(model);
         out.settings = ctx.settings.clone();
-        out.timeout = ctx.timeout;
+        // The server holds the call to the check's timeout (its registration has it); the
+        // client waits longer, so what it sees is what the server did about a stall, and a
+        // server that ignores the timeout still fails the check's bound.
+        out.timeout = ctx.timeout.map(|t| t + std::time::Duration::from_secs(5));
         out.client = ctx.client.clone();
         Ok(Some(out))
     }

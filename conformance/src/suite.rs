@@ -193,6 +193,9 @@ impl Suite {
                 self.subjects
                     .iter()
                     .filter(|s| self.selection.wants_provider(&s.name))
+                    // A server's own checks are for a subject behind one; every other family
+                    // runs on every subject, served or not.
+                    .filter(move |s| c.family != "SRV" || s.served.is_some())
                     .map(move |s| (c, s))
             })
             .collect()

@@ -408,7 +408,10 @@ pub async fn srv_004(cx: &Cx<'_>) -> CheckResultOf {
 pub async fn srv_005(cx: &Cx<'_>) -> CheckResultOf {
     served(cx)?;
     let s = setup(cx, cx.mock("text").await?).await?;
-    let wrong = format!("sk-wrong-{}-0123456789abcdef", s.provider());
+    // Unique in the process: every server here logs into the one capture.
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let wrong = format!("sk-wrong-{}-{n}-0123456789abcdef", std::process::id());
     let mut shown = Vec::new();
     let (_, _, body) = send(request(cx, &s, Some(&wrong), false, 64)).await?;
     shown.push(("the error for a wrong key", body));

@@ -10,6 +10,7 @@
 
 // The suite's other tests share this binary (each test binary is a link on CI's 2 cores);
 // `tests/live.rs` stays apart because it sets process environment variables.
+mod broken_servers;
 mod docs;
 mod live_mock;
 mod one_row;
@@ -23,6 +24,16 @@ use concord_conformance::{Mode, Outcome, Subject, Suite};
 const OPT_IN: &str = "CONCORD_LIVE";
 
 fn run(mode: Mode, (name, api): (&str, Api), id: &str) {
+    run_door(mode, (name, api), None, id)
+}
+
+/// As [`run`], the provider behind concord's server, called through `door`.
+fn run_door(
+    mode: Mode,
+    (name, api): (&str, Api),
+    door: Option<concord_conformance::served::Door>,
+    id: &str,
+) {
     if mode == Mode::Live && std::env::var(OPT_IN).as_deref() != Ok("1") {
         eprintln!("skip live {id} [{name}]: set {OPT_IN}=1 and the vendor's key to run it");
         return;
@@ -33,6 +44,12 @@ fn run(mode: Mode, (name, api): (&str, Api), id: &str) {
         .build()
         .unwrap();
     let subject = Subject::builtin(name, Some(api)).expect("provider built with its feature");
+    let subject = match door {
+        Some(door) => {
+            subject.through_server(door, concord_conformance::served::concord_server_factory())
+        }
+        None => subject,
+    };
     let check = by_id(id).expect("check id");
     let suite = Suite::new().mode(mode).regressions_file(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -68,6 +85,8 @@ macro_rules! with_checks {
             sl_001 = "SL-001", sl_002 = "SL-002", sl_003 = "SL-003", sl_004 = "SL-004", sl_005 = "SL-005",
             cat_001 = "CAT-001", cat_002 = "CAT-002", cat_003 = "CAT-003", cat_004 = "CAT-004",
             cat_005 = "CAT-005", cat_006 = "CAT-006",
+            srv_001 = "SRV-001", srv_002 = "SRV-002", srv_003 = "SRV-003", srv_004 = "SRV-004",
+            srv_005 = "SRV-005", srv_006 = "SRV-006",
             sec_001 = "SEC-001", sec_002 = "SEC-002"
         );
     };
@@ -117,6 +136,39 @@ mod mock {
         Mode::Mock,
         gemini,
         ("gemini", Api::GenerateContent)
+    ));
+}
+
+/// The suite through `concord serve`, across formats: an OpenAI client to Anthropic, an
+/// Anthropic client to OpenAI (`cargo xtask conformance --through-server all` runs every
+/// provider through both doors).
+mod served {
+    use super::*;
+    use concord_conformance::served::Door;
+
+    macro_rules! served_tests {
+        ($provider:ident, $kind:expr, $door:expr; $($f:ident = $id:literal),*) => {
+            mod $provider {
+                use super::*;
+                $(
+                    #[test]
+                    fn $f() {
+                        run_door(Mode::Mock, $kind, Some($door), $id);
+                    }
+                )*
+            }
+        };
+    }
+
+    with_checks!(served_tests!(
+        anthropic_via_openai_door,
+        ("anthropic", Api::Messages),
+        Door::Openai
+    ));
+    with_checks!(served_tests!(
+        openai_via_anthropic_door,
+        ("openai", Api::Chat),
+        Door::Anthropic
     ));
 }
 

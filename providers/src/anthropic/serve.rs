@@ -243,12 +243,14 @@ fn turn(path: &str, v: &Value, out: &mut Vec<Message>) -> Result<(), BadRequest>
         }
         "assistant" => {
             let (mut text, mut tool_calls, mut reasoning) = (String::new(), Vec::new(), Vec::new());
+            let mut pending_signature = None;
             for (i, b) in blocks.iter().enumerate() {
                 let at = format!("{content_path}[{i}]");
                 let mut g = Fields::new(at.clone(), item(&at, b)?);
                 match g.required_string("type")?.as_str() {
                     "text" => text.push_str(&g.required_string("text")?),
                     "tool_use" => {
+                        let signature = pending_signature.take();
                         let id = g.required_string("id")?;
                         let name = g.required_string("name")?;
                         let input = g.get("input").cloned().unwrap_or_else(|| json!({}));
@@ -259,18 +261,36 @@ fn turn(path: &str, v: &Value, out: &mut Vec<Message>) -> Result<(), BadRequest>
                             id,
                             name,
                             arguments,
-                            signature: None,
+                            signature,
                         });
                     }
                     "thinking" => reasoning.push(ReasoningBlock {
                         text: g.string("thinking")?.unwrap_or_default(),
-                        signature: g.string("signature")?,
+                        signature: g.string("signature")?.filter(|s| !s.is_empty()),
                         ..ReasoningBlock::default()
                     }),
-                    "redacted_thinking" => reasoning.push(ReasoningBlock {
-                        redacted: g.string("data")?,
-                        ..ReasoningBlock::default()
-                    }),
+                    "redacted_thinking" => {
+                        let data = g.string("data")?;
+                        match data.as_deref().and_then(uncarry) {
+                            Some(Carried::Signature(s)) => pending_signature = Some(s),
+                            Some(Carried::Block(block)) => {
+                                // A summary written before it as plain thinking is its text.
+                                let text = match reasoning.last() {
+                                    Some(b @ ReasoningBlock { signature: None, redacted: None, encrypted_content: None, .. }) => {
+                                        let text = b.text.clone();
+                                        reasoning.pop();
+                                        text
+                                    }
+                                    _ => String::new(),
+                                };
+                                reasoning.push(ReasoningBlock { text, ..block });
+                            }
+                            None => reasoning.push(ReasoningBlock {
+                                redacted: data,
+                                ..ReasoningBlock::default()
+                            }),
+                        }
+                    }
                     other => {
                         return Err(BadRequest::at(
                             format!("{at}.type"),
@@ -400,13 +420,54 @@ pub fn usage(u: &Usage) -> Value {
     out
 }
 
+/// Replay data Messages has no field for — an OpenAI Responses block's `encrypted_content`,
+/// a Gemini function call's thought signature — travels to the client in a
+/// `redacted_thinking` block's `data`, which Anthropic clients send back unchanged, under this
+/// prefix (docs/server.md); the door takes it out again when the history comes back.
+const CARRIED: &str = "concord.carried:";
+
+enum Carried {
+    Block(ReasoningBlock),
+    Signature(String),
+}
+
+fn carry_block(b: &ReasoningBlock) -> String {
+    format!(
+        "{CARRIED}{}",
+        json!({"encrypted_content": b.encrypted_content, "id": b.id})
+    )
+}
+
+fn carry_signature(signature: &str) -> String {
+    format!("{CARRIED}{}", json!({ "thought_signature": signature }))
+}
+
+fn uncarry(data: &str) -> Option<Carried> {
+    let v: Value = serde_json::from_str(data.strip_prefix(CARRIED)?).ok()?;
+    if let Some(s) = v.get("thought_signature").and_then(Value::as_str) {
+        return Some(Carried::Signature(s.to_owned()));
+    }
+    let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
+    Some(Carried::Block(ReasoningBlock {
+        encrypted_content: Some(text("encrypted_content")?),
+        id: text("id"),
+        ..ReasoningBlock::default()
+    }))
+}
+
 /// A `message` object for `response`.
 pub fn encode_response(response: &Response, id: &str, model: &str) -> Value {
     let mut content = Vec::new();
     for b in &response.reasoning_blocks {
-        match &b.redacted {
-            Some(data) => content.push(json!({"type": "redacted_thinking", "data": data})),
-            None => content.push(json!({"type": "thinking", "thinking": b.text,
+        match (&b.redacted, &b.encrypted_content) {
+            (Some(data), _) => content.push(json!({"type": "redacted_thinking", "data": data})),
+            (None, Some(_)) => {
+                if !b.text.is_empty() {
+                    content.push(json!({"type": "thinking", "thinking": b.text, "signature": ""}));
+                }
+                content.push(json!({"type": "redacted_thinking", "data": carry_block(b)}));
+            }
+            (None, None) => content.push(json!({"type": "thinking", "thinking": b.text,
                 "signature": b.signature.clone().unwrap_or_default()})),
         }
     }
@@ -419,6 +480,9 @@ pub fn encode_response(response: &Response, id: &str, model: &str) -> Value {
         content.push(json!({"type": "text", "text": response.text}));
     }
     for c in &response.tool_calls {
+        if let Some(s) = &c.signature {
+            content.push(json!({"type": "redacted_thinking", "data": carry_signature(s)}));
+        }
         content.push(json!({"type": "tool_use", "id": c.id, "name": c.name, "input": c.arguments}));
     }
     json!({
@@ -473,6 +537,20 @@ impl EventEncoder {
         }
     }
 
+    /// A block sent whole: its start and its stop (redacted thinking has no deltas).
+    fn whole_block(&mut self, block: Value, out: &mut Vec<(&'static str, Value)>) {
+        self.close(out);
+        out.push((
+            "content_block_start",
+            json!({"type": "content_block_start", "index": self.index, "content_block": block}),
+        ));
+        out.push((
+            "content_block_stop",
+            json!({"type": "content_block_stop", "index": self.index}),
+        ));
+        self.index += 1;
+    }
+
     fn ensure(&mut self, want: Open, block: Value, out: &mut Vec<(&'static str, Value)>) {
         if self.open != Some(want) {
             self.close(out);
@@ -515,18 +593,45 @@ impl EventEncoder {
                 );
                 out.push(self.delta(json!({"type": "thinking_delta", "thinking": text})));
             }
-            StreamEvent::ReasoningEnd { signature, .. } => {
+            StreamEvent::ReasoningEnd {
+                signature,
+                redacted,
+                encrypted_content,
+                id,
+            } => {
                 if self.open == Some(Open::Thinking) {
                     if let Some(sig) = signature {
                         out.push(self.delta(json!({"type": "signature_delta", "signature": sig})));
                     }
                     self.close(&mut out);
                 }
+                let data = match (redacted, encrypted_content) {
+                    (Some(data), _) => Some(data.clone()),
+                    (None, Some(encrypted)) => Some(carry_block(&ReasoningBlock {
+                        encrypted_content: Some(encrypted.clone()),
+                        id: id.clone(),
+                        ..ReasoningBlock::default()
+                    })),
+                    (None, None) => None,
+                };
+                if let Some(data) = data {
+                    self.whole_block(json!({"type": "redacted_thinking", "data": data}), &mut out);
+                }
             }
             StreamEvent::ToolCallStart {
-                index, id, name, ..
+                index,
+                id,
+                name,
+                signature,
+                ..
             } => {
                 self.close(&mut out);
+                if let Some(s) = signature {
+                    self.whole_block(
+                        json!({"type": "redacted_thinking", "data": carry_signature(s)}),
+                        &mut out,
+                    );
+                }
                 self.ensure(
                     Open::Tool(*index),
                     json!({"type": "tool_use", "id": id, "name": name, "input": {}}),

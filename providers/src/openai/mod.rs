@@ -2,6 +2,7 @@
 //! and every OpenAI-compatible server. The dialect only changes a few body fields.
 
 pub(crate) mod error;
+pub(crate) mod replay;
 mod request;
 mod response;
 pub mod serve;

@@ -20,7 +20,11 @@ pub(super) fn encode(
     body.insert("model".into(), call.model.into());
     body.insert(
         "messages".into(),
-        request.messages.iter().map(message).collect(),
+        request
+            .messages
+            .iter()
+            .map(|m| message(m, dialect != Dialect::OpenAi))
+            .collect(),
     );
     if !request.tools.is_empty() {
         let tools = request.tools.iter().map(|t| {
@@ -87,7 +91,9 @@ pub(super) fn encode(
     })
 }
 
-fn message(m: &Message) -> Value {
+/// A message; `replay`: with the reasoning replay data of `super::replay` (not to OpenAI,
+/// which refuses fields it does not know).
+fn message(m: &Message, replay: bool) -> Value {
     match m {
         Message::System { content } => json!({"role": "system", "content": content}),
         Message::User { content } => {
@@ -100,7 +106,7 @@ fn message(m: &Message) -> Value {
         Message::Assistant {
             content,
             tool_calls,
-            ..
+            reasoning,
         } => {
             let mut m = Map::new();
             m.insert("role".into(), "assistant".into());
@@ -114,10 +120,20 @@ fn message(m: &Message) -> Value {
             );
             if !tool_calls.is_empty() {
                 let calls = tool_calls.iter().map(|c| {
-                    json!({"id": wire_id(&c.id), "type": "function", "function": {
-                        "name": c.name, "arguments": c.arguments.to_string()}})
+                    let mut call = json!({"id": wire_id(&c.id), "type": "function", "function": {
+                        "name": c.name, "arguments": c.arguments.to_string()}});
+                    if let (true, Some(s)) = (replay, &c.signature) {
+                        call["extra_content"] = super::replay::extra_content(s);
+                    }
+                    call
                 });
                 m.insert("tool_calls".into(), calls.collect());
+            }
+            if replay && !reasoning.is_empty() {
+                m.insert(
+                    "reasoning_details".into(),
+                    super::replay::details(reasoning).into(),
+                );
             }
             Value::Object(m)
         }

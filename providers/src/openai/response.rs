@@ -43,6 +43,9 @@ struct ChoiceMessage {
     tool_calls: Vec<WireToolCall>,
     #[serde(default)]
     refusal: Option<String>,
+    /// Replay data (`super::replay`).
+    #[serde(default, deserialize_with = "null_as_default")]
+    reasoning_details: Vec<Value>,
 }
 
 /// `content` as a string or, on some compatible servers, a list of parts: `text` parts are
@@ -119,6 +122,9 @@ struct WireToolCall {
     id: Option<String>,
     #[serde(default)]
     function: Option<WireFunction>,
+    /// A Gemini thought signature (`super::replay`).
+    #[serde(default)]
+    extra_content: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -205,7 +211,7 @@ pub(super) fn decode(provider: &str, body: &[u8]) -> Result<Response> {
                 provider_id: vendor_id,
                 arguments: parse_arguments(provider, &name, args)?,
                 name,
-                signature: None,
+                signature: super::replay::thought_signature(tc.extra_content.as_ref()),
             })
         })
         .collect::<Result<Vec<_>>>()?;
@@ -226,7 +232,7 @@ pub(super) fn decode(provider: &str, body: &[u8]) -> Result<Response> {
         // A refusal replaces the content: it is what the model said.
         text: refusal.unwrap_or(text),
         reasoning,
-        reasoning_blocks: Vec::new(),
+        reasoning_blocks: super::replay::blocks(&message.reasoning_details),
         finish_reason: finish,
         raw_finish_reason: raw_finish,
         tool_calls,

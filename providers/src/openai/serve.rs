@@ -169,6 +169,10 @@ fn message(path: &str, v: &Value) -> Result<Message, BadRequest> {
             };
             // An assistant turn's refusal text is its answer as far as history goes.
             let refusal = f.string("refusal")?;
+            let reasoning = f
+                .array("reasoning_details")?
+                .map(|d| super::replay::blocks(d))
+                .unwrap_or_default();
             Message::Assistant {
                 content: if content.is_empty() {
                     refusal.unwrap_or_default()
@@ -176,7 +180,7 @@ fn message(path: &str, v: &Value) -> Result<Message, BadRequest> {
                     content
                 },
                 tool_calls,
-                reasoning: Vec::new(),
+                reasoning,
             }
         }
         "tool" => Message::Tool {
@@ -261,6 +265,10 @@ fn assistant_call(path: &str, v: &Value) -> Result<ToolCall, BadRequest> {
     let name = g.required_string("name")?;
     let text = g.string("arguments")?.unwrap_or_default();
     g.done()?;
+    let signature = f
+        .object("extra_content")?
+        .and_then(|e| e.get("google")?.get("thought_signature")?.as_str())
+        .map(str::to_owned);
     f.done()?;
     let arguments = crate::kit::parse_arguments("request", &name, &text)
         .map_err(|e| BadRequest::at(format!("{path}.function.arguments"), e.message))?;
@@ -269,7 +277,7 @@ fn assistant_call(path: &str, v: &Value) -> Result<ToolCall, BadRequest> {
         id,
         name,
         arguments,
-        signature: None,
+        signature,
     })
 }
 
@@ -395,8 +403,12 @@ fn calls(tool_calls: &[ToolCall]) -> Value {
     tool_calls
         .iter()
         .map(|c| {
-            json!({"id": c.id, "type": "function", "function": {
-                "name": c.name, "arguments": c.arguments.to_string()}})
+            let mut call = json!({"id": c.id, "type": "function", "function": {
+                "name": c.name, "arguments": c.arguments.to_string()}});
+            if let Some(s) = &c.signature {
+                call["extra_content"] = super::replay::extra_content(s);
+            }
+            call
         })
         .collect()
 }
@@ -417,6 +429,13 @@ pub fn encode_response(response: &Response, id: &str, model: &str, created: u64)
     if let Some(r) = &response.reasoning {
         // Not OpenAI's (it returns no reasoning text); the field compatible servers use.
         message.insert("reasoning_content".into(), r.clone().into());
+    }
+    if !response.reasoning_blocks.is_empty() {
+        // What the client must send back for the vendor to continue (`super::replay`).
+        message.insert(
+            "reasoning_details".into(),
+            super::replay::details(&response.reasoning_blocks).into(),
+        );
     }
     if !response.tool_calls.is_empty() {
         message.insert("tool_calls".into(), calls(&response.tool_calls));
@@ -484,14 +503,39 @@ impl ChunkEncoder {
             StreamEvent::ReasoningDelta { text } => {
                 vec![self.chunk(json!({"reasoning_content": text}), None)]
             }
-            StreamEvent::ReasoningEnd { .. } => Vec::new(),
+            StreamEvent::ReasoningEnd {
+                signature,
+                redacted,
+                encrypted_content,
+                id,
+            } => {
+                // The block's text went out as `reasoning_content`; this is its replay data.
+                let block = crate::response::ReasoningBlock {
+                    text: String::new(),
+                    signature: signature.clone(),
+                    redacted: redacted.clone(),
+                    encrypted_content: encrypted_content.clone(),
+                    id: id.clone(),
+                };
+                vec![self.chunk(
+                    json!({"reasoning_details": super::replay::details(&[block])}),
+                    None,
+                )]
+            }
             StreamEvent::ToolCallStart {
-                index, id, name, ..
-            } => vec![self.chunk(
-                json!({"tool_calls": [{"index": index, "id": id, "type": "function",
-                    "function": {"name": name, "arguments": ""}}]}),
-                None,
-            )],
+                index,
+                id,
+                name,
+                signature,
+                ..
+            } => {
+                let mut call = json!({"index": index, "id": id, "type": "function",
+                    "function": {"name": name, "arguments": ""}});
+                if let Some(s) = signature {
+                    call["extra_content"] = super::replay::extra_content(s);
+                }
+                vec![self.chunk(json!({ "tool_calls": [call] }), None)]
+            }
             StreamEvent::ToolCallDelta { index, arguments } => {
                 if !self.streamed_arguments.contains(index) {
                     self.streamed_arguments.push(*index);

@@ -45,6 +45,9 @@ struct Delta {
     tool_calls: Vec<DeltaToolCall>,
     #[serde(default)]
     refusal: Option<String>,
+    /// Replay data (`super::replay`).
+    #[serde(default, deserialize_with = "null_as_default")]
+    reasoning_details: Vec<Value>,
 }
 
 #[derive(Deserialize)]
@@ -55,6 +58,9 @@ struct DeltaToolCall {
     id: Option<String>,
     #[serde(default)]
     function: Option<WireFunction>,
+    /// A Gemini thought signature (`super::replay`).
+    #[serde(default)]
+    extra_content: Option<Value>,
 }
 
 /// One tool call being assembled.
@@ -115,7 +121,7 @@ impl Decoder {
             id,
             provider_id: vendor_id.map(str::to_owned),
             name: name.clone(),
-            signature: None,
+            signature: super::replay::thought_signature(tc.extra_content.as_ref()),
         });
         self.calls.push(OpenCall {
             vendor_index: tc.index,
@@ -185,6 +191,12 @@ impl StreamDecoder for Decoder {
             {
                 out.push(StreamEvent::ReasoningDelta { text: reasoning });
             }
+            out.extend(
+                delta
+                    .reasoning_details
+                    .iter()
+                    .filter_map(super::replay::stream_end),
+            );
             if let Some(text) = delta.content.map(|c| c.text()).filter(|t| !t.is_empty()) {
                 out.push(StreamEvent::TextDelta { text });
             }
