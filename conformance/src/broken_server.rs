@@ -1,7 +1,7 @@
 //! Deliberately broken servers, one mistake each, the kind the gateways users pick instead
 //! have shipped (a field dropped on the way, a cut stream passed on as a clean success, the
 //! `Retry-After` lost, a key in the logs, a 500 for a missing key, budgets not enforced,
-//! failed calls not recorded). Each is concord's server with one layer or one accessor
+//! failed calls not recorded, a readiness that looks at nothing). Each is concord's server with one layer or one accessor
 //! changed; the self-test runs the suite through each and expects exactly its checks to fail.
 
 use std::sync::Arc;
@@ -35,11 +35,13 @@ pub enum ServerFlaw {
     BudgetIgnored,
     /// Failed calls are not recorded.
     FailuresUnrecorded,
+    /// `/health/ready` says ready without looking at any provider.
+    ReadyWithoutLooking,
 }
 
 impl ServerFlaw {
     /// Every flaw.
-    pub const ALL: [ServerFlaw; 7] = [
+    pub const ALL: [ServerFlaw; 8] = [
         ServerFlaw::DropsTemperature,
         ServerFlaw::CleanEndOnCut,
         ServerFlaw::LosesRetryAfter,
@@ -47,6 +49,7 @@ impl ServerFlaw {
         ServerFlaw::MissingKeyIs500,
         ServerFlaw::BudgetIgnored,
         ServerFlaw::FailuresUnrecorded,
+        ServerFlaw::ReadyWithoutLooking,
     ];
 
     /// A factory of servers with this flaw.
@@ -69,6 +72,9 @@ impl ServerFlaw {
             }
             ServerFlaw::MissingKeyIs500 => {
                 concord_server_factory_with(layer(|r, n| Box::pin(missing_key_500(r, n))))
+            }
+            ServerFlaw::ReadyWithoutLooking => {
+                concord_server_factory_with(layer(|r, n| Box::pin(ready_without_looking(r, n))))
             }
             ServerFlaw::BudgetIgnored | ServerFlaw::FailuresUnrecorded => {
                 let inner = concord_server_factory();
@@ -155,6 +161,18 @@ async fn missing_key_500(request: Request, next: Next) -> Response {
         r#"{"error":{"message":"Internal Server Error","type":"server_error","param":null,"code":null}}"#,
     ));
     *r.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+    r
+}
+
+async fn ready_without_looking(request: Request, next: Next) -> Response {
+    if request.uri().path() != "/health/ready" {
+        return next.run(request).await;
+    }
+    let mut r = Response::new(Body::from(r#"{"status":"ok"}"#));
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
     r
 }
 

@@ -47,7 +47,7 @@ impl Door {
     /// cache writes (they count in `prompt_tokens`), Anthropic's no reasoning tokens (they
     /// count in `output_tokens`).
     pub fn carried(self, usage: &concord::Usage) -> concord::Usage {
-        let mut u = usage.clone();
+        let mut u = *usage;
         match self {
             Door::Openai => {
                 u.cache_write_tokens = None;
@@ -423,13 +423,16 @@ impl ThroughServer {
         template.headers = ctx.headers.clone();
         template.timeout = ctx.timeout;
         template.client = ctx.client.clone();
+        // A call without a client fails at the client before it reaches the server; one with
+        // must not share a registration made for one without.
         let identity = format!(
-            "{base}\n{}\n{:?}\n{:?}\n{:?}\n{}",
+            "{base}\n{}\n{:?}\n{:?}\n{:?}\n{}\n{}",
             ctx.credential.as_ref().map(|c| c.expose()).unwrap_or(""),
             ctx.api_version,
             ctx.headers,
             ctx.timeout,
             ctx.credential_source.is_some(),
+            ctx.client.is_some(),
         );
         let name = {
             let mut names = state.names.lock().expect("names");

@@ -74,7 +74,8 @@ pub struct Args {
     /// (repeatable, or comma-separated); `all` for both doors. Mock mode only.
     #[arg(long, value_delimiter = ',', value_parser = ["openai", "anthropic", "all"], conflicts_with_all = ["live", "record", "replay"])]
     through_server: Vec<String>,
-    /// Regenerate docs/conformance.md from this run (mock mode, full selection).
+    /// Regenerate docs/conformance.md from this run (mock mode, full selection) and one through
+    /// `concord serve` (--through-server all).
     #[arg(long)]
     write_docs: bool,
     /// With --write-docs: fail with a diff when docs/conformance.md differs, instead of writing
@@ -307,9 +308,15 @@ fn run_report(args: Args) -> Result<concord_conformance::Report> {
         println!("reports written to {}", dir.display());
     }
     if args.write_docs {
+        // The page has the suite through the server too: every provider, both doors.
+        println!("\nThe suite through `concord serve`, every provider through both doors:");
+        let served = run_report(Args {
+            through_server: vec!["all".into()],
+            ..Args::mock_all()
+        })?;
         crate::docs::write_or_check(
             "docs/conformance.md",
-            &concord_conformance::report::conformance_doc(&report),
+            &concord_conformance::report::conformance_doc(&report, &served),
             args.check_docs,
             "cargo xtask conformance --write-docs",
         )?;

@@ -134,6 +134,20 @@ fn error_type(door: Door, body: &str) -> CheckResultOf<String> {
     }
 }
 
+/// Unique in the process: names and keys the checks make up (a recycled port can give two
+/// checks' mocks one registration, and every server here logs into one capture).
+fn unique() -> usize {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Now, in Unix milliseconds: records of calls from before a check are not its own.
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
 fn header<'h>(h: &'h reqwest::header::HeaderMap, name: &str) -> Option<&'h str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
@@ -211,7 +225,7 @@ pub async fn srv_002(cx: &Cx<'_>) -> CheckResultOf {
     if let Err(e) = s.server.price(provider, model, prices).await {
         fail!("pricing the model: {e}");
     }
-    let name = format!("budget-{}", s.provider());
+    let name = format!("budget-{}", unique());
     let key = s
         .server
         .tenant(&name, Some(budget))
@@ -282,6 +296,7 @@ pub async fn srv_002(cx: &Cx<'_>) -> CheckResultOf {
 /// model, stream flag, outcome and the vendor's usage: a call, a stream, a refused call.
 pub async fn srv_003(cx: &Cx<'_>) -> CheckResultOf {
     served(cx)?;
+    let started = now_ms();
     let s = setup(cx, cx.mock("text").await?).await?;
     let want = cx.vendor_expected("text")?;
     let key = s.server.key().to_owned();
@@ -309,6 +324,7 @@ pub async fn srv_003(cx: &Cx<'_>) -> CheckResultOf {
         .map_err(|e| Outcome::Fail(format!("reading the records: {e}")))?;
     let mine: Vec<_> = records
         .iter()
+        .filter(|r| r.at_ms >= started)
         .filter(|r| r.provider == s.provider() || r.provider == failing.provider())
         .collect();
     let seen: Vec<(&str, bool, &str)> = mine
@@ -408,10 +424,11 @@ pub async fn srv_004(cx: &Cx<'_>) -> CheckResultOf {
 pub async fn srv_005(cx: &Cx<'_>) -> CheckResultOf {
     served(cx)?;
     let s = setup(cx, cx.mock("text").await?).await?;
-    // Unique in the process: every server here logs into the one capture.
-    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let wrong = format!("sk-wrong-{}-{n}-0123456789abcdef", std::process::id());
+    let wrong = format!(
+        "sk-wrong-{}-{}-0123456789abcdef",
+        std::process::id(),
+        unique()
+    );
     let mut shown = Vec::new();
     let (_, _, body) = send(request(cx, &s, Some(&wrong), false, 64)).await?;
     shown.push(("the error for a wrong key", body));

@@ -36,6 +36,7 @@ pub(crate) fn server_failures(flaw: ServerFlaw) -> BTreeSet<&'static str> {
         ServerFlaw::MissingKeyIs500 => &["SRV-006"],
         ServerFlaw::BudgetIgnored => &["SRV-002"],
         ServerFlaw::FailuresUnrecorded => &["SRV-003"],
+        ServerFlaw::ReadyWithoutLooking => &["SRV-004"],
     };
     ids.iter().copied().collect()
 }
