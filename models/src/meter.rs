@@ -22,12 +22,108 @@ use crate::store::Store;
 
 enum Message {
     Record(Box<CallRecord>),
-    Flush(oneshot::Sender<()>),
+    /// Answered with how many records are still held.
+    Flush(oneshot::Sender<usize>),
+}
+
+/// The first wait before writing held records again, and the longest.
+const RETRY_FIRST: std::time::Duration = std::time::Duration::from_secs(1);
+const RETRY_MOST: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The recorder's writer: what waits goes in one transaction (under load a commit covers many
+/// calls, and a lone call is written at once); through an outage records are held, oldest
+/// first, and retried.
+async fn write(
+    store: Arc<dyn Store>,
+    mut rx: mpsc::Receiver<Message>,
+    capacity: usize,
+    dropped: Arc<std::sync::atomic::AtomicU64>,
+) {
+    let mut held: std::collections::VecDeque<CallRecord> = std::collections::VecDeque::new();
+    let mut wait = RETRY_FIRST;
+    let mut flushes = Vec::new();
+    loop {
+        let first = if held.is_empty() {
+            match rx.recv().await {
+                Some(m) => Some(m),
+                None => return,
+            }
+        } else {
+            // Held records: wake to retry them even when nothing new arrives.
+            match tokio::time::timeout(wait, rx.recv()).await {
+                Ok(Some(m)) => Some(m),
+                Ok(None) if held.is_empty() => return,
+                Ok(None) | Err(_) => None,
+            }
+        };
+        let mut next = first;
+        let mut fresh = Vec::new();
+        while let Some(m) = next.take() {
+            match m {
+                Message::Record(r) => fresh.push(*r),
+                Message::Flush(done) => flushes.push(done),
+            }
+            if fresh.len() < Recorder::BATCH {
+                next = rx.try_recv().ok();
+            }
+        }
+        held.extend(fresh);
+        let over = held.len().saturating_sub(capacity);
+        if over > 0 {
+            held.drain(..over);
+            dropped.fetch_add(over as u64, std::sync::atomic::Ordering::Relaxed);
+            tracing::error!(
+                dropped = over,
+                "the database has been away too long: the oldest held call records were dropped"
+            );
+        }
+        while !held.is_empty() {
+            let n = held.len().min(Recorder::BATCH);
+            let batch: Vec<CallRecord> = held.iter().take(n).cloned().collect();
+            if store.record_all(&batch).await.is_ok() {
+                held.drain(..n);
+                wait = RETRY_FIRST;
+                continue;
+            }
+            // A database that does not answer a read either is away: hold everything and
+            // retry later. One that answers is refusing a record of the batch, which holding
+            // would not change: each alone, so one bad record does not take its batch with it.
+            if let Err(e) = store.calls(i64::MAX).await {
+                tracing::warn!(
+                    held = held.len(),
+                    retry_in_secs = wait.as_secs(),
+                    error = %e,
+                    "the database is not answering: holding the call records"
+                );
+                wait = (wait * 2).min(RETRY_MOST);
+                break;
+            }
+            let mut refused = Vec::new();
+            for (i, r) in batch.iter().enumerate() {
+                if let Err(e) = store.record_all(std::slice::from_ref(r)).await {
+                    refused.push((i, e));
+                }
+            }
+            for (i, e) in &refused {
+                tracing::error!(error = %e, call = %batch[*i].id, "the database refused a call record");
+            }
+            dropped.fetch_add(refused.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            held.drain(..n);
+        }
+        for done in flushes.drain(..) {
+            let _ = done.send(held.len());
+        }
+    }
 }
 
 /// Writes call records in the background, in order, so a call never waits for the database.
-/// Bounded: when the database falls behind by [`Recorder::CAPACITY`] records, new ones are
-/// dropped and counted, never queued without bound.
+///
+/// Through a database outage the records are held and retried (every second at first, then
+/// less often, up to every 30 s) until it answers again; what waits stays bounded: past
+/// [`Recorder::CAPACITY`] records held and [`Recorder::CAPACITY`] queued, new ones are dropped,
+/// counted ([`Recorder::dropped`], `concord_recorder_dropped_total`) and logged, never queued
+/// without bound. A record the database refuses on its own (while others are written) is
+/// logged and counted too.
 #[derive(Clone)]
 pub struct Recorder {
     tx: mpsc::Sender<Message>,
@@ -48,44 +144,16 @@ impl Recorder {
 
     /// A recorder into `store` (spawns its writer on the current Tokio runtime).
     pub fn new(store: Arc<dyn Store>) -> Self {
-        let (tx, mut rx) = mpsc::channel::<Message>(Self::CAPACITY);
-        tokio::spawn(async move {
-            let mut batch = Vec::with_capacity(Self::BATCH);
-            let mut flushes = Vec::new();
-            while let Some(first) = rx.recv().await {
-                // What waits now goes in one transaction: under load a commit covers many
-                // calls, and a lone call is written at once.
-                let mut next = Some(first);
-                while let Some(m) = next.take() {
-                    match m {
-                        Message::Record(r) => batch.push(*r),
-                        Message::Flush(done) => flushes.push(done),
-                    }
-                    if batch.len() < Self::BATCH {
-                        next = rx.try_recv().ok();
-                    }
-                }
-                if !batch.is_empty() {
-                    if store.record_all(&batch).await.is_err() {
-                        // One bad record must not take its batch with it: each alone, so
-                        // only what the database refuses is lost, and said.
-                        for r in &batch {
-                            if let Err(e) = store.record_all(std::slice::from_ref(r)).await {
-                                tracing::error!(error = %e, call = %r.id, "a call record was not written");
-                            }
-                        }
-                    }
-                    batch.clear();
-                }
-                for done in flushes.drain(..) {
-                    let _ = done.send(());
-                }
-            }
-        });
-        Self {
-            tx,
-            dropped: Arc::default(),
-        }
+        Self::with_capacity(store, Self::CAPACITY)
+    }
+
+    /// As [`new`](Self::new), holding at most `capacity` records queued and as many through an
+    /// outage.
+    pub fn with_capacity(store: Arc<dyn Store>, capacity: usize) -> Self {
+        let (tx, rx) = mpsc::channel::<Message>(capacity.max(1));
+        let dropped = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        tokio::spawn(write(store, rx, capacity.max(1), dropped.clone()));
+        Self { tx, dropped }
     }
 
     /// Queues a record.
@@ -99,15 +167,19 @@ impl Recorder {
         }
     }
 
-    /// Waits until every record queued before this call is written.
-    pub async fn flush(&self) {
+    /// Waits until every record queued before this call has been tried: written, or held
+    /// through an outage after one more attempt (a shutdown must not wait for a database that
+    /// is gone). How many are still held: 0 when everything is written.
+    pub async fn flush(&self) -> usize {
         let (done, wait) = oneshot::channel();
         if self.tx.send(Message::Flush(done)).await.is_ok() {
-            let _ = wait.await;
+            return wait.await.unwrap_or(0);
         }
+        0
     }
 
-    /// Records dropped because the database was behind.
+    /// Records dropped: the database was behind or away longer than the recorder holds, or
+    /// refused them.
     pub fn dropped(&self) -> u64 {
         self.dropped.load(std::sync::atomic::Ordering::Relaxed)
     }

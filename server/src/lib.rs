@@ -116,7 +116,13 @@ impl Server {
                 "calls in flight ended"
             );
         }
-        self.recorder.flush().await;
+        let held = self.recorder.flush().await;
+        if held > 0 {
+            tracing::error!(
+                held,
+                "the database is not answering: call records that could not be written are lost at exit"
+            );
+        }
         served.map_err(|e| Error::Startup(format!("the server stopped: {e}")))
     }
 }
