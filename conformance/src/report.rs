@@ -232,7 +232,7 @@ Anthropic client to `/v1/messages`), the server in-process with an embedded data
 caller gets is what came through the door, what the vendor got is what the server sent. A door's format carries what it can \
 (docs/server.md): through the OpenAI door no cache writes in usage and no error flag on a tool result, through the \
 Anthropic door no reasoning token count and no schema name; the checks expect exactly that. SRV checks are the server's own \
-and run only here; REG-002 (discovery from files) does not apply to a served subject. Reproduce with \
+and run only here; REG-002 (discovery from files) and ERR-011 (a raw request without a key, which SRV-006 sends to the door) do not apply to a served subject. Reproduce with \
 `cargo xtask conformance --through-server all`.";
     out.push('\n');
     out.push_str(&served.to_markdown("# Through `concord serve`", served_preamble));
@@ -259,7 +259,7 @@ const LIVE_INTRO: &str = "
 (same finish, text, usage rules), a system prompt obeyed, a forced tool call whose arguments fit
 its schema, a tool without arguments, parallel calls, a tool result round trip, `tool_choice:
 none`, JSON output that validates against its schema, reasoning, usage rules, a made-up key →
-`authentication`, an unknown model → `not_found`, a prompt over the context window →
+`authentication`, no key at all → `authentication` (not a 400 or a 500), an unknown model → `not_found`, a prompt over the context window →
 `context_length_exceeded`, no secret in any output. The checks that observe the wire or inject
 faults (tag `mock`) need the mock vendor. A vendor whose key (or model, for Azure deployments)
 is not in the environment is skipped, naming the variable to set. `--budget TOKENS` caps a run by

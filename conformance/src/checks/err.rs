@@ -311,6 +311,88 @@ pub async fn err_008(cx: &Cx<'_>) -> CheckResultOf {
     .await
 }
 
+/// ERR-011: a request that carries no credential at all is refused as `authentication`, in
+/// the protocol's error shape — not answered, not a 400, not a 500 (a popular proxy answers it
+/// with a 500). Sent as raw HTTP to the protocol's standard address, as any client without a
+/// key would send it; concord's own providers never send one (SL-001).
+pub async fn err_011(cx: &Cx<'_>) -> CheckResultOf {
+    if cx.subject.served.is_some() {
+        return Err(Outcome::Skip(
+            "the request would reach the mock, not the server: SRV-006 sends it to the door".into(),
+        ));
+    }
+    let endpoint = cx.keyed_endpoint(AUTO).await?;
+    let ctx = cx.ctx_for(&endpoint);
+    let base = ctx.base_url.clone().unwrap_or_default();
+    let base = base.trim_end_matches('/');
+    let model = ctx.model.clone().unwrap_or_default();
+    let prompt = "Say hello.";
+    let (row, api, url, body) = match cx.protocol() {
+        concord_harness::Protocol::Openai => (
+            "openai-compatible",
+            concord::Api::Chat,
+            format!("{base}/chat/completions"),
+            serde_json::json!({"model": model, "max_tokens": 16,
+                "messages": [{"role": "user", "content": prompt}]}),
+        ),
+        concord_harness::Protocol::OpenaiResponses => (
+            "openai-compatible",
+            concord::Api::Responses,
+            format!("{base}/responses"),
+            serde_json::json!({"model": model, "input": prompt, "max_output_tokens": 16}),
+        ),
+        concord_harness::Protocol::Anthropic => (
+            "anthropic",
+            concord::Api::Messages,
+            format!("{base}/v1/messages"),
+            serde_json::json!({"model": model, "max_tokens": 16,
+                "messages": [{"role": "user", "content": prompt}]}),
+        ),
+        // Vertex's base is the project's location; the Gemini API's the host.
+        concord_harness::Protocol::Gemini if cx.subject.name.starts_with("vertex") => (
+            "gemini",
+            concord::Api::GenerateContent,
+            format!("{base}/publishers/google/models/{model}:generateContent"),
+            serde_json::json!({"contents": [{"role": "user", "parts": [{"text": prompt}]}]}),
+        ),
+        concord_harness::Protocol::Gemini => (
+            "gemini",
+            concord::Api::GenerateContent,
+            format!("{base}/v1beta/models/{model}:generateContent"),
+            serde_json::json!({"contents": [{"role": "user", "parts": [{"text": prompt}]}]}),
+        ),
+    };
+    let response = cx
+        .client()
+        .post(&url)
+        .header("content-type", "application/json")
+        .header("anthropic-version", "2023-06-01")
+        .timeout(crate::cx::CALL_TIMEOUT)
+        .body(body.to_string())
+        .send()
+        .await
+        .map_err(|e| Outcome::Fail(format!("the server did not answer: {e}")))?;
+    let status = response.status().as_u16();
+    let text = response.bytes().await.unwrap_or_default();
+    if (200..300).contains(&status) {
+        return Err(Outcome::Skip(
+            "the server answered a request without a key: it checks no keys".into(),
+        ));
+    }
+    let format = concord::descriptor::get(row)
+        .and_then(|d| (d.format)(api))
+        .ok_or_else(|| Outcome::Fail(format!("no {row} format in this build")))?;
+    let e = format.decode_error(row, status, &text);
+    if e.kind != ErrorKind::Authentication {
+        fail!(
+            "no credential: expected authentication, got {} (HTTP {status}): {}",
+            e.kind,
+            String::from_utf8_lossy(&text)
+        );
+    }
+    Ok(())
+}
+
 pub async fn err_009(cx: &Cx<'_>) -> CheckResultOf {
     let endpoint = cx.endpoint(AUTO).await?;
     let ctx = cx

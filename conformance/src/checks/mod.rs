@@ -112,6 +112,7 @@ checks! {
     "ERR-008" "ERR" [0] err::err_008: "a made-up key gives authentication, not retryable, from generate and stream";
     "ERR-009" "ERR" [0] err::err_009: "an unknown model gives not_found, not retryable";
     "ERR-010" "ERR" [0] err::err_010: "a prompt over the context window gives context_length_exceeded, not retryable";
+    "ERR-011" "ERR" [0] err::err_011: "a request with no credential at all is refused as authentication in the protocol's error shape (not a 400 or a 500)";
     "SL-001" "SL" [0] sl::sl_001: "a call without its runtime context fails before anything is sent";
     "SL-002" "SL" [] sl::sl_002: "no retained state: A, B, A put A's, B's, A's values on the wire";
     "SL-003" "SL" [] sl::sl_003: "concurrent isolation (property test)";

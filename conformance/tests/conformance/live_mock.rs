@@ -135,6 +135,52 @@ async fn a_server_that_checks_no_keys_is_a_reasoned_skip_not_a_pass() {
     }
 }
 
+/// ERR-011 judges the server, not the provider: a server that answers a request without a key
+/// with a 500 (as LiteLLM's proxy without its database does) fails it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_answers_no_key_with_a_500_fails_err_011() {
+    use axum::http::{HeaderMap, StatusCode};
+    let app = axum::Router::new().fallback(|headers: HeaderMap| async move {
+        if headers.contains_key("authorization") {
+            (StatusCode::BAD_REQUEST, "{}".to_owned())
+        } else {
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                r#"{"error":{"message":"Internal Server Error","type":"server_error"}}"#.to_owned(),
+            )
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let d = *concord::descriptor::get("openai-compatible").unwrap();
+    let live = Live::from_descriptor_with(
+        d,
+        vec![
+            (d.base_url.name.into(), format!("{url}/v1")),
+            (d.key.name.into(), KEY.into()),
+            (d.live_model.name.into(), "live-model".into()),
+        ],
+    );
+    let report = Suite::new()
+        .subject(
+            Subject::from_descriptor(&d, Api::Chat)
+                .unwrap()
+                .with_live(live),
+        )
+        .mode(Mode::Live)
+        .select(Selection {
+            checks: vec!["ERR-011".into()],
+            ..Selection::default()
+        })
+        .run()
+        .await;
+    match &report.results[0].outcome {
+        Outcome::Fail(why) => assert!(why.contains("HTTP 500"), "{why}"),
+        other => panic!("expected a failure, got {other:?}"),
+    }
+}
+
 /// The live checks each flaw must fail. Fewer than in mock mode: a live check sees only what
 /// the caller gets back, so flaws visible only on the wire or under injected faults pass here.
 fn live_failures(flaw: Flaw, gemini: bool) -> &'static [&'static str] {
@@ -196,10 +242,11 @@ async fn broken_providers_fail_their_live_checks() {
         }
     }
     let covered = crate::self_test::assert_each_fails_exactly(&report, want);
-    // No provider controls the SEC checks (they read concord's own output and the fixtures).
+    // No provider controls the SEC checks (they read concord's own output and the fixtures),
+    // nor ERR-011 (a raw request to the server: a_server_that_answers_no_key_with_a_500_fails_err_011).
     crate::self_test::assert_every_check_is_failed(
         &covered,
-        |c| c.is_live() && c.family != "SEC",
+        |c| c.is_live() && c.family != "SEC" && c.id != "ERR-011",
         "broken provider in live mode",
     );
 }

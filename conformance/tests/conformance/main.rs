@@ -75,7 +75,7 @@ macro_rules! with_checks {
             rsn_001 = "RSN-001", json_001 = "JSON-001", mm_001 = "MM-001", use_001 = "USE-001",
             err_001 = "ERR-001", err_002 = "ERR-002", err_003 = "ERR-003", err_004 = "ERR-004",
             err_005 = "ERR-005", err_006 = "ERR-006", err_007 = "ERR-007", err_008 = "ERR-008",
-            err_009 = "ERR-009", err_010 = "ERR-010",
+            err_009 = "ERR-009", err_010 = "ERR-010", err_011 = "ERR-011",
             dsp_001 = "DSP-001", dsp_002 = "DSP-002", dsp_003 = "DSP-003", dsp_004 = "DSP-004",
             dsp_005 = "DSP-005", dsp_006 = "DSP-006", dsp_007 = "DSP-007", dsp_008 = "DSP-008",
             dsp_009 = "DSP-009",
@@ -100,7 +100,7 @@ macro_rules! with_live_checks {
             tool_001 = "TOOL-001", tool_002 = "TOOL-002", tool_003 = "TOOL-003", tool_004 = "TOOL-004",
             tool_005 = "TOOL-005", rsn_001 = "RSN-001", json_001 = "JSON-001", use_001 = "USE-001",
             err_007 = "ERR-007", err_008 = "ERR-008", err_009 = "ERR-009", err_010 = "ERR-010",
-            sl_001 = "SL-001", sec_001 = "SEC-001", sec_002 = "SEC-002"
+            err_011 = "ERR-011", sl_001 = "SL-001", sec_001 = "SEC-001", sec_002 = "SEC-002"
         );
     };
 }

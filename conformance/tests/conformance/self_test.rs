@@ -260,6 +260,7 @@ fn every_check_can_fail() {
         ("MM-001", "failed by the `Liar` provider in a_provider_that_sends_what_it_declared_unsupported_fails"),
         ("SEC-001", "checks concord's own Debug output, which no provider controls"),
         ("SEC-002", "checks the fixture files, not a provider"),
+        ("ERR-011", "sends a raw request to the server, not through a provider: failed by a server answering 500 in live_mock.rs"),
     ];
     let mut covered: BTreeSet<&str> = Flaw::ALL
         .iter()
