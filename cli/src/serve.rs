@@ -60,6 +60,23 @@ enum TenantsCommand {
         /// The budget's period: `day`, `month` (UTC calendar) or `total`.
         #[arg(long, default_value = "month")]
         period: String,
+        /// Requests it may make a minute (a minute's worth may come at once).
+        #[arg(long, value_name = "N")]
+        rpm: Option<u64>,
+        /// Tokens (input and output, as the vendor counts them) it may spend a minute.
+        #[arg(long, value_name = "N")]
+        tpm: Option<u64>,
+    },
+    /// Set a tenant's requests and tokens per minute; one left out is unlimited.
+    Limits {
+        /// The tenant.
+        name: String,
+        /// Requests a minute.
+        #[arg(long, value_name = "N")]
+        rpm: Option<u64>,
+        /// Tokens a minute.
+        #[arg(long, value_name = "N")]
+        tpm: Option<u64>,
     },
     /// Set a tenant's budget (`--usd`), or remove it (`--none`).
     Budget {
@@ -295,6 +312,8 @@ pub async fn tenants(args: TenantsArgs) -> u8 {
             default_model,
             budget,
             period,
+            rpm,
+            tpm,
         } => {
             let budget = match budget
                 .as_deref()
@@ -304,13 +323,42 @@ pub async fn tenants(args: TenantsArgs) -> u8 {
                 Ok(b) => b,
                 Err(m) => return fail(EXIT_USAGE, m),
             };
-            tenants
+            if rpm == Some(0) || tpm == Some(0) {
+                return fail(
+                    EXIT_USAGE,
+                    "--rpm and --tpm are at least 1 (leave one out for no limit)",
+                );
+            }
+            match tenants
                 .create(&name, default_model.as_deref(), budget)
                 .await
-                .map(|key| {
+            {
+                Err(e) => Err(e),
+                Ok(key) => {
+                    // The key is shown whatever happens next: it exists now.
                     out!("{key}");
                     eprintln!("made tenant {name}; its key is above, shown this once");
-                })
+                    if rpm.or(tpm).is_some() {
+                        if let Err(e) = tenants.set_rate_limits(&name, rpm, tpm).await {
+                            return fail(
+                                code(&e),
+                                format!("{name}'s rate limits were not set ({e}): set them with `concord tenants limits {name}`"),
+                            );
+                        }
+                    }
+                    Ok(())
+                }
+            }
+        }
+        TenantsCommand::Limits { name, rpm, tpm } => {
+            tenants.set_rate_limits(&name, rpm, tpm).await.map(|()| {
+                let show = |n: Option<u64>| n.map_or("unlimited".to_owned(), |n| n.to_string());
+                eprintln!(
+                    "{name}: {} requests and {} tokens a minute",
+                    show(rpm),
+                    show(tpm)
+                );
+            })
         }
         TenantsCommand::Budget {
             name,
@@ -364,6 +412,8 @@ pub async fn tenants(args: TenantsArgs) -> u8 {
                             "keys": t.key_hints.iter().map(|h| format!("…{h}")).collect::<Vec<_>>(),
                             "budget": t.budget.map(|b| serde_json::json!({
                                 "usd": b.limit.dollars(), "period": b.period.name()})),
+                            "rpm": t.rpm,
+                            "tpm": t.tpm,
                         })
                     })
                     .collect();

@@ -1,7 +1,8 @@
 //! Deliberately broken servers, one mistake each, the kind the gateways users pick instead
 //! have shipped (a field dropped on the way, a cut stream passed on as a clean success, the
 //! `Retry-After` lost, a key in the logs, a 500 for a missing key, budgets not enforced,
-//! failed calls not recorded, a readiness that looks at nothing). Each is concord's server with one layer or one accessor
+//! failed calls not recorded, a readiness that looks at nothing, tenants' rate limits not
+//! enforced). Each is concord's server with one layer or one accessor
 //! changed; the self-test runs the suite through each and expects exactly its checks to fail.
 
 use std::sync::Arc;
@@ -37,11 +38,13 @@ pub enum ServerFlaw {
     FailuresUnrecorded,
     /// `/health/ready` says ready without looking at any provider.
     ReadyWithoutLooking,
+    /// Tenants' own rate limits are never enforced.
+    TenantLimitsIgnored,
 }
 
 impl ServerFlaw {
     /// Every flaw.
-    pub const ALL: [ServerFlaw; 8] = [
+    pub const ALL: [ServerFlaw; 9] = [
         ServerFlaw::DropsTemperature,
         ServerFlaw::CleanEndOnCut,
         ServerFlaw::LosesRetryAfter,
@@ -50,6 +53,7 @@ impl ServerFlaw {
         ServerFlaw::BudgetIgnored,
         ServerFlaw::FailuresUnrecorded,
         ServerFlaw::ReadyWithoutLooking,
+        ServerFlaw::TenantLimitsIgnored,
     ];
 
     /// A factory of servers with this flaw.
@@ -76,7 +80,9 @@ impl ServerFlaw {
             ServerFlaw::ReadyWithoutLooking => {
                 concord_server_factory_with(layer(|r, n| Box::pin(ready_without_looking(r, n))))
             }
-            ServerFlaw::BudgetIgnored | ServerFlaw::FailuresUnrecorded => {
+            ServerFlaw::BudgetIgnored
+            | ServerFlaw::FailuresUnrecorded
+            | ServerFlaw::TenantLimitsIgnored => {
                 let inner = concord_server_factory();
                 Arc::new(move |provider| {
                     let start = inner(provider);
@@ -203,6 +209,18 @@ impl ServerUnderTest for Wrapped {
         match self.flaw {
             ServerFlaw::BudgetIgnored => self.inner.tenant(name, None),
             _ => self.inner.tenant(name, budget),
+        }
+    }
+
+    fn rate_limits(
+        &self,
+        tenant: &str,
+        rpm: Option<u64>,
+        tpm: Option<u64>,
+    ) -> BoxFuture<'_, Result<(), String>> {
+        match self.flaw {
+            ServerFlaw::TenantLimitsIgnored => Box::pin(async { Ok(()) }),
+            _ => self.inner.rate_limits(tenant, rpm, tpm),
         }
     }
 

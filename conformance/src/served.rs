@@ -93,6 +93,13 @@ pub trait ServerUnderTest: Send + Sync {
         name: &str,
         budget: Option<concord_models::Money>,
     ) -> BoxFuture<'_, std::result::Result<String, String>>;
+    /// Sets `tenant`'s own requests and tokens per minute (`None`: unlimited).
+    fn rate_limits(
+        &self,
+        tenant: &str,
+        rpm: Option<u64>,
+        tpm: Option<u64>,
+    ) -> BoxFuture<'_, std::result::Result<(), String>>;
     /// Gives `provider`/`model` these prices in the server's model database.
     fn price(
         &self,
@@ -250,6 +257,22 @@ impl ServerUnderTest for ConcordServer {
             self.server
                 .tenants
                 .create(&name, None, budget)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    }
+
+    fn rate_limits(
+        &self,
+        tenant: &str,
+        rpm: Option<u64>,
+        tpm: Option<u64>,
+    ) -> BoxFuture<'_, std::result::Result<(), String>> {
+        let tenant = tenant.to_owned();
+        Box::pin(async move {
+            self.server
+                .tenants
+                .set_rate_limits(&tenant, rpm, tpm)
                 .await
                 .map_err(|e| e.to_string())
         })

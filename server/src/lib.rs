@@ -14,6 +14,7 @@ pub mod budget;
 pub mod doors;
 mod error;
 pub mod health;
+pub mod limits;
 pub mod observe;
 pub mod route;
 pub mod settings;

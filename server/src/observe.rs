@@ -91,14 +91,20 @@ pub(crate) fn time_to_first_token(provider: &str, model: &str, took: Duration) {
 }
 
 /// `gen_ai.server.request.duration`, kept around every call the server makes, whether or not
-/// its provider has a dispatcher (whose `gen_ai.client.*` series measure the vendor's side).
-pub(crate) struct CallTimer;
+/// its provider has a dispatcher (whose `gen_ai.client.*` series measure the vendor's side);
+/// and, for a tenant with a tokens-per-minute limit, the call's tokens counted against it
+/// when it ends.
+pub(crate) struct CallTimer {
+    /// The server and the tenant's tokens per minute, when it has a limit.
+    pub tokens: Option<(Arc<Server>, u64)>,
+}
 
 /// A call being timed.
 pub(crate) struct CallTicket {
     provider: String,
     model: String,
     started: Instant,
+    tokens: Option<(Arc<Server>, u64, String)>,
 }
 
 impl concord_dispatch::hook::Hook for CallTimer {
@@ -114,12 +120,24 @@ impl concord_dispatch::hook::Hook for CallTimer {
             provider: provider.to_owned(),
             model: ctx.model.clone().unwrap_or_default(),
             started: Instant::now(),
+            tokens: self
+                .tokens
+                .clone()
+                .and_then(|(server, tpm)| Some((server, tpm, ctx.tenant.clone()?))),
         }))
     }
 
     fn finish(ticket: CallTicket, outcome: concord_dispatch::hook::Outcome<'_>) {
         use concord_dispatch::hook::Outcome;
         let took = ticket.started.elapsed().as_secs_f64();
+        if let (Some((server, tpm, tenant)), Outcome::Answered(Some(u))) =
+            (&ticket.tokens, &outcome)
+        {
+            let n = u
+                .total_tokens
+                .unwrap_or(u.input_tokens.unwrap_or(0) + u.output_tokens.unwrap_or(0));
+            server.tenants.rate_limits().spent(tenant, Some(*tpm), n);
+        }
         let error = match outcome {
             Outcome::Answered(_) => None,
             Outcome::Failed(kind) => Some(kind.as_str()),

@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_tenants.sql")),
     (2, include_str!("../migrations/0002_budgets.sql")),
+    (3, include_str!("../migrations/0003_rate_limits.sql")),
 ];
 
 /// What every key starts with (so a leaked one is recognisable to secret scanners).
@@ -37,6 +38,10 @@ pub struct Tenant {
     pub key_hints: Vec<String>,
     /// What it may spend per period, if limited.
     pub budget: Option<Budget>,
+    /// Requests per minute, if limited (`limits.rs`).
+    pub rpm: Option<u64>,
+    /// Tokens per minute, if limited.
+    pub tpm: Option<u64>,
 }
 
 /// A spending limit: at most `limit` per `period`.
@@ -100,6 +105,7 @@ struct Snapshot {
 pub struct Tenants {
     pool: AnyPool,
     snapshot: ArcSwap<Snapshot>,
+    limits: crate::limits::TenantLimits,
 }
 
 impl std::fmt::Debug for Tenants {
@@ -169,6 +175,7 @@ impl Tenants {
         let tenants = Self {
             pool,
             snapshot: ArcSwap::default(),
+            limits: crate::limits::TenantLimits::default(),
         };
         tenants.refresh().await?;
         Ok(tenants)
@@ -177,7 +184,7 @@ impl Tenants {
     /// Reads every tenant and key again (after a write, or another instance's).
     pub async fn refresh(&self) -> Result<()> {
         let rows = sqlx::query(
-            "SELECT name, disabled, default_model, created_at, budget, budget_period FROM tenants ORDER BY name",
+            "SELECT name, disabled, default_model, created_at, budget, budget_period, rpm, tpm FROM tenants ORDER BY name",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -201,6 +208,12 @@ impl Tenants {
                     }),
                     _ => None,
                 },
+                rpm: r
+                    .try_get::<Option<i64>, _>("rpm")?
+                    .and_then(|n| u64::try_from(n).ok()),
+                tpm: r
+                    .try_get::<Option<i64>, _>("tpm")?
+                    .and_then(|n| u64::try_from(n).ok()),
             });
         }
         let keys =
@@ -229,6 +242,11 @@ impl Tenants {
             .collect();
         self.snapshot.store(Arc::new(Snapshot { by_hash, tenants }));
         Ok(())
+    }
+
+    /// Every tenant's requests and tokens this minute, against its own limits.
+    pub fn rate_limits(&self) -> &crate::limits::TenantLimits {
+        &self.limits
     }
 
     /// Whether the database answers.
@@ -284,11 +302,7 @@ impl Tenants {
         }
         let key = new_key()?;
         let mut tx = self.pool.begin().await?;
-        let exists: Option<String> = sqlx::query_scalar("SELECT name FROM tenants WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if exists.is_some() {
+        if lock_row(&mut tx, name).await? {
             return Err(Error::Exists(format!(
                 "a tenant called {name} exists (rotate its key with `concord tenants rotate-key {name}`)"
             )));
@@ -343,6 +357,31 @@ impl Tenants {
         self.refresh().await
     }
 
+    /// Sets `name`'s requests and tokens per minute (`None`: unlimited).
+    pub async fn set_rate_limits(
+        &self,
+        name: &str,
+        rpm: Option<u64>,
+        tpm: Option<u64>,
+    ) -> Result<()> {
+        if rpm == Some(0) || tpm == Some(0) {
+            return Err(Error::Invalid(
+                "a rate limit is at least 1 a minute (leave it out for none)".into(),
+            ));
+        }
+        let signed = |n: Option<u64>| n.map(|n| i64::try_from(n).unwrap_or(i64::MAX));
+        let mut tx = self.pool.begin().await?;
+        self.must_exist(&mut tx, name).await?;
+        sqlx::query("UPDATE tenants SET rpm = $1, tpm = $2 WHERE name = $3")
+            .bind(signed(rpm))
+            .bind(signed(tpm))
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        self.refresh().await
+    }
+
     /// Refuses (`true`) or admits again (`false`) every key of `name`.
     pub async fn set_disabled(&self, name: &str, disabled: bool) -> Result<()> {
         let mut tx = self.pool.begin().await?;
@@ -361,17 +400,26 @@ impl Tenants {
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         name: &str,
     ) -> Result<()> {
-        let exists: Option<String> = sqlx::query_scalar("SELECT name FROM tenants WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&mut **tx)
-            .await?;
-        match exists {
-            Some(_) => Ok(()),
-            None => Err(Error::NotFound(format!(
+        match lock_row(tx, name).await? {
+            true => Ok(()),
+            false => Err(Error::NotFound(format!(
                 "no tenant called {name} (see concord tenants list)"
             ))),
         }
     }
+}
+
+/// Whether `name` exists, asked with a write so the transaction holds the database's write
+/// lock from its first statement: SQLite refuses at once ("database is locked"), rather than
+/// waiting, a transaction that read first and writes second while another writes (the
+/// recorder, another `concord tenants` command). Postgres locks the row.
+async fn lock_row(tx: &mut sqlx::Transaction<'_, sqlx::Any>, name: &str) -> Result<bool> {
+    let touched = sqlx::query("UPDATE tenants SET name = name WHERE name = $1")
+        .bind(name)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    Ok(touched > 0)
 }
 
 async fn insert_key(

@@ -480,3 +480,47 @@ pub async fn srv_006(cx: &Cx<'_>) -> CheckResultOf {
     expect_eq!("requests at the vendor", s.mock.requests().len(), 0);
     Ok(())
 }
+
+/// SRV-007: a tenant's own requests per minute hold: three a minute come at once, the fourth
+/// is a 429 `rate_limit_error` whose `Retry-After` is the 20 s until the next slot (exact in
+/// `retry-after-ms`); another tenant's call goes through meanwhile.
+pub async fn srv_007(cx: &Cx<'_>) -> CheckResultOf {
+    served(cx)?;
+    let s = setup(cx, cx.mock("text").await?).await?;
+    let name = format!("limited-{}", unique());
+    let key = s
+        .server
+        .tenant(&name, None)
+        .await
+        .map_err(|e| Outcome::Fail(format!("creating a tenant: {e}")))?;
+    if let Err(e) = s.server.rate_limits(&name, Some(3), None).await {
+        fail!("setting its rate limits: {e}");
+    }
+    for i in 1..=3 {
+        let (status, _, body) = send(request(cx, &s, Some(&key), false, 64)).await?;
+        if status != 200 {
+            fail!("call {i} of a minute's three was refused ({status}): {body}");
+        }
+    }
+    let (status, headers, body) = send(request(cx, &s, Some(&key), false, 64)).await?;
+    expect_eq!(format!("the fourth call's status ({body})"), status, 429);
+    expect_eq!(
+        "the fourth call's error type",
+        error_type(s.door, &body)?,
+        "rate_limit_error"
+    );
+    expect_eq!(
+        "Retry-After: the 20 s to the next slot at 3 a minute",
+        header(&headers, "retry-after"),
+        Some("20")
+    );
+    let ms: u64 = header(&headers, "retry-after-ms")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    if !(15_000..=20_000).contains(&ms) {
+        fail!("retry-after-ms {ms}: expected the wait to the next slot, 15,000 to 20,000");
+    }
+    let (status, _, body) = send(request(cx, &s, Some(s.server.key()), false, 64)).await?;
+    expect_eq!(format!("another tenant's call ({body})"), status, 200);
+    Ok(())
+}

@@ -37,6 +37,7 @@ pub(crate) fn server_failures(flaw: ServerFlaw) -> BTreeSet<&'static str> {
         ServerFlaw::BudgetIgnored => &["SRV-002"],
         ServerFlaw::FailuresUnrecorded => &["SRV-003"],
         ServerFlaw::ReadyWithoutLooking => &["SRV-004"],
+        ServerFlaw::TenantLimitsIgnored => &["SRV-007"],
     };
     ids.iter().copied().collect()
 }

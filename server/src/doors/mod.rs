@@ -128,14 +128,37 @@ pub(crate) struct Call {
     pub upstream: Arc<AtomicU64>,
 }
 
-/// Routes `request` of `tenant` naming `model` (or none), whose body is `body_bytes` long.
+/// Routes `request` of `tenant` naming `model` (or none), whose body is `body_bytes` long,
+/// once the tenant's own rate limits admit it.
 pub(crate) fn prepare(
-    server: &Server,
+    server: &Arc<Server>,
     tenant: &Tenant,
     model: Option<&str>,
     request: &concord::Request,
     body_bytes: usize,
 ) -> Result<Call, Error> {
+    if let Err(refusal) = server.tenants.rate_limits().admit(tenant) {
+        let (after, what) = match refusal {
+            crate::limits::Refusal::Requests(after) => (
+                after,
+                format!("{} requests a minute", tenant.rpm.unwrap_or(0)),
+            ),
+            crate::limits::Refusal::Tokens(after) => (
+                after,
+                format!("{} tokens a minute", tenant.tpm.unwrap_or(0)),
+            ),
+        };
+        return Err(Error::new(
+            ErrorKind::RateLimited,
+            "concord",
+            format!(
+                "the tenant {} is over its {what}: try again in {:.1} s",
+                tenant.name,
+                after.as_secs_f64()
+            ),
+        )
+        .with_retry_after(Some(after)));
+    }
     let route = route(
         &server.registry,
         &server.models,
@@ -144,11 +167,15 @@ pub(crate) fn prepare(
     )?;
     let ctx = route.context(&server.models, &tenant.name);
     let upstream = Arc::new(AtomicU64::new(0));
+    let timed = || Timed {
+        inner: route.provider.clone(),
+        upstream: upstream.clone(),
+        timer: crate::observe::CallTimer {
+            tokens: tenant.tpm.map(|tpm| (server.clone(), tpm)),
+        },
+    };
     let inner: Box<dyn concord::Provider> = match tenant.budget {
-        None => Box::new(Timed {
-            inner: route.provider.clone(),
-            upstream: upstream.clone(),
-        }),
+        None => Box::new(timed()),
         Some(budget) => {
             let prices = server
                 .models
@@ -173,10 +200,7 @@ pub(crate) fn prepare(
                 )
             })?;
             Box::new(crate::budget::Budgeted::new(
-                Timed {
-                    inner: route.provider.clone(),
-                    upstream: upstream.clone(),
-                },
+                timed(),
                 server.budgets.clone(),
                 &tenant.name,
                 budget,
@@ -201,6 +225,7 @@ pub(crate) fn prepare(
 struct Timed {
     inner: concord_registry::Handle,
     upstream: Arc<AtomicU64>,
+    timer: crate::observe::CallTimer,
 }
 
 impl concord::Provider for Timed {
@@ -219,13 +244,7 @@ impl concord::Provider for Timed {
     ) -> futures_util::future::BoxFuture<'a, concord::Result<concord::Response>> {
         Box::pin(async move {
             let started = std::time::Instant::now();
-            let r = concord_dispatch::hook::generate(
-                &crate::observe::CallTimer,
-                &self.inner,
-                request,
-                ctx,
-            )
-            .await;
+            let r = concord_dispatch::hook::generate(&self.timer, &self.inner, request, ctx).await;
             self.upstream
                 .store(started.elapsed().as_micros() as u64, Ordering::Relaxed);
             r
@@ -237,7 +256,7 @@ impl concord::Provider for Timed {
         request: &'a concord::Request,
         ctx: &'a RuntimeContext,
     ) -> futures_util::future::BoxFuture<'a, concord::Result<EventStream>> {
-        concord_dispatch::hook::stream(&crate::observe::CallTimer, &self.inner, request, ctx)
+        concord_dispatch::hook::stream(&self.timer, &self.inner, request, ctx)
     }
 }
 

@@ -82,3 +82,78 @@ async fn concurrent_calls_never_spend_past_the_budget() {
     let r = d.post("/v1/chat/completions", body).await;
     assert_eq!(r.status(), 200);
 }
+
+/// A tenant's tokens per minute are counted from each call's usage when it ends: a call that
+/// spends more than a minute's worth leaves the tenant refused, with the exact wait, until the
+/// minute has paid it back; another tenant is not held up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_over_its_tokens_per_minute_waits_for_them() {
+    let d = crate::common::deploy("tpm", &[("openai", "openai", Protocol::Openai, "text")]).await;
+    let body =
+        r#"{"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "Hello"}]}"#;
+    let first = d.post("/v1/chat/completions", body).await;
+    assert_eq!(first.status(), 200);
+    let v: Value = serde_json::from_str(&first.text().await.unwrap()).unwrap();
+    let spent = v["usage"]["total_tokens"].as_u64().unwrap();
+    assert!(spent > 2, "the fixture's usage: {v}");
+    // Half of what one call spends, a minute: the next call waits for the rest to be paid.
+    let tpm = spent / 2;
+    d.server
+        .tenants
+        .set_rate_limits("team-a", None, Some(tpm))
+        .await
+        .unwrap();
+    let second = d.post("/v1/chat/completions", body).await;
+    assert_eq!(second.status(), 200, "nothing spent under the limit yet");
+    let third = d.post("/v1/chat/completions", body).await;
+    assert_eq!(third.status(), 429);
+    // `spent` tokens at `tpm` a minute take about two minutes; one is the allowance.
+    let wait: u64 = third.headers()["retry-after-ms"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let due = spent * 60_000 / tpm - 60_000;
+    assert!(
+        (due.saturating_sub(5_000)..=due + 1).contains(&wait),
+        "{wait} ms, {due} ms due"
+    );
+    let v: Value = serde_json::from_str(&third.text().await.unwrap()).unwrap();
+    assert_eq!(v["error"]["type"], "rate_limit_error", "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("tokens a minute"),
+        "{v}"
+    );
+}
+
+/// Requests per minute: a minute's worth at once, then a 429 with the wait to the next slot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_over_its_requests_per_minute_is_told_when_to_come_back() {
+    let d = crate::common::deploy("rpm", &[("openai", "openai", Protocol::Openai, "text")]).await;
+    d.server
+        .tenants
+        .set_rate_limits("team-a", Some(2), None)
+        .await
+        .unwrap();
+    let body =
+        r#"{"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "Hello"}]}"#;
+    for _ in 0..2 {
+        assert_eq!(d.post("/v1/chat/completions", body).await.status(), 200);
+    }
+    let refused = d.post("/v1/chat/completions", body).await;
+    assert_eq!(refused.status(), 429);
+    assert_eq!(
+        refused.headers()["retry-after"],
+        "30",
+        "2 a minute: one every 30 s"
+    );
+    assert!(d
+        .server
+        .tenants
+        .set_rate_limits("team-a", Some(0), None)
+        .await
+        .is_err());
+}
