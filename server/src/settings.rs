@@ -23,6 +23,24 @@ pub struct ServerSection {
     /// The largest request body accepted, in bytes; a larger one is answered 413.
     #[schemars(range(min = 1024), example = 16_777_216)]
     pub body_limit: u64,
+    /// What a model falls back to: `"provider/model" = ["provider/model", …]`, tried in turn
+    /// when it fails before answering in a way another vendor might not (its breaker open, a
+    /// 5xx, a 429, a timeout, a stream that fails before its first event). A failure the caller
+    /// caused (a bad request) is not sent elsewhere. Each attempt is recorded and priced as its
+    /// own call; `x-concord-provider` names the one that answered.
+    #[schemars(
+        extend("x-type" = "table of provider/model lists"),
+        example = fallbacks_example()
+    )]
+    pub fallbacks: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+fn fallbacks_example() -> std::collections::BTreeMap<String, Vec<String>> {
+    [(
+        "openai/gpt-4o".to_owned(),
+        vec!["anthropic/claude-sonnet-4-5".to_owned()],
+    )]
+    .into()
 }
 
 impl Default for ServerSection {
@@ -30,6 +48,7 @@ impl Default for ServerSection {
         Self {
             listen: "127.0.0.1:8080".into(),
             body_limit: 16 * 1024 * 1024,
+            fallbacks: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -39,6 +58,26 @@ impl Section for ServerSection {
     const ABOUT: &'static str = "Where `concord serve` listens and what it accepts.";
 
     fn validate(&self, issues: &mut Issues) {
+        let named = |m: &str| {
+            m.split_once('/')
+                .is_some_and(|(p, id)| !p.is_empty() && !id.is_empty())
+        };
+        for (model, targets) in &self.fallbacks {
+            if !named(model) {
+                issues.push(
+                    "fallbacks",
+                    format!("{model:?} is not provider/model"),
+                    "keys like \"openai/gpt-4o\"",
+                );
+            }
+            if let Some(t) = targets.iter().find(|t| !named(t)) {
+                issues.push(
+                    "fallbacks",
+                    format!("{t:?} (a fallback of {model}) is not provider/model"),
+                    "lists like [\"anthropic/claude-sonnet-4-5\"]",
+                );
+            }
+        }
         if self.listen.parse::<std::net::SocketAddr>().is_err() {
             issues.push(
                 "listen",

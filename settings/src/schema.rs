@@ -140,7 +140,17 @@ pub(crate) fn toml(v: &Value) -> String {
         Value::Object(o) => {
             let inner: Vec<String> = o
                 .iter()
-                .map(|(k, v)| format!("{k} = {}", toml(v)))
+                .map(|(k, v)| {
+                    // A key TOML cannot write bare (`openai/gpt-4o`) is quoted.
+                    let bare = !k.is_empty()
+                        && k.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+                    if bare {
+                        format!("{k} = {}", toml(v))
+                    } else {
+                        format!("{k:?} = {}", toml(v))
+                    }
+                })
                 .collect();
             format!("{{ {} }}", inner.join(", "))
         }

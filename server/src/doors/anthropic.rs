@@ -70,8 +70,8 @@ pub(crate) async fn messages(
             Ok(events) => match first_event(events).await {
                 Ok((first, rest)) => {
                     crate::observe::time_to_first_token(
-                        &call.route.name,
-                        &call.route.model,
+                        &call.served().name,
+                        &call.served().model,
                         asked.elapsed(),
                     );
                     stream(first, rest, &call.ctx)
@@ -85,14 +85,14 @@ pub(crate) async fn messages(
             Ok(answer) => {
                 let id = response_id("msg_", &answer.id);
                 let mut r = json(200, &serve::encode_response(&answer, &id, &answer.model));
-                cost_header(r.headers_mut(), &server, &call.route, &answer.usage);
+                cost_header(r.headers_mut(), &server, call.served(), &answer.usage);
                 overhead_header(r.headers_mut(), &call, started);
                 r
             }
             Err(e) => error(&e),
         }
     };
-    route_headers(response.headers_mut(), &call.route);
+    route_headers(response.headers_mut(), call.served());
     response
 }
 

@@ -7,7 +7,7 @@
 pub mod anthropic;
 pub mod openai;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -119,13 +119,27 @@ pub(crate) fn api_key(headers: &HeaderMap) -> Option<&str> {
 
 /// A call ready to make: where it goes, its context, and the provider behind the model
 /// database's metering (which records it however it ends) and, for a tenant with a budget,
-/// the budget's reservation inside that (so a refusal is recorded too).
+/// the budget's reservation inside that (so a refusal is recorded too). With fallback targets
+/// configured for its model (`[server] fallbacks`), each target is metered the same way and
+/// tried in turn.
 pub(crate) struct Call {
+    /// Where it was routed first.
     pub route: Route,
     pub ctx: RuntimeContext,
-    pub provider: Metered<Box<dyn concord::Provider>>,
-    /// How long the provider's `generate` took, in microseconds (set when it returns).
+    pub provider: Box<dyn concord::Provider>,
+    /// How long the providers' `generate` took, in microseconds, every attempt together.
     pub upstream: Arc<AtomicU64>,
+    /// Every route it may take, first the one it was routed to, and which one answered.
+    routes: Vec<Route>,
+    answered: Arc<AtomicUsize>,
+}
+
+impl Call {
+    /// The route that answered (the first, until one has).
+    pub fn served(&self) -> &Route {
+        let i = self.answered.load(Ordering::Relaxed);
+        self.routes.get(i).unwrap_or(&self.route)
+    }
 }
 
 /// Routes `request` of `tenant` naming `model` (or none), whose body is `body_bytes` long,
@@ -159,14 +173,85 @@ pub(crate) fn prepare(
         )
         .with_retry_after(Some(after)));
     }
-    let route = route(
+    let first = route(
         &server.registry,
         &server.models,
         model,
         tenant.default_model.as_deref(),
     )?;
-    let ctx = route.context(&server.models, &tenant.name);
+    let ctx = first.context(&server.models, &tenant.name);
     let upstream = Arc::new(AtomicU64::new(0));
+    let primary = attempt(server, tenant, &first, &ctx, request, body_bytes, &upstream)?;
+    let key = format!("{}/{}", first.name, first.model);
+    let Some(targets) = server.settings.fallbacks.get(&key) else {
+        return Ok(Call {
+            routes: vec![first.clone()],
+            route: first,
+            ctx,
+            provider: Box::new(primary),
+            upstream,
+            answered: Arc::default(),
+        });
+    };
+    let answered = Arc::new(AtomicUsize::new(0));
+    let mut routes = vec![first.clone()];
+    let mut chain = vec![concord_dispatch::Target {
+        provider: Arc::new(Marked {
+            inner: primary,
+            index: 0,
+            answered: answered.clone(),
+        }),
+        ctx: ctx.clone(),
+    }];
+    for target in targets {
+        // A target that is not registered now is left out, said once per call.
+        let next = match route(&server.registry, &server.models, Some(target), None) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(model = %key, target = %target, error = %e, "a fallback target is not available");
+                continue;
+            }
+        };
+        let next_ctx = next.context(&server.models, &tenant.name);
+        let metered = attempt(
+            server, tenant, &next, &next_ctx, request, body_bytes, &upstream,
+        )?;
+        chain.push(concord_dispatch::Target {
+            provider: Arc::new(Marked {
+                inner: metered,
+                index: routes.len(),
+                answered: answered.clone(),
+            }),
+            ctx: next_ctx,
+        });
+        routes.push(next);
+    }
+    let fallback = concord_dispatch::Fallback::new(chain)
+        .map_err(|e| Error::new(ErrorKind::InvalidConfig, "concord", e.to_string()))?;
+    Ok(Call {
+        provider: Box::new(Chain {
+            fallback,
+            name: first.name.clone(),
+            caps: concord::Provider::capabilities(&first.provider),
+        }),
+        route: first,
+        ctx,
+        upstream,
+        routes,
+        answered,
+    })
+}
+
+/// One route's provider: timed, held to the tenant's budget when it has one, metered.
+fn attempt(
+    server: &Arc<Server>,
+    tenant: &Tenant,
+    route: &Route,
+    ctx: &RuntimeContext,
+    request: &concord::Request,
+    body_bytes: usize,
+    upstream: &Arc<AtomicU64>,
+) -> Result<Metered<Box<dyn concord::Provider>>, Error> {
     let timed = || Timed {
         inner: route.provider.clone(),
         upstream: upstream.clone(),
@@ -209,14 +294,95 @@ pub(crate) fn prepare(
             ))
         }
     };
-    let provider = Metered::new(inner, server.models.clone(), server.recorder.clone())
-        .listed_as(route.name.clone());
-    Ok(Call {
-        route,
-        ctx,
-        provider,
-        upstream,
-    })
+    Ok(
+        Metered::new(inner, server.models.clone(), server.recorder.clone())
+            .listed_as(route.name.clone()),
+    )
+}
+
+/// A fallback target that notes when it answered (for the headers and the cost).
+struct Marked {
+    inner: Metered<Box<dyn concord::Provider>>,
+    index: usize,
+    answered: Arc<AtomicUsize>,
+}
+
+impl concord::Provider for Marked {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn capabilities(&self) -> concord::Capabilities {
+        self.inner.capabilities()
+    }
+
+    fn generate<'a>(
+        &'a self,
+        request: &'a concord::Request,
+        ctx: &'a RuntimeContext,
+    ) -> futures_util::future::BoxFuture<'a, concord::Result<concord::Response>> {
+        Box::pin(async move {
+            let r = self.inner.generate(request, ctx).await;
+            if r.is_ok() {
+                self.answered.store(self.index, Ordering::Relaxed);
+            }
+            r
+        })
+    }
+
+    fn stream<'a>(
+        &'a self,
+        request: &'a concord::Request,
+        ctx: &'a RuntimeContext,
+    ) -> futures_util::future::BoxFuture<'a, concord::Result<EventStream>> {
+        Box::pin(async move {
+            let events = self.inner.stream(request, ctx).await?;
+            let (index, answered) = (self.index, self.answered.clone());
+            // It answered when its first event is not an error (the fallback's own rule).
+            let mut first = true;
+            Ok(events
+                .inspect(move |item| {
+                    if std::mem::take(&mut first) && item.is_ok() {
+                        answered.store(index, Ordering::Relaxed);
+                    }
+                })
+                .boxed())
+        })
+    }
+}
+
+/// The fallback targets of a call as one provider: each target brings its own context, so
+/// the call's is not used.
+struct Chain {
+    fallback: concord_dispatch::Fallback,
+    name: String,
+    caps: concord::Capabilities,
+}
+
+impl concord::Provider for Chain {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn capabilities(&self) -> concord::Capabilities {
+        self.caps
+    }
+
+    fn generate<'a>(
+        &'a self,
+        request: &'a concord::Request,
+        _ctx: &'a RuntimeContext,
+    ) -> futures_util::future::BoxFuture<'a, concord::Result<concord::Response>> {
+        Box::pin(self.fallback.generate(request))
+    }
+
+    fn stream<'a>(
+        &'a self,
+        request: &'a concord::Request,
+        _ctx: &'a RuntimeContext,
+    ) -> futures_util::future::BoxFuture<'a, concord::Result<EventStream>> {
+        Box::pin(self.fallback.stream(request))
+    }
 }
 
 /// The registered provider, timed: how long its `generate` took, in microseconds, for the
@@ -246,7 +412,7 @@ impl concord::Provider for Timed {
             let started = std::time::Instant::now();
             let r = concord_dispatch::hook::generate(&self.timer, &self.inner, request, ctx).await;
             self.upstream
-                .store(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+                .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
             r
         })
     }

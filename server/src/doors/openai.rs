@@ -79,8 +79,8 @@ pub(crate) async fn chat_completions(
             Ok(events) => match first_event(events).await {
                 Ok((first, rest)) => {
                     crate::observe::time_to_first_token(
-                        &call.route.name,
-                        &call.route.model,
+                        &call.served().name,
+                        &call.served().model,
                         asked.elapsed(),
                     );
                     stream(first, rest, &call.ctx, incoming.include_usage)
@@ -95,14 +95,14 @@ pub(crate) async fn chat_completions(
                 let id = response_id("chatcmpl-", &answer.id);
                 let body = serve::encode_response(&answer, &id, &answer.model, now_secs());
                 let mut r = json(200, &body);
-                cost_header(r.headers_mut(), &server, &call.route, &answer.usage);
+                cost_header(r.headers_mut(), &server, call.served(), &answer.usage);
                 overhead_header(r.headers_mut(), &call, started);
                 r
             }
             Err(e) => error(&e),
         }
     };
-    route_headers(response.headers_mut(), &call.route);
+    route_headers(response.headers_mut(), call.served());
     response
 }
 

@@ -157,3 +157,72 @@ async fn a_tenant_over_its_requests_per_minute_is_told_when_to_come_back() {
         .await
         .is_err());
 }
+
+/// `[server] fallbacks`: a model whose vendor fails before answering is served by the next
+/// target, whose provider the headers name and whose prices the cost is; both attempts are
+/// recorded. A failure the caller caused is not sent elsewhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_model_falls_back_to_the_next_target() {
+    let mut settings = concord_server::ServerSection::default();
+    settings.fallbacks.insert(
+        "primary/gpt-4o-mini".into(),
+        vec!["backup/claude-sonnet-4-5".into()],
+    );
+    settings.fallbacks.insert(
+        "refusing/gpt-4o-mini".into(),
+        vec!["backup/claude-sonnet-4-5".into()],
+    );
+    let d = crate::common::deploy_with(
+        "fallback",
+        &[
+            ("primary", "openai", Protocol::Openai, "error_server_error"),
+            ("backup", "anthropic", Protocol::Anthropic, "text"),
+            ("refusing", "openai", Protocol::Openai, "error_bad_request"),
+        ],
+        std::time::Duration::ZERO,
+        settings,
+    )
+    .await;
+    for stream in [false, true] {
+        let body = format!(
+            r#"{{"model": "primary/gpt-4o-mini", "stream": {stream}, "messages": [{{"role": "user", "content": "Hello"}}]}}"#
+        );
+        let r = d.post("/v1/chat/completions", &body).await;
+        assert_eq!(r.status(), 200, "stream: {stream}");
+        assert_eq!(
+            r.headers()["x-concord-provider"],
+            "backup",
+            "stream: {stream}"
+        );
+        let text = r.text().await.unwrap();
+        assert!(!text.contains("\"error\""), "{text}");
+    }
+    let r = d
+        .post(
+            "/v1/chat/completions",
+            r#"{"model": "refusing/gpt-4o-mini", "messages": [{"role": "user", "content": "Hello"}]}"#,
+        )
+        .await;
+    assert_eq!(r.status(), 400, "a bad request is not sent elsewhere");
+    assert_eq!(
+        d.mocks[1].requests().len(),
+        2,
+        "the backup saw the two fallen-back calls only"
+    );
+    d.server.recorder.flush().await;
+    let records = d.server.models.store().calls(0).await.unwrap();
+    let seen: Vec<(&str, &str)> = records
+        .iter()
+        .map(|r| (r.provider.as_str(), r.outcome.as_str()))
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            ("primary", "server_error"),
+            ("backup", "ok"),
+            ("primary", "server_error"),
+            ("backup", "ok"),
+            ("refusing", "invalid_request"),
+        ]
+    );
+}

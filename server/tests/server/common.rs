@@ -39,6 +39,16 @@ pub async fn deploy_with_latency(
     providers: &[(&str, &str, Protocol, &str)],
     latency: std::time::Duration,
 ) -> Deployment {
+    deploy_with(test, providers, latency, ServerSection::default()).await
+}
+
+/// [`deploy`] with `[server]` settings of the test's own (the body limit is the tests' 64 KiB).
+pub async fn deploy_with(
+    test: &str,
+    providers: &[(&str, &str, Protocol, &str)],
+    latency: std::time::Duration,
+    settings: ServerSection,
+) -> Deployment {
     static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let dir =
@@ -82,7 +92,7 @@ pub async fn deploy_with_latency(
         budgets: Arc::new(concord_server::budget::Budgets::new(models_store.clone())),
         settings: ServerSection {
             body_limit: 64 * 1024,
-            ..ServerSection::default()
+            ..settings
         },
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
