@@ -75,7 +75,8 @@ pub(crate) const EXIT_USAGE: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    // Kept to the end of `main`, after the runtime is gone: dropping it sends the last spans.
+    let _traces = init_logging();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -109,16 +110,100 @@ pub(crate) fn http_client() -> Result<reqwest::Client, String> {
         .map_err(|e| format!("cannot build the HTTP client: {e}"))
 }
 
-/// Logs go to stderr, filtered by `CONCORD_LOG` (default `warn`).
-fn init_logging() {
+/// Logs go to stderr, filtered by `CONCORD_LOG` (default `warn`); with the `otlp` feature and
+/// an OTLP endpoint in the environment, the server's call spans go there too.
+fn init_logging() -> Option<otlp::Guard> {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
     let filter = concord::env::CONCORD_LOG
         .get_or_default()
         .unwrap_or_else(|| "warn".into());
     let filter = tracing_subscriber::EnvFilter::try_new(&filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let logs = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_target(false)
+        .with_filter(filter);
+    let (traces, guard) = match otlp::layer() {
+        Some((layer, guard)) => (Some(layer), Some(guard)),
+        None => (None, None),
+    };
+    tracing_subscriber::registry()
+        .with(logs)
+        .with(traces)
         .init();
+    guard
+}
+
+/// OTLP export of the server's call spans (`--features otlp`).
+#[cfg(feature = "otlp")]
+mod otlp {
+    use tracing_subscriber::Layer;
+
+    /// Flushes and stops the exporter when dropped.
+    pub struct Guard(opentelemetry_sdk::trace::SdkTracerProvider);
+
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            if let Err(e) = self.0.shutdown() {
+                eprintln!("warning: the last spans were not exported: {e}");
+            }
+        }
+    }
+
+    /// The layer that exports the `concord_server` call spans, when an endpoint is set.
+    pub fn layer<S>() -> Option<(Box<dyn Layer<S> + Send + Sync>, Guard)>
+    where
+        S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a> + Send + Sync,
+    {
+        use opentelemetry::trace::TracerProvider as _;
+        use opentelemetry_otlp::{Protocol, WithExportConfig as _};
+        let set = |name: &str| std::env::var(name).is_ok_and(|v| !v.is_empty());
+        if !set("OTEL_EXPORTER_OTLP_ENDPOINT") && !set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
+            return None;
+        }
+        let exporter = match opentelemetry_otlp::SpanExporter::builder()
+            .with_http()
+            .with_protocol(Protocol::HttpJson)
+            .build()
+        {
+            Ok(e) => e,
+            Err(e) => {
+                eprintln!("warning: no OTLP export: {e}");
+                return None;
+            }
+        };
+        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+            .with_batch_exporter(exporter)
+            .with_resource(
+                opentelemetry_sdk::Resource::builder()
+                    .with_service_name("concord")
+                    .build(),
+            )
+            .build();
+        let tracer = provider.tracer("concord");
+        let only_calls = tracing_subscriber::filter::Targets::new()
+            .with_target("concord_server", tracing::Level::INFO);
+        let layer = tracing_opentelemetry::layer()
+            .with_tracer(tracer)
+            .with_filter(only_calls);
+        Some((Box::new(layer), Guard(provider)))
+    }
+}
+
+/// Without the `otlp` feature an endpoint in the environment is said to be unused.
+#[cfg(not(feature = "otlp"))]
+mod otlp {
+    /// Nothing to flush.
+    pub struct Guard;
+
+    pub fn layer() -> Option<(tracing_subscriber::layer::Identity, Guard)> {
+        if std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").is_some()
+            || std::env::var_os("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").is_some()
+        {
+            eprintln!("warning: OTEL_EXPORTER_OTLP_ENDPOINT is set, but this concord was built without OTLP export (cargo install --path cli --features otlp)");
+        }
+        None
+    }
 }

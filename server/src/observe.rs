@@ -162,3 +162,75 @@ impl concord_dispatch::hook::Hook for CallTimer {
         }
     }
 }
+
+/// The span of one call, with the OpenTelemetry gen_ai attributes: provider, model, and — as
+/// the call ends — the response's model, usage, finish reason or error type. Through `tracing`;
+/// the `concord` binary exports spans over OTLP when built with its `otlp` feature. It names
+/// the tenant, never a key or a prompt.
+pub(crate) fn call_span(route: &crate::route::Route, tenant: &str, stream: bool) -> tracing::Span {
+    tracing::info_span!(
+        "chat",
+        otel.name = %format!("chat {}", route.model),
+        otel.kind = "client",
+        gen_ai.operation.name = "chat",
+        gen_ai.provider.name = %route.name,
+        gen_ai.request.model = %route.model,
+        gen_ai.response.model = tracing::field::Empty,
+        gen_ai.response.finish_reasons = tracing::field::Empty,
+        gen_ai.usage.input_tokens = tracing::field::Empty,
+        gen_ai.usage.output_tokens = tracing::field::Empty,
+        error.type = tracing::field::Empty,
+        concord.tenant = %tenant,
+        concord.stream = stream,
+    )
+}
+
+/// Records how a call ended on its span.
+pub(crate) fn record_end(
+    span: &tracing::Span,
+    finish: Option<concord::FinishReason>,
+    usage: &concord::Usage,
+) {
+    if let Some(f) = finish {
+        span.record("gen_ai.response.finish_reasons", f.as_str());
+    }
+    if let Some(n) = usage.input_tokens {
+        span.record("gen_ai.usage.input_tokens", n);
+    }
+    if let Some(n) = usage.output_tokens {
+        span.record("gen_ai.usage.output_tokens", n);
+    }
+}
+
+/// Records a call's answer on its span.
+pub(crate) fn record_answer(span: &tracing::Span, answer: &concord::Response) {
+    span.record("gen_ai.response.model", answer.model.as_str());
+    record_end(span, Some(answer.finish_reason), &answer.usage);
+}
+
+/// Records a failure on a call's span.
+pub(crate) fn record_error(span: &tracing::Span, e: &concord::Error) {
+    span.record("error.type", e.kind.as_str());
+}
+
+/// `events`, recording on `span` how the stream ends (the span lives as long as the stream).
+pub(crate) fn trace_events(
+    events: concord::EventStream,
+    span: tracing::Span,
+) -> concord::EventStream {
+    use futures_util::StreamExt;
+    events
+        .inspect(move |item| match item {
+            Ok(concord::StreamEvent::Start { model, .. }) => {
+                span.record("gen_ai.response.model", model.as_str());
+            }
+            Ok(concord::StreamEvent::Finish {
+                finish_reason,
+                usage,
+                ..
+            }) => record_end(&span, Some(*finish_reason), usage),
+            Err(e) => record_error(&span, e),
+            _ => {}
+        })
+        .boxed()
+}

@@ -146,6 +146,21 @@ fn ci() -> Result<()> {
         "openai",
         Some(plugins.join("minimal/known-failures.txt")),
     ))?;
+    // Last, since it builds the binary with another feature set: OTLP export of the server's
+    // call spans to a loopback receiver.
+    run(
+        &cargo,
+        &[
+            "test",
+            "-p",
+            "concord-cli",
+            "--features",
+            "otlp",
+            "--test",
+            "cli",
+            "otlp",
+        ],
+    )?;
     eprintln!("ci: all green");
     Ok(())
 }

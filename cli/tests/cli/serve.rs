@@ -160,3 +160,96 @@ async fn tenants_are_made_listed_disabled_and_rotated() {
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no tenant called nobody"));
 }
+
+/// With `--features otlp` and an OTLP endpoint in the environment, each call's span reaches a
+/// loopback receiver at shutdown, with its gen_ai attributes and without the tenant's key.
+/// (`cargo xtask ci` runs it: `cargo test -p concord-cli --features otlp --test cli otlp`.)
+#[cfg(feature = "otlp")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn otlp_export_carries_each_calls_span_with_its_gen_ai_attributes() {
+    use std::sync::{Arc, Mutex};
+    let bodies: Arc<Mutex<Vec<String>>> = Arc::default();
+    let seen = bodies.clone();
+    let receiver = axum::Router::new().route(
+        "/v1/traces",
+        axum::routing::post(move |body: String| {
+            let seen = seen.clone();
+            async move {
+                seen.lock().unwrap().push(body);
+                "{}"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let collector = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, receiver).await });
+    let (var, dir) = data("otlp");
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin!("concord"));
+    for v in concord_registry::settings::docs::all_vars(&concord_server::sections()) {
+        cmd.env_remove(&v.name);
+    }
+    let mut child = cmd
+        .args(["serve", "--mock-providers", "--listen", "127.0.0.1:0"])
+        .env(&var, &dir)
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &collector)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (base, key) = tokio::task::spawn_blocking(move || {
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        let first = lines.next().unwrap().unwrap();
+        let base = first
+            .split("listening on ")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .unwrap()
+            .to_owned();
+        let second = lines.next().unwrap().unwrap();
+        (base, second.rsplit(' ').next().unwrap().to_owned())
+    })
+    .await
+    .unwrap();
+    let r = reqwest::Client::new()
+        .post(format!("{base}/v1/chat/completions"))
+        .bearer_auth(&key)
+        .header("content-type", "application/json")
+        .body(
+            r#"{"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": "Hello"}]}"#,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let all = bodies.lock().unwrap().join("\n");
+    assert!(
+        all.contains("chat claude-sonnet-4-5"),
+        "the call's span: {all}"
+    );
+    for attribute in [
+        "gen_ai.provider.name",
+        "gen_ai.request.model",
+        "gen_ai.usage.input_tokens",
+        "gen_ai.usage.output_tokens",
+        "gen_ai.response.finish_reasons",
+    ] {
+        assert!(all.contains(attribute), "{attribute} in {all}");
+    }
+    assert!(!all.contains(&key), "the tenant's key is not in a span");
+    assert!(!all.contains("Hello"), "nor the prompt");
+    let _ = std::fs::remove_dir_all(&dir);
+}

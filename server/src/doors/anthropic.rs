@@ -11,6 +11,7 @@ use axum::response::Response;
 use concord::anthropic::serve;
 use concord::{Error, ErrorKind, Provider, StreamEvent};
 use futures_util::StreamExt;
+use tracing::Instrument;
 
 use super::openai::message;
 use super::{
@@ -64,11 +65,18 @@ pub(crate) async fn messages(
         Ok(c) => c,
         Err(e) => return error(&e),
     };
+    let span = crate::observe::call_span(&call.route, &tenant.name, incoming.stream);
     let mut response = if incoming.stream {
         let asked = std::time::Instant::now();
-        match call.provider.stream(&incoming.request, &call.ctx).await {
+        let started = call
+            .provider
+            .stream(&incoming.request, &call.ctx)
+            .instrument(span.clone())
+            .await;
+        match started {
             Ok(events) => match first_event(events).await {
                 Ok((first, rest)) => {
+                    let rest = crate::observe::trace_events(rest, span.clone());
                     crate::observe::time_to_first_token(
                         &call.served().name,
                         &call.served().model,
@@ -76,13 +84,28 @@ pub(crate) async fn messages(
                     );
                     stream(first, rest, &call.ctx)
                 }
-                Err(e) => error(&e),
+                Err(e) => {
+                    crate::observe::record_error(&span, &e);
+                    error(&e)
+                }
             },
-            Err(e) => error(&e),
+            Err(e) => {
+                crate::observe::record_error(&span, &e);
+                error(&e)
+            }
         }
     } else {
-        match call.provider.generate(&incoming.request, &call.ctx).await {
+        let answered = call
+            .provider
+            .generate(&incoming.request, &call.ctx)
+            .instrument(span.clone())
+            .await;
+        if let Err(e) = &answered {
+            crate::observe::record_error(&span, e);
+        }
+        match answered {
             Ok(answer) => {
+                crate::observe::record_answer(&span, &answer);
                 let id = response_id("msg_", &answer.id);
                 let mut r = json(200, &serve::encode_response(&answer, &id, &answer.model));
                 cost_header(r.headers_mut(), &server, call.served(), &answer.usage);

@@ -12,6 +12,7 @@ use concord::openai::serve;
 use concord::{Error, ErrorKind, Provider, StreamEvent};
 use futures_util::StreamExt;
 use serde_json::{json, Value};
+use tracing::Instrument;
 
 use super::{
     bearer, caller, cost_header, event_stream, first_event, json, now_secs, overhead_header,
@@ -73,11 +74,18 @@ pub(crate) async fn chat_completions(
         Ok(c) => c,
         Err(e) => return error(&e),
     };
+    let span = crate::observe::call_span(&call.route, &tenant.name, incoming.stream);
     let mut response = if incoming.stream {
         let asked = std::time::Instant::now();
-        match call.provider.stream(&incoming.request, &call.ctx).await {
+        let started = call
+            .provider
+            .stream(&incoming.request, &call.ctx)
+            .instrument(span.clone())
+            .await;
+        match started {
             Ok(events) => match first_event(events).await {
                 Ok((first, rest)) => {
+                    let rest = crate::observe::trace_events(rest, span.clone());
                     crate::observe::time_to_first_token(
                         &call.served().name,
                         &call.served().model,
@@ -85,13 +93,28 @@ pub(crate) async fn chat_completions(
                     );
                     stream(first, rest, &call.ctx, incoming.include_usage)
                 }
-                Err(e) => error(&e),
+                Err(e) => {
+                    crate::observe::record_error(&span, &e);
+                    error(&e)
+                }
             },
-            Err(e) => error(&e),
+            Err(e) => {
+                crate::observe::record_error(&span, &e);
+                error(&e)
+            }
         }
     } else {
-        match call.provider.generate(&incoming.request, &call.ctx).await {
+        let answered = call
+            .provider
+            .generate(&incoming.request, &call.ctx)
+            .instrument(span.clone())
+            .await;
+        if let Err(e) = &answered {
+            crate::observe::record_error(&span, e);
+        }
+        match answered {
             Ok(answer) => {
+                crate::observe::record_answer(&span, &answer);
                 let id = response_id("chatcmpl-", &answer.id);
                 let body = serve::encode_response(&answer, &id, &answer.model, now_secs());
                 let mut r = json(200, &body);
