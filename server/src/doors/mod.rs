@@ -182,8 +182,13 @@ pub(crate) fn prepare(
     let ctx = first.context(&server.models, &tenant.name);
     let upstream = Arc::new(AtomicU64::new(0));
     let primary = attempt(server, tenant, &first, &ctx, request, body_bytes, &upstream)?;
-    let key = format!("{}/{}", first.name, first.model);
-    let Some(targets) = server.settings.fallbacks.get(&key) else {
+    // The key is only written out when there are fallbacks to look it up in.
+    let key =
+        (!server.settings.fallbacks.is_empty()).then(|| format!("{}/{}", first.name, first.model));
+    let Some((key, targets)) = key.and_then(|k| {
+        let targets = server.settings.fallbacks.get(&k)?;
+        Some((k, targets))
+    }) else {
         return Ok(Call {
             routes: vec![first.clone()],
             route: first,
