@@ -223,19 +223,6 @@ async fn the_recorder_batches_and_one_bad_record_loses_only_itself() {
         let store: std::sync::Arc<dyn Store> =
             std::sync::Arc::new(SqlStore::open(&url).await.unwrap());
         let recorder = concord_models::Recorder::new(store.clone());
-        let record = |i: i64| CallRecord {
-            id: format!("call-{i}"),
-            at_ms: 1_765_000_000_000 + i,
-            tenant: None,
-            provider: "openai".into(),
-            model: "gpt-4o-mini".into(),
-            stream: false,
-            outcome: "ok".into(),
-            latency_ms: 1,
-            usage: Usage::new(Some(10), Some(2)),
-            cost: None,
-            prices: None,
-        };
         for i in 0..1500 {
             recorder.record(record(i));
         }
@@ -249,6 +236,23 @@ async fn the_recorder_batches_and_one_bad_record_loses_only_itself() {
         assert_eq!(calls.len(), 1600, "{db}");
         // The duplicate, refused by the database, is the one record lost, and counted.
         assert_eq!(recorder.dropped(), 1, "{db}");
+    }
+}
+
+/// The `i`th of a run of plain call records, each its own id.
+fn record(i: i64) -> CallRecord {
+    CallRecord {
+        id: format!("call-{i}"),
+        at_ms: 1_765_000_000_000 + i,
+        tenant: None,
+        provider: "openai".into(),
+        model: "gpt-4o-mini".into(),
+        stream: false,
+        outcome: "ok".into(),
+        latency_ms: 1,
+        usage: Usage::new(Some(10), Some(2)),
+        cost: None,
+        prices: None,
     }
 }
 
@@ -271,19 +275,6 @@ async fn the_recorder_holds_records_through_a_database_outage() {
     let name = format!("concord_outage_{}", std::process::id());
     let store = std::sync::Arc::new(SqlStore::open(&url).await.unwrap());
     let recorder = concord_models::Recorder::new(store.clone());
-    let record = |i: i64| CallRecord {
-        id: format!("call-{i}"),
-        at_ms: 1_765_000_000_000 + i,
-        tenant: Some("team".into()),
-        provider: "openai".into(),
-        model: "gpt-4o-mini".into(),
-        stream: false,
-        outcome: "ok".into(),
-        latency_ms: 1,
-        usage: Usage::new(Some(10), Some(2)),
-        cost: None,
-        prices: None,
-    };
     for i in 0..10 {
         recorder.record(record(i));
     }

@@ -79,35 +79,35 @@ impl ErrorKind {
         }
     }
 
+    /// Every kind.
+    pub const ALL: [ErrorKind; 19] = [
+        Self::InvalidRequest,
+        Self::Authentication,
+        Self::PermissionDenied,
+        Self::NotFound,
+        Self::ContextLengthExceeded,
+        Self::RateLimited,
+        Self::QuotaExceeded,
+        Self::ContentFilter,
+        Self::Overloaded,
+        Self::ServerError,
+        Self::Timeout,
+        Self::Transport,
+        Self::StreamInterrupted,
+        Self::MalformedResponse,
+        Self::MissingRuntimeContext,
+        Self::InvalidConfig,
+        Self::Unsupported,
+        Self::Cancelled,
+        Self::Unavailable,
+    ];
+
     /// The kind named `name` ([`as_str`](Self::as_str)'s inverse). A server door writes the
     /// name of a kind its vendor format has no word for (`timeout`, `stream_interrupted`, …) in
     /// the error's code (OpenAI) or type (Anthropic), and concord's clients read it back: a
     /// caller behind `concord serve` gets the kind it would have got from the vendor itself.
     pub fn from_name(name: &str) -> Option<Self> {
-        use ErrorKind::*;
-        [
-            InvalidRequest,
-            Authentication,
-            PermissionDenied,
-            NotFound,
-            ContextLengthExceeded,
-            RateLimited,
-            QuotaExceeded,
-            ContentFilter,
-            Overloaded,
-            ServerError,
-            Timeout,
-            Transport,
-            StreamInterrupted,
-            MalformedResponse,
-            MissingRuntimeContext,
-            InvalidConfig,
-            Unsupported,
-            Cancelled,
-            Unavailable,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == name)
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
     }
 
     /// Whether a call failing this way may succeed if repeated (the B5 table).

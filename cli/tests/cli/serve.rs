@@ -14,16 +14,21 @@ fn data(test: &str) -> (String, String) {
     ("CONCORD_DATA_DIR".into(), dir.display().to_string())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn serve_with_mock_providers_answers_with_the_printed_key_and_stops_on_sigterm() {
-    let (var, dir) = data("demo");
+/// `concord serve --mock-providers` on a free port with a database of its own and `env`
+/// added: the child, the URL it listens on, and the demo tenant's key it printed.
+async fn start_demo(
+    var: &str,
+    dir: &str,
+    env: &[(&str, &str)],
+) -> (std::process::Child, String, String) {
     let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin!("concord"));
     for v in concord_registry::settings::docs::all_vars(&concord_server::sections()) {
         cmd.env_remove(&v.name);
     }
+    cmd.envs(env.iter().copied());
     let mut child = cmd
         .args(["serve", "--mock-providers", "--listen", "127.0.0.1:0"])
-        .env(&var, &dir)
+        .env(var, dir)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -39,11 +44,17 @@ async fn serve_with_mock_providers_answers_with_the_printed_key_and_stops_on_sig
             .unwrap()
             .to_owned();
         let second = lines.next().unwrap().unwrap();
-        let key = second.rsplit(' ').next().unwrap().to_owned();
-        (base, key)
+        (base, second.rsplit(' ').next().unwrap().to_owned())
     })
     .await
     .unwrap();
+    (child, base, key)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_with_mock_providers_answers_with_the_printed_key_and_stops_on_sigterm() {
+    let (var, dir) = data("demo");
+    let (child, base, key) = start_demo(&var, &dir, &[]).await;
     assert!(key.starts_with("sk-concord-"), "{key}");
     let client = reqwest::Client::new();
     for model in ["gpt-4o-mini", "claude-sonnet-4-5", "gemini-2.5-flash"] {
@@ -184,33 +195,8 @@ async fn otlp_export_carries_each_calls_span_with_its_gen_ai_attributes() {
     let collector = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, receiver).await });
     let (var, dir) = data("otlp");
-    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin!("concord"));
-    for v in concord_registry::settings::docs::all_vars(&concord_server::sections()) {
-        cmd.env_remove(&v.name);
-    }
-    let mut child = cmd
-        .args(["serve", "--mock-providers", "--listen", "127.0.0.1:0"])
-        .env(&var, &dir)
-        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &collector)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (base, key) = tokio::task::spawn_blocking(move || {
-        let mut lines = std::io::BufReader::new(stdout).lines();
-        let first = lines.next().unwrap().unwrap();
-        let base = first
-            .split("listening on ")
-            .nth(1)
-            .and_then(|r| r.split_whitespace().next())
-            .unwrap()
-            .to_owned();
-        let second = lines.next().unwrap().unwrap();
-        (base, second.rsplit(' ').next().unwrap().to_owned())
-    })
-    .await
-    .unwrap();
+    let (child, base, key) =
+        start_demo(&var, &dir, &[("OTEL_EXPORTER_OTLP_ENDPOINT", &collector)]).await;
     let r = reqwest::Client::new()
         .post(format!("{base}/v1/chat/completions"))
         .bearer_auth(&key)
