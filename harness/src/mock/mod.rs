@@ -6,6 +6,7 @@
 
 mod auto;
 mod respond;
+pub mod synth;
 pub mod validate;
 
 use std::net::SocketAddr;
