@@ -31,7 +31,7 @@ pub(crate) fn server_failures(flaw: ServerFlaw) -> BTreeSet<&'static str> {
         ServerFlaw::CleanEndOnCut => &[
             "ERR-003", "ERR-004", "ERR-005", "ERR-006", "DSP-008", "CAT-006",
         ],
-        ServerFlaw::LosesRetryAfter => &["ERR-002", "DSP-006", "SRV-001"],
+        ServerFlaw::LosesRetryAfter => &["ERR-002", "DSP-006", "SRV-001", "SRV-007"],
         ServerFlaw::LogsKeys => &["SRV-005"],
         ServerFlaw::MissingKeyIs500 => &["SRV-006"],
         ServerFlaw::BudgetIgnored => &["SRV-002"],
