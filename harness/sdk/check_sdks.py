@@ -140,6 +140,121 @@ def gemini_check(base, scenario, generate, stream):
             pass
 
 
+# Requests the `auto` mock answers from the request itself: a forced tool it has no fixture for,
+# with a schema nobody wrote a fixture for, and a strict JSON schema answer. Shaped like OpenAI's
+# Structured Outputs examples (a strict function with an enum, additionalProperties false).
+SCHEMA = {"type": "object", "properties": {
+    "city": {"type": "string"}, "days": {"type": "integer", "minimum": 1, "maximum": 7},
+    "units": {"type": "string", "enum": ["metric", "imperial"]},
+    "tags": {"type": "array", "items": {"type": "string"}}},
+    "required": ["city", "days", "units", "tags"], "additionalProperties": False}
+ASK = "Forecast for Lisbon, 3 days, metric."
+
+
+def fits(what, args):
+    """The schema, checked by hand: the pinned SDKs bring no JSON Schema validator."""
+    problems = []
+    if set(args) != set(SCHEMA["required"]):
+        problems.append(f"properties {sorted(args)}")
+    if not isinstance(args.get("city"), str):
+        problems.append("city")
+    days = args.get("days")
+    if not (isinstance(days, int) and not isinstance(days, bool) and 1 <= days <= 7):
+        problems.append("days")
+    if args.get("units") not in ("metric", "imperial"):
+        problems.append("units")
+    if not (isinstance(args.get("tags"), list) and all(isinstance(t, str) for t in args["tags"])):
+        problems.append("tags")
+    if problems:
+        raise AssertionError(f"{what}: {args} breaks the schema at {', '.join(problems)}")
+
+
+def expect(what, got, want):
+    if got != want:
+        raise AssertionError(f"{what}: expected {want!r}, got {got!r}")
+
+
+def openai_synth(base):
+    import openai
+    client = openai.OpenAI(api_key="sk-sdk-check", base_url=base, max_retries=0)
+    tools = [{"type": "function", "function": {"name": "other", "parameters": {"type": "object", "properties": {}}}},
+             {"type": "function", "function": {"name": "forecast", "parameters": SCHEMA, "strict": True}}]
+    ask = dict(model="gpt-4o-mini", messages=[{"role": "user", "content": ASK}], tools=tools,
+               tool_choice={"type": "function", "function": {"name": "forecast"}})
+    r = client.chat.completions.create(**ask)
+    expect("forced call finish", r.choices[0].finish_reason, "tool_calls")
+    call = r.choices[0].message.tool_calls[0]
+    expect("forced call name", call.function.name, "forecast")
+    fits("forced call", json.loads(call.function.arguments))
+    # No include_usage: no chunk carries usage, as OpenAI streams it.
+    chunks = list(client.chat.completions.create(**ask, stream=True))
+    expect("usage without include_usage", [c.usage for c in chunks if c.usage is not None], [])
+    args = "".join(tc.function.arguments or "" for c in chunks for ch in c.choices for tc in (ch.delta.tool_calls or []))
+    fits("streamed forced call", json.loads(args))
+    chunks = list(client.chat.completions.create(**ask, stream=True, stream_options={"include_usage": True}))
+    expect("usage with include_usage", chunks[-1].usage is not None and chunks[-1].choices == [], True)
+    r = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": ASK}],
+                                       response_format={"type": "json_schema", "json_schema": {"name": "forecast", "schema": SCHEMA, "strict": True}})
+    fits("strict json_schema answer", json.loads(r.choices[0].message.content))
+    r = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": ASK + " Answer in JSON."}],
+                                       response_format={"type": "json_object"})
+    expect("json_object answer is an object", isinstance(json.loads(r.choices[0].message.content), dict), True)
+
+
+def responses_synth(base):
+    import openai
+    client = openai.OpenAI(api_key="sk-sdk-check", base_url=base, max_retries=0)
+    ask = dict(model="gpt-5-mini", input=ASK, tools=[{"type": "function", "name": "forecast", "parameters": SCHEMA, "strict": True}],
+               tool_choice={"type": "function", "name": "forecast"})
+    r = client.responses.create(**ask)
+    calls = [o for o in r.output if o.type == "function_call"]
+    expect("forced call name", [c.name for c in calls], ["forecast"])
+    fits("forced call", json.loads(calls[0].arguments))
+    with client.responses.stream(**ask) as s:
+        final = s.get_final_response()
+    fits("streamed forced call", json.loads([o for o in final.output if o.type == "function_call"][0].arguments))
+    r = client.responses.create(model="gpt-5-mini", input=ASK, text={"format": {"type": "json_schema", "name": "forecast", "schema": SCHEMA, "strict": True}})
+    fits("strict json_schema answer", json.loads(r.output_text))
+
+
+def anthropic_synth(base):
+    import anthropic
+    client = anthropic.Anthropic(api_key="sk-ant-sdk-check", base_url=base, max_retries=0)
+    ask = dict(model="claude-sonnet-4-6", max_tokens=256, messages=[{"role": "user", "content": ASK}],
+               tools=[{"name": "forecast", "description": "A forecast.", "input_schema": SCHEMA}])
+    for choice in ({"type": "tool", "name": "forecast"}, {"type": "any"}):
+        r = client.messages.create(**ask, tool_choice=choice)
+        expect("stop reason", r.stop_reason, "tool_use")
+        # Forced: the API prefills the turn, so nothing comes before the call, and no thinking.
+        expect("blocks of a forced call", [b.type for b in r.content], ["tool_use"])
+        expect("forced call name", r.content[0].name, "forecast")
+        fits("forced call", r.content[0].input)
+        with client.messages.stream(**ask, tool_choice=choice) as s:
+            final = s.get_final_message()
+        expect("streamed blocks", [b.type for b in final.content], ["tool_use"])
+        fits("streamed forced call", final.content[0].input)
+    r = client.messages.create(model="claude-sonnet-4-6", max_tokens=256, messages=[{"role": "user", "content": ASK}],
+                               extra_body={"output_config": {"format": {"type": "json_schema", "schema": SCHEMA}}})
+    fits("json_schema answer", json.loads(r.content[0].text))
+
+
+def gemini_synth(base):
+    from google import genai
+    from google.genai import types
+    client = genai.Client(api_key="sdk-check", http_options=types.HttpOptions(base_url=base, api_version="v1beta"))
+    config = types.GenerateContentConfig(
+        tools=[types.Tool(function_declarations=[types.FunctionDeclaration(name="forecast", description="A forecast.", parameters_json_schema=SCHEMA)])],
+        tool_config=types.ToolConfig(function_calling_config=types.FunctionCallingConfig(mode="ANY", allowed_function_names=["forecast"])))
+    r = client.models.generate_content(model="gemini-2.5-flash", contents=ASK, config=config)
+    expect("forced call name", [c.name for c in r.function_calls], ["forecast"])
+    fits("forced call", r.function_calls[0].args)
+    calls = [c for chunk in client.models.generate_content_stream(model="gemini-2.5-flash", contents=ASK, config=config) for c in (chunk.function_calls or [])]
+    fits("streamed forced call", calls[0].args)
+    r = client.models.generate_content(model="gemini-2.5-flash", contents=ASK, config=types.GenerateContentConfig(
+        response_mime_type="application/json", response_json_schema=SCHEMA))
+    fits("json schema answer", json.loads(r.text))
+
+
 def main():
     concord = sys.argv[1] if len(sys.argv) > 1 else "target/debug/concord"
     failures = []
@@ -164,6 +279,17 @@ def main():
                     checked += 1
                 except Exception as e:  # noqa: BLE001 - report every SDK failure
                     failures.append(f"{check.__name__} {protocol}/{scenario}: {type(e).__name__}: {e}")
+        finally:
+            proc.terminate()
+    # The auto mock, answering what it has no fixture for, as each SDK reads it.
+    for protocol, check in [("openai", openai_synth), ("openai-responses", responses_synth),
+                            ("anthropic", anthropic_synth), ("gemini", gemini_synth)]:
+        proc, base = start(concord, protocol)
+        try:
+            check(base)
+            checked += 1
+        except Exception as e:  # noqa: BLE001 - report every SDK failure
+            failures.append(f"{check.__name__} {protocol}: {type(e).__name__}: {e}")
         finally:
             proc.terminate()
     for f in failures:

@@ -231,16 +231,71 @@ pub fn ends_with_tool_result(p: Protocol, body: &Value) -> bool {
     }
 }
 
+/// The JSON Schema of a declared tool's parameters (Gemini's OpenAPI-style `parameters` too).
+pub fn tool_schema<'a>(p: Protocol, body: &'a Value, name: &str) -> Option<&'a Value> {
+    let tools = body["tools"].as_array().into_iter().flatten();
+    let named = |t: &&Value| t["name"] == name;
+    match p {
+        Protocol::Openai => tools
+            .map(|t| &t["function"])
+            .find(named)
+            .and_then(|f| f.get("parameters")),
+        Protocol::OpenaiResponses => tools.into_iter().find(named)?.get("parameters"),
+        Protocol::Anthropic => tools.into_iter().find(named)?.get("input_schema"),
+        Protocol::Gemini => {
+            let f = tools
+                .flat_map(|t| t["functionDeclarations"].as_array().into_iter().flatten())
+                .find(named)?;
+            // Proto JSON takes the field's own snake_case name too; google-genai sends it.
+            [
+                "parametersJsonSchema",
+                "parameters_json_schema",
+                "parameters",
+            ]
+            .into_iter()
+            .find_map(|k| f.get(k))
+        }
+    }
+}
+
+/// The JSON Schema a request asks its answer to follow, if it asks for one.
+pub fn response_schema(p: Protocol, body: &Value) -> Option<&Value> {
+    match p {
+        Protocol::Openai => body["response_format"]["json_schema"].get("schema"),
+        Protocol::OpenaiResponses => body["text"]["format"].get("schema"),
+        Protocol::Anthropic => body["output_config"]["format"].get("schema"),
+        Protocol::Gemini => {
+            let config = &body["generationConfig"];
+            [
+                "responseJsonSchema",
+                "response_json_schema",
+                "responseSchema",
+                "response_schema",
+            ]
+            .into_iter()
+            .find_map(|k| config.get(k))
+        }
+    }
+}
+
+/// Whether the request asks for any JSON object as the answer (JSON mode).
+pub fn asks_json_object(p: Protocol, body: &Value) -> bool {
+    match p {
+        Protocol::Openai => body["response_format"]["type"] == "json_object",
+        Protocol::OpenaiResponses => body["text"]["format"]["type"] == "json_object",
+        // Messages has no JSON mode; a schema is the only way.
+        Protocol::Anthropic => false,
+        Protocol::Gemini => body["generationConfig"]["responseMimeType"] == "application/json",
+    }
+}
+
 /// Whether the request asks for output that follows a JSON schema.
 pub fn asks_json_schema(p: Protocol, body: &Value) -> bool {
     match p {
         Protocol::Openai => body["response_format"]["type"] == "json_schema",
         Protocol::OpenaiResponses => body["text"]["format"]["type"] == "json_schema",
         Protocol::Anthropic => body["output_config"]["format"]["type"] == "json_schema",
-        Protocol::Gemini => {
-            let config = &body["generationConfig"];
-            config.get("responseJsonSchema").is_some() || config.get("responseSchema").is_some()
-        }
+        Protocol::Gemini => response_schema(p, body).is_some(),
     }
 }
 

@@ -133,6 +133,68 @@ async fn streams_are_framed_as_each_vendor_frames_them() {
     }
 }
 
+/// OpenAI sends the usage chunk (and `"usage": null` on the others) only when the request sets
+/// `stream_options.include_usage` (API reference, "Create chat completion").
+#[tokio::test]
+async fn an_openai_stream_carries_usage_only_when_asked() {
+    let mock = MockVendor::start(Protocol::Openai, "text").await.unwrap();
+    let (path, mut body) = call(Protocol::Openai, true);
+    let plain = raw_http(&mock, &path, &auth(Protocol::Openai, "k"), &body).await;
+    body["stream_options"] = json!({"include_usage": true});
+    let asked = raw_http(&mock, &path, &auth(Protocol::Openai, "k"), &body).await;
+    for (raw, usage) in [(&plain, false), (&asked, true)] {
+        assert!(raw.contains("data: [DONE]"), "{raw}");
+        assert!(raw.contains("\"finish_reason\":\"stop\""), "{raw}");
+        assert_eq!(raw.contains("\"usage\""), usage, "{raw}");
+        assert_eq!(raw.contains("\"choices\":[]"), usage, "{raw}");
+    }
+}
+
+/// Each vendor lists its models behind its own key check, in its own shape.
+#[tokio::test]
+async fn each_vendor_lists_models_behind_its_key_check() {
+    for (protocol, path, list, id_at) in [
+        (Protocol::Openai, "/v1/models", "data", "/id"),
+        (Protocol::OpenaiResponses, "/v1/models", "data", "/id"),
+        (Protocol::Anthropic, "/v1/models", "data", "/id"),
+        (Protocol::Gemini, "/v1beta/models", "models", "/name"),
+    ] {
+        let mock = MockVendor::start(protocol, "text").await.unwrap();
+        let get = |headers: Vec<(&'static str, String)>| {
+            let mut req = reqwest::Client::new().get(format!("{}{path}", mock.url()));
+            for (n, v) in headers {
+                req = req.header(n, v);
+            }
+            req.send()
+        };
+        let refused = get(vec![]).await.unwrap();
+        assert_eq!(refused.status(), 401, "{protocol}: no key");
+        let listed = get(auth(protocol, "k")).await.unwrap();
+        assert_eq!(listed.status(), 200, "{protocol}");
+        let body: Value = listed.json().await.unwrap();
+        let first = &body[list][0];
+        let id = first
+            .pointer(id_at)
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        assert!(id.ends_with("concord-mock-model"), "{protocol}: {body}");
+        match protocol {
+            Protocol::Anthropic => {
+                assert_eq!(first["type"], "model", "{body}");
+                assert_eq!(body["has_more"], false, "{body}");
+                assert_eq!(body["first_id"], "concord-mock-model", "{body}");
+            }
+            Protocol::Gemini => assert!(
+                first["supportedGenerationMethods"]
+                    .as_array()
+                    .is_some_and(|m| m.contains(&json!("generateContent"))),
+                "{body}"
+            ),
+            _ => assert_eq!(body["object"], "list", "{body}"),
+        }
+    }
+}
+
 #[tokio::test]
 async fn buffered_answers_are_the_fixture_json() {
     for protocol in Protocol::ALL {
@@ -420,6 +482,8 @@ fn every_protocol_has_the_scenarios_the_checks_need() {
         "stall",
         "slow_stream",
         "echo",
+        "synth_tool_call",
+        "synth_json",
         "error_server_error",
         "error_not_found",
         "error_rate_limited_seconds",

@@ -266,22 +266,50 @@ impl axum::serve::Listener for CountingListener {
     }
 }
 
-/// OpenAI's model list at `GET …/models`, for the OpenAI protocols (how OpenAI-compatible
-/// clients find the model a server serves); `None` for every other request.
-fn list_models(config: &MockConfig, method: &Method, path: &str) -> Option<Response> {
-    let openai = matches!(
-        config.protocol,
-        Protocol::Openai | Protocol::OpenaiResponses
-    );
-    if !(openai && method == Method::GET && path.ends_with("/models")) {
+/// The vendor's model list at `GET …/models` (how clients find the models a server serves),
+/// behind the vendor's key check; `None` for every other request. The shapes are each
+/// vendor's list: OpenAI's `{"object": "list", "data": [{"id", "object": "model", …}]}`
+/// (API reference, "List models"), Anthropic's paged `{"data": [{"type": "model", "id",
+/// "display_name", "created_at"}], "has_more", "first_id", "last_id"}` ("List Models"), and
+/// Gemini's `{"models": [{"name": "models/…", "supportedGenerationMethods", …}]}`
+/// (`models.list`).
+fn list_models(
+    config: &MockConfig,
+    method: &Method,
+    path: &str,
+    incoming: &validate::Incoming<'_>,
+) -> Option<Response> {
+    if !(method == Method::GET && path.ends_with("/models")) {
         return None;
     }
-    let data: Vec<Value> = config
-        .models
-        .iter()
-        .map(|id| serde_json::json!({"id": id, "object": "model", "created": 1_700_000_000, "owned_by": "concord-mock"}))
-        .collect();
-    let body = serde_json::json!({"object": "list", "data": data});
+    if let Err(refused) = validate::authenticated(config.protocol, incoming) {
+        return Some(respond::buffered(
+            refused.status,
+            serde_json::to_vec(&refused.body).expect("serialisable"),
+        ));
+    }
+    let ids = config.models.iter();
+    let body = match config.protocol {
+        Protocol::Openai | Protocol::OpenaiResponses => serde_json::json!({
+            "object": "list",
+            "data": ids.map(|id| serde_json::json!({"id": id, "object": "model", "created": 1_700_000_000, "owned_by": "concord-mock"})).collect::<Vec<_>>(),
+        }),
+        Protocol::Anthropic => serde_json::json!({
+            "data": ids.map(|id| serde_json::json!({"type": "model", "id": id, "display_name": id, "created_at": "2025-01-01T00:00:00Z"})).collect::<Vec<_>>(),
+            "has_more": false,
+            "first_id": config.models.first(),
+            "last_id": config.models.last(),
+        }),
+        Protocol::Gemini => serde_json::json!({
+            "models": ids.map(|id| serde_json::json!({
+                "name": format!("models/{id}"),
+                "displayName": id,
+                "inputTokenLimit": CONTEXT_TOKENS,
+                "outputTokenLimit": 65_536,
+                "supportedGenerationMethods": ["generateContent", "countTokens"],
+            })).collect::<Vec<_>>(),
+        }),
+    };
     Some(respond::buffered(
         200,
         serde_json::to_vec(&body).expect("serialisable"),
@@ -372,7 +400,7 @@ async fn handle(
         expected_key: shared.config.expected_key.as_deref(),
         key_header: shared.config.key_header.as_deref(),
     };
-    if let Some(listing) = list_models(&shared.config, &method, uri.path()) {
+    if let Some(listing) = list_models(&shared.config, &method, uri.path(), &incoming) {
         return listing;
     }
     let route = match validate::validate(protocol, &incoming) {
@@ -399,10 +427,13 @@ async fn handle(
         Ok(l) => l,
         Err(e) => return respond::buffered(500, format!("mock vendor: {e}").into_bytes()),
     };
+    let (tool_name, json) = auto::made_up(protocol, &parsed, &name);
     let subs = Substitutions {
         model: route.model.clone(),
         prompt,
         credential: credential.unwrap_or_default(),
+        tool_name,
+        json: Some(json),
     };
     match loaded {
         Loaded::Error(case) => {
@@ -415,7 +446,13 @@ async fn handle(
         }
         Loaded::Scenario(sc) => match (route.stream, &sc.file.stream, &sc.stream_bytes) {
             (true, Some(spec), Some(bytes)) => {
-                respond::streamed(spec, subs.apply(bytes), shared.obs.clone(), answering)
+                let mut bytes = subs.apply(bytes);
+                // A fault cuts at a byte offset of the file as written; leave those whole.
+                let asked_usage = parsed["stream_options"]["include_usage"] == true;
+                if protocol == Protocol::Openai && !asked_usage && spec.cut_at.is_none() {
+                    bytes = respond::without_stream_usage(&bytes);
+                }
+                respond::streamed(spec, bytes, shared.obs.clone(), answering)
             }
             _ => match (&sc.file.generate, &sc.generate_body) {
                 (Some(spec), Some(body)) => respond::with_headers(

@@ -15,12 +15,17 @@ use crate::scenario::{header_value, StreamEnd, StreamSpec};
 
 /// Values substituted into scenario bodies: `{{model}}` and `{{prompt}}`, so an echo scenario
 /// gives every caller its own answer, and `{{credential}}`, for vendors that echo the key in
-/// an error (a client must scrub it).
+/// an error (a client must scrub it). The `synth_*` scenarios take what the mock made up from
+/// the request: `{{tool_name}}`, and a JSON value as text (`{{json}}`, or in thirds
+/// `{{json_1}}`..`{{json_3}}` for a stream's fragments) or as itself (`"{{json_value}}"`, the
+/// quotes included, so the template stays valid JSON).
 #[derive(Debug, Default, Clone)]
 pub struct Substitutions {
     pub model: String,
     pub prompt: String,
     pub credential: String,
+    pub tool_name: String,
+    pub json: Option<serde_json::Value>,
 }
 
 impl Substitutions {
@@ -33,12 +38,35 @@ impl Substitutions {
             let quoted = serde_json::to_string(s).expect("a string serialises");
             quoted[1..quoted.len() - 1].to_owned()
         };
-        String::from_utf8_lossy(bytes)
+        let mut out = String::from_utf8_lossy(bytes)
             .replace("{{model}}", &esc(&self.model))
             .replace("{{prompt}}", &esc(&self.prompt))
             .replace("{{credential}}", &esc(&self.credential))
-            .into_bytes()
+            .replace("{{tool_name}}", &esc(&self.tool_name));
+        if out.contains("{{json") {
+            let value = self.json.clone().unwrap_or_else(|| serde_json::json!({}));
+            let text = value.to_string();
+            out = out.replace("\"{{json_value}}\"", &text);
+            for (i, third) in thirds(&text).iter().enumerate() {
+                out = out.replace(&format!("{{{{json_{}}}}}", i + 1), &esc(third));
+            }
+            out = out.replace("{{json}}", &esc(&text));
+        }
+        out.into_bytes()
     }
+}
+
+/// `text` in three pieces, cut at character boundaries (a piece may be empty).
+fn thirds(text: &str) -> [&str; 3] {
+    let cut = |n: usize| {
+        let mut at = text.len() * n / 3;
+        while !text.is_char_boundary(at) {
+            at += 1;
+        }
+        at
+    };
+    let (a, b) = (cut(1), cut(2));
+    [&text[..a], &text[a..b], &text[b..]]
 }
 
 pub fn with_headers(
@@ -70,6 +98,34 @@ pub fn buffered(status: u16, body: Vec<u8>) -> Response {
         .headers_mut()
         .insert("content-type", HeaderValue::from_static(content_type));
     response
+}
+
+/// A Chat Completions stream as OpenAI sends it when the request did not set
+/// `stream_options.include_usage`: without the last chunk that carries the usage (the one with
+/// empty `choices`) and without the `"usage": null` every other chunk carries when it is set
+/// (API reference, "Create chat completion", `stream_options`).
+pub fn without_stream_usage(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    for frame in frames(bytes) {
+        let text = String::from_utf8_lossy(&frame);
+        let data = text
+            .lines()
+            .find_map(|l| l.strip_prefix("data:"))
+            .map(str::trim);
+        let chunk = data.and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok());
+        let usage_only = chunk.as_ref().is_some_and(|c| {
+            c["choices"].as_array().is_some_and(Vec::is_empty) && c["usage"].is_object()
+        });
+        if usage_only {
+            continue;
+        }
+        out.extend_from_slice(
+            text.replace(",\"usage\":null", "")
+                .replace("\"usage\":null,", "")
+                .as_bytes(),
+        );
+    }
+    out
 }
 
 /// Splits SSE bytes after each frame delimiter (`\n\n`, `\r\r`, `\r\n\r\n`), so by default
@@ -219,15 +275,47 @@ mod tests {
     }
 
     #[test]
+    fn a_stream_without_include_usage_has_no_usage() {
+        let with = b"data: {\"choices\":[{\"delta\":{\"content\":\"Hi\"}}],\"usage\":null}\n\ndata: {\"choices\":[],\"usage\":{\"prompt_tokens\":3}}\n\ndata: [DONE]\n\n";
+        assert_eq!(
+            String::from_utf8(without_stream_usage(with)).unwrap(),
+            "data: {\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}\n\ndata: [DONE]\n\n"
+        );
+    }
+
+    #[test]
     fn substitutions_are_json_escaped() {
         let s = Substitutions {
             model: "m\"1".into(),
             prompt: "line\nbreak".into(),
             credential: "k".into(),
+            ..Substitutions::default()
         };
         assert_eq!(
             s.apply(br#"{"t":"{{model}}/{{prompt}}"}"#),
             br#"{"t":"m\"1/line\nbreak"}"#.to_vec()
         );
+    }
+
+    #[test]
+    fn a_made_up_value_goes_in_as_text_in_thirds_or_as_itself() {
+        let s = Substitutions {
+            tool_name: "lookup".into(),
+            json: Some(serde_json::json!({"city": "Zürich"})),
+            ..Substitutions::default()
+        };
+        let template = br#"{"n":"{{tool_name}}","a":"{{json}}","v":"{{json_value}}","f":["{{json_1}}","{{json_2}}","{{json_3}}"]}"#;
+        let out: serde_json::Value = serde_json::from_slice(&s.apply(template)).unwrap();
+        assert_eq!(out["n"], "lookup");
+        assert_eq!(out["a"], r#"{"city":"Zürich"}"#);
+        assert_eq!(out["v"], serde_json::json!({"city": "Zürich"}));
+        let pieces: String = out["f"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_str().unwrap())
+            .collect();
+        assert_eq!(pieces, r#"{"city":"Zürich"}"#);
+        assert!(out["f"].as_array().unwrap().iter().all(|p| p != ""));
     }
 }

@@ -93,7 +93,8 @@ impl Gen<'_> {
         if let Some(all) = s.get("allOf").and_then(Value::as_array) {
             return self.value(&merged(self.root, s, all), depth + 1);
         }
-        match type_of(s) {
+        // Gemini's OpenAPI-style schemas spell types in capitals.
+        match type_of(s).to_ascii_lowercase().as_str() {
             "object" => self.object(s, depth),
             "array" => self.array(s, depth),
             "string" => self.string(s),

@@ -13,3 +13,4 @@ mod plugin;
 mod reasoning;
 mod scenarios;
 mod split;
+mod synthesis;

@@ -39,7 +39,7 @@ pub(super) fn validate(req: &Incoming<'_>) -> Result<Route, Rejection> {
         ));
     }
     if !req.key_ok(super::key_headers(crate::Protocol::Anthropic)) {
-        return Err(error(401, "authentication_error", "invalid x-api-key"));
+        return Err(unauthorized());
     }
     match (req.header)("anthropic-version") {
         Some(v) if is_date(&v) => {}
@@ -136,4 +136,9 @@ pub(super) fn validate(req: &Incoming<'_>) -> Result<Route, Rejection> {
             last_turn(req.body, "messages", "user").and_then(|m| m.get("content")),
         ),
     })
+}
+
+/// Anthropic's refusal of a missing or wrong key.
+pub(super) fn unauthorized() -> Rejection {
+    error(401, "authentication_error", "invalid x-api-key")
 }

@@ -56,11 +56,7 @@ pub(super) fn validate(req: &Incoming<'_>) -> Result<Route, Rejection> {
         }
     };
     if !req.key_ok(super::key_headers(crate::Protocol::Gemini)) {
-        return Err(error(
-            401,
-            "UNAUTHENTICATED",
-            "Request had invalid authentication credentials.",
-        ));
+        return Err(unauthorized());
     }
     let Some(contents) = turns(req.body, "contents") else {
         return Err(error(
@@ -193,4 +189,13 @@ fn proto_schema(schema: &Value, at: &str) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Google's refusal of a missing or wrong key.
+pub(super) fn unauthorized() -> Rejection {
+    error(
+        401,
+        "UNAUTHENTICATED",
+        "Request had invalid authentication credentials.",
+    )
 }

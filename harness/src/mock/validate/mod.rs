@@ -99,6 +99,19 @@ pub(crate) fn key_headers(protocol: Protocol) -> &'static [&'static str] {
     }
 }
 
+/// The vendor's refusal when the request carries no acceptable key, as its endpoints other
+/// than generation (the model list) refuse it too.
+pub(crate) fn authenticated(protocol: Protocol, req: &Incoming<'_>) -> Result<(), Rejection> {
+    if req.key_ok(key_headers(protocol)) {
+        return Ok(());
+    }
+    Err(match protocol {
+        Protocol::Openai | Protocol::OpenaiResponses => openai::unauthorized(),
+        Protocol::Anthropic => anthropic::unauthorized(),
+        Protocol::Gemini => gemini::unauthorized(),
+    })
+}
+
 pub(crate) fn validate(protocol: Protocol, req: &Incoming<'_>) -> Result<Route, Rejection> {
     match protocol {
         Protocol::Openai => openai::validate(req),

@@ -37,12 +37,7 @@ pub(super) fn common<'a>(req: &'a Incoming<'_>, operation: &str) -> Result<&'a s
         });
     }
     if !req.key_ok(super::key_headers(crate::Protocol::Openai)) {
-        return Err(error(
-            401,
-            "Incorrect API key provided.",
-            "invalid_request_error",
-            Some("invalid_api_key"),
-        ));
+        return Err(unauthorized());
     }
     if !req.body.is_object() {
         return Err(error(
@@ -116,4 +111,14 @@ pub(super) fn validate(req: &Incoming<'_>) -> Result<Route, Rejection> {
             last_turn(req.body, "messages", "user").and_then(|m| m.get("content")),
         ),
     })
+}
+
+/// OpenAI's refusal of a missing or wrong key.
+pub(super) fn unauthorized() -> Rejection {
+    error(
+        401,
+        "Incorrect API key provided.",
+        "invalid_request_error",
+        Some("invalid_api_key"),
+    )
 }
