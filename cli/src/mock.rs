@@ -24,12 +24,16 @@ fn protocol_values() -> clap::builder::PossibleValuesParser {
 /// run (`cargo xtask conformance --live --provider openai-compatible --base-url URL`).
 ///
 /// By default (`--scenario auto`) it answers each request the way the vendor would answer
-/// that request: text; a call of `get_weather`, `get_time` or `get_time_now` when those tools
-/// are declared and the tool choice allows it (several when parallel calls are allowed); the
-/// answer to tool results; JSON for a JSON-schema response format; reasoning when asked; a
-/// prompt over 200,000 tokens (bytes / 4) gets the vendor's context-length error; and a system
-/// prompt saying "reply with only the word W" is obeyed when it sits where the vendor reads
-/// system prompts. The model `missing-model` is a 404, as any unknown model at a vendor.
+/// that request, as the model it names: text; a forced tool choice (any, required or named)
+/// always calls a declared tool, with arguments made from its JSON Schema; left to choose, it
+/// calls `get_weather`, `get_time` or `get_time_now` when those are declared (several when
+/// parallel calls are allowed); the answer to tool results; an instance of a requested JSON
+/// Schema, a JSON object in JSON mode; reasoning only when asked; OpenAI stream usage only with
+/// `include_usage`; a prompt over 200,000 tokens (bytes / 4) gets the vendor's context-length
+/// error; and a system prompt saying "reply with only the word W" is obeyed when it sits where
+/// the vendor reads system prompts. The model `missing-model` is a 404, as any unknown model
+/// at a vendor; `GET …/models` lists models in the vendor's shape, behind its key check. See
+/// docs/mock.md.
 ///
 /// A request header `x-mock-scenario: NAME` picks another scenario for that one request. Routes match on the
 /// operation at the end of the path, so a client configured for another endpoint of the same

@@ -150,6 +150,39 @@ async fn an_openai_stream_carries_usage_only_when_asked() {
     }
 }
 
+/// Vendors answer as the model asked for; `auto` does too, named scenarios keep the fixture's.
+#[tokio::test]
+async fn auto_answers_as_the_requested_model() {
+    for protocol in Protocol::ALL {
+        let field = if protocol == Protocol::Gemini {
+            "modelVersion"
+        } else {
+            "model"
+        };
+        let (path, body) = call(protocol, false);
+        let auto = MockVendor::start(protocol, "auto").await.unwrap();
+        let answer: Value = send(&auto, &path, &auth(protocol, "k"), &body)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(answer[field], "m", "{protocol}: {answer}");
+        let (stream_path, stream_body) = call(protocol, true);
+        let raw = raw_http(&auto, &stream_path, &auth(protocol, "k"), &stream_body).await;
+        assert!(
+            raw.contains(&format!("\"{field}\":\"m\"")),
+            "{protocol}: {raw}"
+        );
+        let named = MockVendor::start(protocol, "text").await.unwrap();
+        let answer: Value = send(&named, &path, &auth(protocol, "k"), &body)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_ne!(answer[field], "m", "{protocol}: {answer}");
+    }
+}
+
 /// Each vendor lists its models behind its own key check, in its own shape.
 #[tokio::test]
 async fn each_vendor_lists_models_behind_its_key_check() {

@@ -417,7 +417,8 @@ async fn handle(
         .or_else(queued)
         .unwrap_or_else(|| shared.scenario.read().expect("scenario lock").clone());
     let mut prompt = route.prompt.clone();
-    if name == AUTO {
+    let picked = name == AUTO;
+    if picked {
         let pick = auto::pick(protocol, &parsed, body.len());
         name = pick.scenario.to_owned();
         prompt = pick.prompt.unwrap_or(prompt);
@@ -428,7 +429,26 @@ async fn handle(
         Err(e) => return respond::buffered(500, format!("mock vendor: {e}").into_bytes()),
     };
     let (tool_name, json) = auto::made_up(protocol, &parsed, &name);
+    // Answering as the vendor would, the mock answers as the model asked for: vendors echo the
+    // requested model (or its dated snapshot) in every answer. Named scenarios keep the
+    // fixture's, which their checks expect.
+    let renamed_model = match &loaded {
+        Loaded::Scenario(sc) if picked => sc
+            .generate_body
+            .as_deref()
+            .and_then(|b| serde_json::from_slice::<Value>(b).ok())
+            .and_then(|b| {
+                b.get("model")
+                    .or_else(|| b.get("modelVersion"))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
+            .filter(|_| !route.model.is_empty())
+            .map(|fixture| (fixture, route.model.clone())),
+        _ => None,
+    };
     let subs = Substitutions {
+        renamed_model,
         model: route.model.clone(),
         prompt,
         credential: credential.unwrap_or_default(),

@@ -18,7 +18,8 @@ use crate::scenario::{header_value, StreamEnd, StreamSpec};
 /// an error (a client must scrub it). The `synth_*` scenarios take what the mock made up from
 /// the request: `{{tool_name}}`, and a JSON value as text (`{{json}}`, or in thirds
 /// `{{json_1}}`..`{{json_3}}` for a stream's fragments) or as itself (`"{{json_value}}"`, the
-/// quotes included, so the template stays valid JSON).
+/// quotes included, so the template stays valid JSON). Where the mock answers as the requested
+/// model, the fixture's model name (as a JSON string) becomes it.
 #[derive(Debug, Default, Clone)]
 pub struct Substitutions {
     pub model: String,
@@ -26,10 +27,23 @@ pub struct Substitutions {
     pub credential: String,
     pub tool_name: String,
     pub json: Option<serde_json::Value>,
+    /// The fixture's model, and the requested one to answer as instead.
+    pub renamed_model: Option<(String, String)>,
 }
 
 impl Substitutions {
     pub fn apply(&self, bytes: &[u8]) -> Vec<u8> {
+        let renamed;
+        let bytes = match &self.renamed_model {
+            Some((fixture, requested)) => {
+                let quoted = |s: &str| serde_json::to_string(s).expect("a string serialises");
+                renamed = String::from_utf8_lossy(bytes)
+                    .replace(&quoted(fixture), &quoted(requested))
+                    .into_bytes();
+                &renamed[..]
+            }
+            None => bytes,
+        };
         if !bytes.windows(2).any(|w| w == b"{{") {
             return bytes.to_vec();
         }
