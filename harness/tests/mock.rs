@@ -290,6 +290,7 @@ async fn violations_get_the_vendors_errors() {
         ("anthropic system role", an(json!({"model": "m", "max_tokens": 5, "messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "hi"}]})), 400, "invalid_request_error"),
         ("anthropic bad tool id", an(json!({"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": [{"type": "tool_use", "id": "call.1", "name": "f", "input": {}}]}]})), 400, "invalid_request_error"),
         ("anthropic missing model", an(json!({"model": "missing-model", "max_tokens": 5, "messages": user})), 404, "not_found_error"),
+        ("anthropic thinking with a forced tool", an(json!({"model": "m", "max_tokens": 2048, "messages": user, "thinking": {"type": "enabled", "budget_tokens": 1024}, "tools": [{"name": "f", "input_schema": {"type": "object"}}], "tool_choice": {"type": "any"}})), 400, "invalid_request_error"),
         ("gemini key in url", (Protocol::Gemini, "/v1beta/models/m:generateContent?key=k", vec![], gem_ok.clone()), 400, "INVALID_ARGUMENT"),
         ("gemini no auth", (Protocol::Gemini, "/v1beta/models/m:generateContent", vec![], gem_ok.clone()), 401, "UNAUTHENTICATED"),
         ("gemini bad role", ge("/v1beta/models/m:generateContent", json!({"contents": [{"role": "assistant", "parts": [{"text": "x"}]}]})), 400, "INVALID_ARGUMENT"),

@@ -126,6 +126,20 @@ pub(super) fn validate(req: &Incoming<'_>) -> Result<Route, Rejection> {
             ));
         }
     }
+    // Extended thinking allows only `auto` and `none` tool choices; a forced tool is refused
+    // with this message ("Extended thinking with tool use", Anthropic's docs).
+    let thinking = &req.body["thinking"];
+    let forced = matches!(
+        req.body["tool_choice"]["type"].as_str(),
+        Some("any" | "tool")
+    );
+    if forced && thinking.is_object() && thinking["type"] != "disabled" {
+        return Err(error(
+            400,
+            "invalid_request_error",
+            "Thinking may not be enabled when tool_choice forces tool use.",
+        ));
+    }
     if model == MISSING_MODEL {
         return Err(error(404, "not_found_error", "model: missing-model"));
     }
