@@ -11,6 +11,7 @@ pub mod error;
 pub mod mock;
 pub mod observe;
 pub mod probe;
+pub mod relay;
 pub mod scenario;
 mod serve;
 

@@ -570,3 +570,46 @@ async fn the_request_log_keeps_the_most_recent_and_counts_them_all() {
     assert!(none.requests().is_empty());
     assert_eq!(none.observations().received(), 1);
 }
+
+/// The relay sends a marked request to the mock its marker names, unmarked, and streams the
+/// answer back; an unmarked one is refused with a reason.
+#[tokio::test]
+async fn the_relay_reaches_the_marked_mock_with_the_marker_taken_out() {
+    use concord_harness::relay::{mark, Relay};
+    let mock = MockVendor::start(Protocol::Openai, "text").await.unwrap();
+    let port: u16 = mock.url().rsplit(':').next().unwrap().parse().unwrap();
+    let relay = Relay::start(0).await.unwrap();
+    let (path, mut body) = call(Protocol::Openai, true);
+    body["messages"][0]["content"] = json!(mark("hi", port));
+    let response = reqwest::Client::new()
+        .post(format!("{}{path}", relay.url()))
+        .bearer_auth("k")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/event-stream"));
+    let text = response.text().await.unwrap();
+    assert!(text.contains("data: [DONE]"), "{text}");
+    let seen = mock.requests();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].body["messages"][0]["content"], "hi");
+    assert_eq!(
+        seen[0].credential.as_deref(),
+        Some("k"),
+        "the key passes through"
+    );
+    let (_, unmarked) = call(Protocol::Openai, false);
+    let refused = reqwest::Client::new()
+        .post(format!("{}{path}", relay.url()))
+        .json(&unmarked)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 502);
+    assert!(refused.text().await.unwrap().contains("marker"));
+}
