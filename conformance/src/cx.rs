@@ -89,6 +89,34 @@ impl<'a> Cx<'a> {
         }
     }
 
+    /// Skips a check whose verdict needs each call's own upstream key, address or timeout on
+    /// the wire: a gateway configured once uses its own.
+    pub fn per_runtime(&self) -> CheckResultOf {
+        match &self.subject.served {
+            Some(s) if s.is_outside() => Err(Outcome::Skip(
+                "a gateway configured once calls upstream with its own key, address and timeout, not each runtime's".into(),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether the subject is a gateway reached from outside, which may retry and recover
+    /// upstream failures on its own before its caller sees them.
+    pub fn outside_gateway(&self) -> bool {
+        self.subject.served.as_ref().is_some_and(|s| s.is_outside())
+    }
+
+    /// Skips a check whose verdict needs every vendor failure to reach the caller unretried
+    /// (the suite's own dispatcher or registry around the subject): a gateway may retry first.
+    pub fn sees_vendor_failures(&self) -> CheckResultOf {
+        if self.outside_gateway() {
+            return Err(Outcome::Skip(
+                "a gateway may retry and recover vendor failures before its caller sees them; the suite's dispatcher and registry around it cannot judge what it hid".into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// A mock vendor of the subject's protocol serving `scenario`, checking auth the way the
     /// subject's vendor does.
     pub async fn mock(&self, scenario: &str) -> CheckResultOf<MockVendor> {

@@ -23,11 +23,13 @@
 
 pub mod broken;
 pub mod broken_dispatch;
+pub mod broken_gateway;
 pub mod broken_models;
 pub mod broken_registry;
 pub mod broken_server;
 pub mod checks;
 mod cx;
+pub mod gateway;
 pub mod outcome;
 pub mod report;
 pub mod served;
@@ -36,6 +38,7 @@ pub mod suite;
 pub mod under_test;
 
 pub use concord_harness::{probe, Protocol};
+pub use cx::MOCK_KEY;
 pub use outcome::{CheckResult, Outcome};
 pub use report::Report;
 pub use subject::{

@@ -115,6 +115,20 @@ pub trait ServerUnderTest: Send + Sync {
     fn logs(&self) -> Option<String> {
         crate::served::captured_logs()
     }
+    /// Whether the suite administers it (tenants, prices, records, health, metrics, logs): a
+    /// gateway reached only from outside is not, and the checks that need that skip.
+    fn administered(&self) -> bool {
+        true
+    }
+    /// The model a call names at the server for `model` of the upstream registered as `name`.
+    fn route_model(&self, name: &str, model: &str) -> String {
+        format!("{name}/{model}")
+    }
+    /// The request as sent to the server for a call whose upstream context is `upstream`
+    /// (`None`: unchanged). A gateway configured once marks it for the check's own mock.
+    fn mark(&self, _request: &Request, _upstream: &RuntimeContext) -> Option<Request> {
+        None
+    }
 }
 
 /// Builds and starts a server under test for the provider under test.
@@ -155,7 +169,7 @@ impl Drop for Folder {
 }
 
 /// concord's server, running.
-struct ConcordServer {
+pub(crate) struct ConcordServer {
     server: Arc<concord_server::Server>,
     provider: Arc<dyn Provider>,
     origin: String,
@@ -164,7 +178,7 @@ struct ConcordServer {
     _folder: Folder,
 }
 
-async fn start_concord_server(
+pub(crate) async fn start_concord_server(
     provider: Arc<dyn Provider>,
     layer: RouterLayer,
 ) -> std::result::Result<ConcordServer, String> {
@@ -380,6 +394,7 @@ pub struct ThroughServer {
     client: Arc<dyn Provider>,
     factory: ServerFactory,
     state: tokio::sync::Mutex<Option<State>>,
+    outside: bool,
 }
 
 struct State {
@@ -398,7 +413,23 @@ impl ThroughServer {
             client: door.client(),
             factory,
             state: tokio::sync::Mutex::new(None),
+            outside: false,
         }
+    }
+
+    /// As [`ThroughServer::new`], for a gateway configured once and reached only from outside
+    /// (`crate::gateway`): calls keep their model, parameters and tools, but the upstream key,
+    /// address and timeout are the gateway's own.
+    pub fn outside(upstream: Arc<dyn Provider>, door: Door, factory: ServerFactory) -> Self {
+        Self {
+            outside: true,
+            ..Self::new(upstream, door, factory)
+        }
+    }
+
+    /// Whether the server is a gateway reached only from outside.
+    pub fn is_outside(&self) -> bool {
+        self.outside
     }
 
     /// The door.
@@ -472,12 +503,16 @@ impl ThroughServer {
                 }
             }
         };
-        Ok(Some((state.server.clone(), format!("{name}/{model}"))))
+        let model = state.server.route_model(&name, model);
+        Ok(Some((state.server.clone(), model)))
     }
 
     /// The context the door's client is called with for a call whose upstream context is
     /// `ctx` (see [`route`](Self::route)).
-    async fn client_context(&self, ctx: &RuntimeContext) -> CallResult<Option<RuntimeContext>> {
+    async fn client_context(
+        &self,
+        ctx: &RuntimeContext,
+    ) -> CallResult<Option<(Arc<dyn ServerUnderTest>, RuntimeContext)>> {
         let Some((server, model)) = self.route(ctx).await? else {
             return Ok(None);
         };
@@ -491,7 +526,7 @@ impl ThroughServer {
         // server that ignores the timeout still fails the check's bound.
         out.timeout = ctx.timeout.map(|t| t + std::time::Duration::from_secs(5));
         out.client = ctx.client.clone();
-        Ok(Some(out))
+        Ok(Some((server, out)))
     }
 }
 
@@ -528,7 +563,10 @@ impl Provider for ThroughServer {
     ) -> BoxFuture<'a, CallResult<Response>> {
         Box::pin(async move {
             match self.client_context(ctx).await? {
-                Some(c) => self.client.generate(request, &c).await,
+                Some((server, c)) => match server.mark(request, ctx) {
+                    Some(marked) => self.client.generate(&marked, &c).await,
+                    None => self.client.generate(request, &c).await,
+                },
                 None => self.client.generate(request, ctx).await,
             }
         })
@@ -541,7 +579,10 @@ impl Provider for ThroughServer {
     ) -> BoxFuture<'a, CallResult<EventStream>> {
         Box::pin(async move {
             match self.client_context(ctx).await? {
-                Some(c) => self.client.stream(request, &c).await,
+                Some((server, c)) => match server.mark(request, ctx) {
+                    Some(marked) => self.client.stream(&marked, &c).await,
+                    None => self.client.stream(request, &c).await,
+                },
                 None => self.client.stream(request, ctx).await,
             }
         })

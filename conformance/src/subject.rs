@@ -268,6 +268,26 @@ impl Subject {
         self
     }
 
+    /// The same provider behind a gateway reached only from outside (`crate::gateway`),
+    /// called through `door`: named `{name}@gateway-{door}`; the checks that administer a
+    /// server skip.
+    pub fn through_gateway(
+        mut self,
+        door: crate::served::Door,
+        factory: crate::served::ServerFactory,
+    ) -> Self {
+        let through = Arc::new(crate::served::ThroughServer::outside(
+            self.provider.clone(),
+            door,
+            factory,
+        ));
+        self.provider = through.clone();
+        self.name = format!("{}@gateway-{}", self.name, door.name());
+        self.live = None;
+        self.served = Some(through);
+        self
+    }
+
     /// The door a served subject's calls come in by (`None`: called directly).
     pub fn door(&self) -> Option<crate::served::Door> {
         self.served.as_ref().map(|s| s.door())

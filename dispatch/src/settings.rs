@@ -55,6 +55,11 @@ pub struct DispatcherSection {
         example = 2
     )]
     pub retries: u32,
+    /// The longest vendor `retry_after` a retry waits out, in milliseconds; a failure asking
+    /// for longer goes to the caller at once with its `retry_after` (a server's callers may
+    /// time out sooner than a long wait).
+    #[schemars(extend("x-env" = "CONCORD_DISPATCH_RETRY_AFTER_CAP_MS"), range(min = 0))]
+    pub retry_after_cap_ms: u64,
     /// Whether a circuit breaker takes a failing provider out of rotation.
     #[schemars(extend("x-env" = "CONCORD_DISPATCH_BREAKER"), example = true)]
     pub breaker: bool,
@@ -95,6 +100,7 @@ impl Default for DispatcherSection {
             max_queue: c.limits.max_queue_size,
             queue_timeout_ms: c.limits.queue_timeout.as_millis() as u64,
             retries: c.retry.max_retries,
+            retry_after_cap_ms: c.retry.retry_after_cap.as_millis() as u64,
             breaker: true,
             breaker_per_model: false,
             breaker_failure_ratio: b.failure_ratio,
@@ -124,6 +130,7 @@ impl DispatcherSection {
         l.max_queue_size = self.max_queue;
         l.queue_timeout = Duration::from_millis(self.queue_timeout_ms);
         c.retry.max_retries = self.retries;
+        c.retry.retry_after_cap = Duration::from_millis(self.retry_after_cap_ms);
         c.breaker = self.breaker.then(|| {
             let mut b = BreakerConfig {
                 failure_ratio: self.breaker_failure_ratio,

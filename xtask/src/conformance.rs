@@ -74,6 +74,26 @@ pub struct Args {
     /// (repeatable, or comma-separated); `all` for both doors. Mock mode only.
     #[arg(long, value_delimiter = ',', value_parser = ["openai", "anthropic", "all"], conflicts_with_all = ["live", "record", "replay"])]
     through_server: Vec<String>,
+    /// Judge a running gateway (LiteLLM, Portkey, `concord serve`…) at this origin
+    /// (`http://127.0.0.1:4000`): the suite starts a relay on --relay-port for the gateway's
+    /// upstream (the mock vendors, each check its own), prints the configuration to give the
+    /// gateway, waits for it, and calls it through --door. Checks that administer a server
+    /// or need each call's own upstream key skip, saying why. docs/gateways.md.
+    #[arg(long, conflicts_with_all = ["live", "record", "replay", "through_server", "plugin"])]
+    gateway: Option<String>,
+    /// With --gateway: the key the gateway takes from its callers (else CONCORD_GATEWAY_KEY).
+    #[arg(long, requires = "gateway")]
+    gateway_key: Option<String>,
+    /// With --gateway: the door the suite calls it by.
+    #[arg(long, requires = "gateway", value_parser = ["openai", "anthropic"], default_value = "openai")]
+    door: String,
+    /// With --gateway: what the gateway's model names are made of, `{prefix}{model}`
+    /// (LiteLLM with a `mock/*` route: `mock/`).
+    #[arg(long, requires = "gateway", default_value = "")]
+    gateway_model_prefix: String,
+    /// With --gateway: the loopback port of the relay the gateway's upstream points at.
+    #[arg(long, requires = "gateway", default_value_t = 4010)]
+    relay_port: u16,
     /// Regenerate docs/conformance.md from this run (mock mode, full selection) and one through
     /// `concord serve` (--through-server all).
     #[arg(long)]
@@ -114,6 +134,11 @@ impl Args {
             model: None,
             budget: None,
             through_server: vec![],
+            gateway: None,
+            gateway_key: None,
+            door: "openai".into(),
+            gateway_model_prefix: String::new(),
+            relay_port: 4010,
             cassette_dir: "fixtures/cassettes".into(),
             report_dir: None,
             write_docs: false,
@@ -131,6 +156,26 @@ impl Args {
         Self {
             write_docs: true,
             check_docs: true,
+            ..Self::mock_all()
+        }
+    }
+
+    /// A gateway run (`--gateway`) for one provider.
+    pub fn gateway(
+        origin: &str,
+        key: &str,
+        door: &str,
+        prefix: &str,
+        relay_port: u16,
+        provider: &str,
+    ) -> Self {
+        Self {
+            providers: vec![provider.into()],
+            gateway: Some(origin.into()),
+            gateway_key: Some(key.into()),
+            door: door.into(),
+            gateway_model_prefix: prefix.into(),
+            relay_port,
             ..Self::mock_all()
         }
     }
@@ -167,6 +212,62 @@ fn through_server(subjects: Vec<Subject>, doors: &[String]) -> Vec<Subject> {
                 .map(move |d| s.clone().through_server(*d, factory.clone()))
         })
         .collect()
+}
+
+/// Starts the relay, says how to configure the gateway, waits until it answers, and puts the
+/// subjects behind it.
+fn through_gateway(
+    args: &Args,
+    origin: &str,
+    subjects: Vec<Subject>,
+    runtime: &tokio::runtime::Runtime,
+) -> Result<(concord_harness::relay::Relay, Vec<Subject>)> {
+    use concord_conformance::gateway::gateway_factory;
+    use concord_conformance::served::Door;
+    let door = Door::parse(&args.door).expect("clap checked it");
+    let key = match &args.gateway_key {
+        Some(k) => k.clone(),
+        None => std::env::var("CONCORD_GATEWAY_KEY").context(
+            "--gateway needs the key the gateway takes: --gateway-key KEY or CONCORD_GATEWAY_KEY",
+        )?,
+    };
+    let relay = runtime
+        .block_on(concord_harness::relay::Relay::start(args.relay_port))
+        .with_context(|| {
+            format!(
+                "cannot listen on 127.0.0.1:{} for the relay; pick another with --relay-port",
+                args.relay_port
+            )
+        })?;
+    let upstream = relay.url();
+    println!(
+        "Point the gateway's upstream at the relay, one route per vendor format, with this key:\n  \
+         OpenAI (Chat Completions, Responses): {upstream}/v1\n  \
+         Anthropic: {upstream}\n  Gemini: {upstream}\n  key: {}\n\
+         and pass model names through as `{}MODEL`. LiteLLM, for example:\n  \
+         model_list:\n    - model_name: \"{}*\"\n      litellm_params: {{model: \"openai/*\", api_base: \"{upstream}/v1\", api_key: \"{}\"}}\n",
+        concord_conformance::MOCK_KEY,
+        args.gateway_model_prefix,
+        args.gateway_model_prefix,
+        concord_conformance::MOCK_KEY,
+    );
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        if runtime.block_on(client.get(origin).send()).is_ok() {
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!("the gateway at {origin} did not answer within 60 s; is it running?");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    let factory = gateway_factory(origin, &key, &args.gateway_model_prefix);
+    let subjects = subjects
+        .into_iter()
+        .map(|s| s.through_gateway(door, factory.clone()))
+        .collect();
+    Ok((relay, subjects))
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -220,6 +321,16 @@ fn run_report(args: Args) -> Result<concord_conformance::Report> {
         .filter(|s| providers.is_empty() || providers.contains(&s.name))
         .collect();
     let subjects = through_server(subjects, &args.through_server);
+    // Kept until the run ends: the gateway's upstream.
+    let mut _relay = None;
+    let subjects = match &args.gateway {
+        Some(origin) => {
+            let (relay, subjects) = through_gateway(&args, origin, subjects, &runtime)?;
+            _relay = Some(relay);
+            subjects
+        }
+        None => subjects,
+    };
     let providers: Vec<String> = if providers.is_empty() {
         providers
     } else {

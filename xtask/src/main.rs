@@ -4,6 +4,7 @@ mod bench;
 mod conformance;
 mod docs;
 mod fixtures;
+mod gateway;
 mod sdk;
 
 use std::path::{Path, PathBuf};
@@ -51,9 +52,13 @@ enum Cmd {
     /// and the official openai SDK plugin the same way; then against `concord serve
     /// --mock-providers` with its demo tenant's key.
     LiveMockCheck,
+    /// `concord serve` judged as any gateway is (`conformance --gateway`): started as a
+    /// process with the suite's relay as its upstream, OpenAI and Anthropic providers through
+    /// both doors (docs/gateways.md).
+    GatewayCheck,
     /// Everything CI runs: fmt, clippy, tests, the mock-mode suite, generated docs, fixtures,
-    /// live mode against `concord mock` and `concord serve`, the official-SDK check, the
-    /// example plugins.
+    /// live mode against `concord mock` and `concord serve`, the official-SDK check,
+    /// `concord serve` judged as a gateway, the example plugins.
     Ci,
 }
 
@@ -89,6 +94,13 @@ fn main() -> Result<()> {
         Cmd::Bench(args) => bench::run(args),
         Cmd::SdkCheck => sdk::run(),
         Cmd::LiveMockCheck => conformance::live_against_mock(),
+        Cmd::GatewayCheck => {
+            run(
+                &std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()),
+                &["build", "--quiet", "-p", "concord-cli"],
+            )?;
+            gateway::against_concord()
+        }
         Cmd::Ci => ci(),
     }
 }
@@ -128,6 +140,8 @@ fn ci() -> Result<()> {
     conformance::run(conformance::Args::mock_all_checking_docs())?;
     sdk::run()?;
     conformance::live_against_mock()?;
+    // concord's server as any gateway is judged: a separate process, configured once.
+    gateway::against_concord()?;
     // The example plugins (docs/plugins.md): concord's own provider over the protocol must pass
     // everything; the official openai SDK must fail exactly its known failures.
     let plugins = root().join("plugins");

@@ -121,6 +121,7 @@ fn each_on_the_wire_is_its_users(
 }
 
 pub async fn ctx_001(cx: &Cx<'_>) -> CheckResultOf {
+    cx.per_runtime()?;
     const USERS: usize = 12;
     let mock = cx.mock("text").await?;
     let rt = store(cx, RuntimesConfig::default());

@@ -330,6 +330,7 @@ pub async fn dsp_004(cx: &Cx<'_>) -> CheckResultOf {
 }
 
 pub async fn dsp_005(cx: &Cx<'_>) -> CheckResultOf {
+    cx.sees_vendor_failures()?;
     let mock = cx.mock("text").await?;
     let cooldown = Duration::from_millis(300);
     let mut d = dispatch(
@@ -437,6 +438,7 @@ pub async fn dsp_005(cx: &Cx<'_>) -> CheckResultOf {
 }
 
 pub async fn dsp_006(cx: &Cx<'_>) -> CheckResultOf {
+    cx.sees_vendor_failures()?;
     let cases = cx
         .fixtures
         .error_cases(cx.protocol())
@@ -515,6 +517,7 @@ pub async fn dsp_006(cx: &Cx<'_>) -> CheckResultOf {
 }
 
 pub async fn dsp_007(cx: &Cx<'_>) -> CheckResultOf {
+    cx.sees_vendor_failures()?;
     let down = cx.mock("error_server_error").await?;
     let up = cx.mock("text").await?;
     let breaker = BreakerConfig {
@@ -575,6 +578,7 @@ pub async fn dsp_007(cx: &Cx<'_>) -> CheckResultOf {
 }
 
 pub async fn dsp_008(cx: &Cx<'_>) -> CheckResultOf {
+    cx.sees_vendor_failures()?;
     cx.require(cx.caps().streaming, "streaming")?;
     let scenario = cx
         .fixtures

@@ -37,13 +37,21 @@ async fn both_fail(cx: &Cx<'_>, scenario: &str) -> CheckResultOf<Vec<(&'static s
             None => fail!("{scenario}: the stream succeeded: {events:?}"),
         }
     }
-    expect_eq!(
-        format!(
-            "{scenario}: requests at the vendor (a provider does not retry; the retry layer does)"
-        ),
-        mock.requests().len(),
-        out.len()
-    );
+    let (sent, calls) = (mock.requests().len(), out.len());
+    if cx.outside_gateway() {
+        // A gateway may retry on its own; what its caller got is what is judged.
+        if sent < calls {
+            fail!("{scenario}: {calls} calls, yet only {sent} requests reached the vendor");
+        }
+    } else {
+        expect_eq!(
+            format!(
+                "{scenario}: requests at the vendor (a provider does not retry; the retry layer does)"
+            ),
+            sent,
+            calls
+        );
+    }
     Ok(out)
 }
 
@@ -132,7 +140,14 @@ async fn stream_fails(
     let Some(e) = err else {
         fail!("{scenario}: expected a {kind} error, the stream ended cleanly with {events:?}");
     };
-    expect_eq!(format!("{scenario}: kind (error: {e})"), e.kind, kind);
+    // A gateway reached from outside ends a stream it gave up on by cutting it, or with an
+    // error event of its own; either way the caller must see the stream fail, never finish.
+    let cut = kind == ErrorKind::Timeout
+        && cx.outside_gateway()
+        && e.kind == ErrorKind::StreamInterrupted;
+    if !cut {
+        expect_eq!(format!("{scenario}: kind (error: {e})"), e.kind, kind);
+    }
     if events
         .iter()
         .any(|e| matches!(e, StreamEvent::Finish { .. }))
@@ -298,6 +313,7 @@ async fn refused_as(
 }
 
 pub async fn err_008(cx: &Cx<'_>) -> CheckResultOf {
+    cx.per_runtime()?;
     let endpoint = cx.keyed_endpoint(AUTO).await?;
     let mut ctx = cx.ctx_for(&endpoint);
     ctx.credential = Some(Credential::new("sk-concord-not-a-real-key-000000000000"));

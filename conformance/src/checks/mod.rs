@@ -147,7 +147,7 @@ checks! {
     "SRV-003" "SRV" [] srv::srv_003: "server: every call is recorded once with tenant, provider, model, stream flag, outcome and the vendor's usage";
     "SRV-004" "SRV" [] srv::srv_004: "server: /health/live, /health/ready naming the provider, /metrics with its gen_ai request duration and time to first token, and the request series";
     "SRV-005" "SRV" [] srv::srv_005: "server: no key (tenant's, wrong, vendor's) in error bodies, streams, /metrics, /health/ready or the logs";
-    "SRV-006" "SRV" [] srv::srv_006: "server: no key or a made-up one is a 401 authentication_error in the door's shape, and nothing is sent";
+    "SRV-006" "SRV" [] srv::srv_006: "server: no key or a made-up one is a 401 authentication_error in the door's shape, and nothing is sent; a caller's key never reaches the vendor";
     "SRV-007" "SRV" [] srv::srv_007: "server: a tenant's own requests per minute hold: a minute's worth at once, the next a 429 with the exact wait; another tenant unaffected";
     "SEC-001" "SEC" [0] sec::sec_001: "Debug/Display of contexts and credentials print no secret";
     "SEC-002" "SEC" [0] sec::sec_002: "recorded fixtures contain no credential";

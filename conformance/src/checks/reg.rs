@@ -216,6 +216,7 @@ pub async fn reg_002(cx: &Cx<'_>) -> CheckResultOf {
 }
 
 pub async fn reg_003(cx: &Cx<'_>) -> CheckResultOf {
+    cx.sees_vendor_failures()?;
     let mock = cx.mock("text").await?;
     mock.queue_scenarios(&["error_server_error"])
         .map_err(|e| Outcome::Fail(format!("cannot queue the failure: {e}")))?;

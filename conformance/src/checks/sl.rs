@@ -152,6 +152,7 @@ async fn call(
 }
 
 pub async fn sl_002(cx: &Cx<'_>) -> CheckResultOf {
+    cx.per_runtime()?;
     let (a, b) = (Runtime::new(1), Runtime::new(2));
     let (mock_a, mock_b) = (cx.mock("echo").await?, cx.mock("echo").await?);
     let client = cx.client().clone();
@@ -199,6 +200,7 @@ pub async fn sl_002(cx: &Cx<'_>) -> CheckResultOf {
 }
 
 pub async fn sl_003(cx: &Cx<'_>) -> CheckResultOf {
+    cx.per_runtime()?;
     let mock = Arc::new(cx.mock("echo").await?);
     let provider = cx.subject.provider.clone();
     let protocol = cx.protocol();

@@ -38,6 +38,15 @@ fn served(cx: &Cx<'_>) -> CheckResultOf {
     }
 }
 
+/// Skips a check that administers the server (tenants, prices, records, health, metrics,
+/// logs) when the suite reaches it only from outside.
+fn administered(s: &Setup) -> CheckResultOf {
+    if s.server.administered() {
+        return Ok(());
+    }
+    Err(Outcome::Skip(crate::gateway::NOT_ADMINISTERED.into()))
+}
+
 async fn setup(cx: &Cx<'_>, mock: concord_harness::MockVendor) -> CheckResultOf<Setup> {
     served(cx)?;
     let through = cx.subject.served.as_ref().expect("checked");
@@ -63,16 +72,28 @@ fn request(
     stream: bool,
     max_tokens: u32,
 ) -> reqwest::RequestBuilder {
+    // "hi", marked for the check's mock where the server needs it (a gateway configured once).
+    let hi = s
+        .server
+        .mark(&concord::Request::user("hi"), &cx.ctx(&s.mock))
+        .and_then(|r| match r.messages.into_iter().next() {
+            Some(concord::Message::User { content }) => match content.into_iter().next() {
+                Some(concord::ContentPart::Text { text }) => Some(text),
+                _ => None,
+            },
+            _ => None,
+        })
+        .unwrap_or_else(|| "hi".to_owned());
     let (path, body) = match s.door {
         Door::Openai => (
             "/v1/chat/completions",
             json!({"model": s.model, "stream": stream, "max_completion_tokens": max_tokens,
-                   "messages": [{"role": "user", "content": "hi"}]}),
+                   "messages": [{"role": "user", "content": hi}]}),
         ),
         Door::Anthropic => (
             "/v1/messages",
             json!({"model": s.model, "stream": stream, "max_tokens": max_tokens,
-                   "messages": [{"role": "user", "content": "hi"}]}),
+                   "messages": [{"role": "user", "content": hi}]}),
         ),
     };
     let mut r = cx
@@ -174,6 +195,18 @@ pub async fn srv_001(cx: &Cx<'_>) -> CheckResultOf {
     let (status, headers, body) = send(request(cx, &s, Some(s.server.key()), false, 64)).await?;
     expect_eq!("status", status, 429);
     let secs = ms.div_ceil(1000).max(1).to_string();
+    if cx.outside_gateway() {
+        // Any gateway: the vendor's wait reaches the caller in one of the headers its SDKs
+        // read (`retry-after-ms` first, then `Retry-After`), in the door's error shape.
+        let exact = header(&headers, "retry-after-ms") == Some(ms.to_string().as_str());
+        let rounded = header(&headers, "retry-after") == Some(secs.as_str());
+        if !(exact || rounded) {
+            fail!("the vendor's wait of {ms} ms is lost: neither retry-after-ms {ms} nor Retry-After {secs} reached the caller");
+        }
+        // The vendor's own type may pass through (OpenAI's 429s say `requests` or `tokens`).
+        error_type(s.door, &body)?;
+        return Ok(());
+    }
     expect_eq!(
         format!("Retry-After for a wait of {ms} ms"),
         header(&headers, "retry-after"),
@@ -206,6 +239,7 @@ pub async fn srv_002(cx: &Cx<'_>) -> CheckResultOf {
         .mock_slow("text", std::time::Duration::from_millis(300))
         .await?;
     let s = setup(cx, mock).await?;
+    administered(&s)?;
     let real = cx.vendor_expected("text")?.usage.output_tokens.unwrap_or(0);
     // $0.01 an output token, input free: a call's worst case is its output limit's worth,
     // twice what it really spends, and the budget holds exactly two worst cases.
@@ -298,6 +332,7 @@ pub async fn srv_003(cx: &Cx<'_>) -> CheckResultOf {
     served(cx)?;
     let started = now_ms();
     let s = setup(cx, cx.mock("text").await?).await?;
+    administered(&s)?;
     let want = cx.vendor_expected("text")?;
     let key = s.server.key().to_owned();
     for stream in [false, true] {
@@ -369,6 +404,7 @@ pub async fn srv_003(cx: &Cx<'_>) -> CheckResultOf {
 pub async fn srv_004(cx: &Cx<'_>) -> CheckResultOf {
     served(cx)?;
     let s = setup(cx, cx.mock("text").await?).await?;
+    administered(&s)?;
     let (status, _, body) = send(request(cx, &s, Some(s.server.key()), false, 64)).await?;
     if status != 200 {
         fail!("a call failed ({status}): {body}");
@@ -424,6 +460,7 @@ pub async fn srv_004(cx: &Cx<'_>) -> CheckResultOf {
 pub async fn srv_005(cx: &Cx<'_>) -> CheckResultOf {
     served(cx)?;
     let s = setup(cx, cx.mock("text").await?).await?;
+    administered(&s)?;
     let wrong = format!(
         "sk-wrong-{}-{}-0123456789abcdef",
         std::process::id(),
@@ -461,7 +498,8 @@ pub async fn srv_005(cx: &Cx<'_>) -> CheckResultOf {
 }
 
 /// SRV-006: no key is a 401 `authentication_error` in the door's shape, a wrong key too,
-/// and neither reaches the vendor.
+/// and neither reaches the vendor; a caller's good key is not sent to the vendor either (the
+/// server calls it with the vendor's own).
 pub async fn srv_006(cx: &Cx<'_>) -> CheckResultOf {
     served(cx)?;
     let s = setup(cx, cx.mock("text").await?).await?;
@@ -478,6 +516,15 @@ pub async fn srv_006(cx: &Cx<'_>) -> CheckResultOf {
         );
     }
     expect_eq!("requests at the vendor", s.mock.requests().len(), 0);
+    let caller = s.server.key().to_owned();
+    let (status, _, body) = send(request(cx, &s, Some(&caller), false, 64)).await?;
+    expect_eq!(format!("a good key: status ({body})"), status, 200);
+    let seen = s.mock.requests();
+    expect_eq!("requests at the vendor after a good call", seen.len(), 1);
+    let r = &seen[0];
+    if r.headers.iter().any(|(_, v)| v.contains(&caller)) || r.body.to_string().contains(&caller) {
+        fail!("the caller's key reached the vendor (in a header or the body)");
+    }
     Ok(())
 }
 
@@ -487,6 +534,7 @@ pub async fn srv_006(cx: &Cx<'_>) -> CheckResultOf {
 pub async fn srv_007(cx: &Cx<'_>) -> CheckResultOf {
     served(cx)?;
     let s = setup(cx, cx.mock("text").await?).await?;
+    administered(&s)?;
     let name = format!("limited-{}", unique());
     let key = s
         .server

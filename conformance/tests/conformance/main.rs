@@ -12,6 +12,7 @@
 // `tests/live.rs` stays apart because it sets process environment variables.
 mod broken_servers;
 mod docs;
+mod gateway;
 mod live_mock;
 mod one_row;
 mod self_test;
