@@ -252,37 +252,30 @@ impl Subject {
     /// as the provider. Named `{name}@serve-{door}`; not live (live mode reaches a server as
     /// an `openai-compatible` vendor).
     pub fn through_server(
-        mut self,
+        self,
         door: crate::served::Door,
         factory: crate::served::ServerFactory,
     ) -> Self {
-        let through = Arc::new(crate::served::ThroughServer::new(
-            self.provider.clone(),
-            door,
-            factory,
-        ));
-        self.provider = through.clone();
-        self.name = format!("{}@serve-{}", self.name, door.name());
-        self.live = None;
-        self.served = Some(through);
-        self
+        let through = crate::served::ThroughServer::new(self.provider.clone(), door, factory);
+        self.behind(through, "serve")
     }
 
     /// The same provider behind a gateway reached only from outside (`crate::gateway`),
     /// called through `door`: named `{name}@gateway-{door}`; the checks that administer a
     /// server skip.
     pub fn through_gateway(
-        mut self,
+        self,
         door: crate::served::Door,
         factory: crate::served::ServerFactory,
     ) -> Self {
-        let through = Arc::new(crate::served::ThroughServer::outside(
-            self.provider.clone(),
-            door,
-            factory,
-        ));
+        let through = crate::served::ThroughServer::outside(self.provider.clone(), door, factory);
+        self.behind(through, "gateway")
+    }
+
+    fn behind(mut self, through: crate::served::ThroughServer, what: &str) -> Self {
+        let through = Arc::new(through);
+        self.name = format!("{}@{what}-{}", self.name, through.door().name());
         self.provider = through.clone();
-        self.name = format!("{}@gateway-{}", self.name, door.name());
         self.live = None;
         self.served = Some(through);
         self

@@ -16,7 +16,7 @@ use axum::response::Response;
 use http::{HeaderMap, Method, StatusCode, Uri};
 
 use crate::error::Result;
-use crate::serve::{bind, Server};
+use crate::serve::{bind, Server, HOP};
 
 /// The marker's opening; the port and `]` follow.
 pub const MARKER: &str = "[concord-upstream:";
@@ -43,16 +43,6 @@ pub fn unmark(body: &[u8]) -> Option<(u16, Vec<u8>)> {
     out.push_str(&rest[end + 1..]);
     Some((port, out.into_bytes()))
 }
-
-/// Headers not forwarded: hop-by-hop, and the length the unmarked body changes.
-const HOP: &[&str] = &[
-    "host",
-    "connection",
-    "content-length",
-    "transfer-encoding",
-    "keep-alive",
-    "accept-encoding",
-];
 
 struct Shared {
     client: reqwest::Client,

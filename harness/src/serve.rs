@@ -8,6 +8,17 @@ use tokio::sync::oneshot;
 
 use crate::error::{Error, Result};
 
+/// Hop-by-hop headers a proxy must not forward (and the length, which a proxy that changes
+/// the body changes).
+pub(crate) const HOP: &[&str] = &[
+    "host",
+    "connection",
+    "content-length",
+    "transfer-encoding",
+    "keep-alive",
+    "accept-encoding",
+];
+
 /// A running server; dropping it shuts it down gracefully.
 pub(crate) struct Server {
     addr: SocketAddr,

@@ -16,7 +16,7 @@ use super::{
     Redactor, VERSION,
 };
 use crate::error::Result;
-use crate::serve::Server;
+use crate::serve::{Server, HOP};
 
 /// How to record.
 #[derive(Debug, Clone)]
@@ -40,16 +40,6 @@ pub struct RecordingProxy {
     server: Server,
     shared: Arc<Shared>,
 }
-
-/// Hop-by-hop headers a proxy must not forward.
-const HOP: &[&str] = &[
-    "host",
-    "connection",
-    "content-length",
-    "transfer-encoding",
-    "keep-alive",
-    "accept-encoding",
-];
 
 impl RecordingProxy {
     /// Starts the proxy on an ephemeral loopback port.
