@@ -20,7 +20,7 @@ use concord_conformance::{Live, Mode, Outcome, Protocol, Selection, Subject, Sui
 /// CONCORD_LIVE_OPENAI_COMPATIBLE_MODEL, else the first model the server lists at /models.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  cargo xtask conformance --provider anthropic --check 'TOOL-*'\n  cargo xtask conformance --tag live\n  cargo xtask conformance --live --provider openai --budget 2000\n  cargo xtask conformance --live --provider openai-compatible --base-url http://127.0.0.1:8000/v1"
+    after_help = "Examples:\n  cargo xtask conformance --provider anthropic --check 'TOOL-*'\n  cargo xtask conformance --tag live\n  cargo xtask conformance --live --provider openai --budget 2000\n  cargo xtask conformance --live --provider openai-compatible --base-url http://127.0.0.1:8000/v1\n  cargo xtask conformance --gateway http://127.0.0.1:4000 --gateway-key sk-… --upstream openai --gateway-model-prefix mock-openai/"
 )]
 pub struct Args {
     /// Mock vendors from the harness (the default).
@@ -35,8 +35,9 @@ pub struct Args {
     /// Answer from the cassettes in fixtures/cassettes/.
     #[arg(long, group = "mode")]
     replay: bool,
-    /// Only these providers (repeatable): openai, anthropic, gemini.
-    #[arg(long = "provider")]
+    /// Only these providers (repeatable): openai, anthropic, gemini. With --gateway, the
+    /// vendors behind the gateway (`--upstream` says the same).
+    #[arg(long = "provider", alias = "upstream")]
     providers: Vec<String>,
     /// Only checks matching these patterns (repeatable): 'TOOL-*', CTR-001.
     #[arg(long = "check")]
