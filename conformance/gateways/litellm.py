@@ -1,7 +1,8 @@
 """The gateway conformance run against LiteLLM's proxy (docs/gateways.md): LiteLLM pinned in a
 virtualenv under target/, configured once with the suite's relay as its upstream (an OpenAI
 route and an Anthropic route, model names passed through by wildcard), judged by
-`cargo xtask conformance --gateway` for OpenAI and Anthropic through its OpenAI door. Not in
+`cargo xtask conformance --gateway` for OpenAI and Anthropic through its OpenAI door
+(`/v1/chat/completions`) and its Anthropic door (`/v1/messages`). Not in
 CI: it installs from PyPI.
 
     python3 conformance/gateways/litellm.py                # installs litellm[proxy]==1.108.0
@@ -77,10 +78,14 @@ def main():
                             stderr=open(os.path.join(work, "litellm.log"), "w"), cwd=work)
     try:
         wait_ready(f"http://127.0.0.1:{port}/health/liveliness", master)
-        for provider, prefix in [("openai", "mock-openai/"), ("anthropic", "mock-anthropic/")]:
-            print(f"\n## {provider} behind LiteLLM {PIN.split('==')[1]}, through its OpenAI door\n", flush=True)
+        # Through its Anthropic door LiteLLM calls an `openai/*` model with OpenAI's Responses
+        # API (POST /v1/responses), so the OpenAI upstream there is the Responses mock.
+        runs = [("openai", "openai", "mock-openai/"), ("openai", "anthropic", "mock-anthropic/"),
+                ("anthropic", "openai-responses", "mock-openai/"), ("anthropic", "anthropic", "mock-anthropic/")]
+        for door, provider, prefix in runs:
+            print(f"\n## {provider} behind LiteLLM {PIN.split('==')[1]}, through its {door} door\n", flush=True)
             subprocess.run(["cargo", "xtask", "conformance", "--gateway", f"http://127.0.0.1:{port}",
-                            "--gateway-key", master, "--provider", provider,
+                            "--gateway-key", master, "--door", door, "--upstream", provider,
                             "--gateway-model-prefix", prefix, "--relay-port", str(relay)], cwd=ROOT)
     finally:
         proc.terminate()
