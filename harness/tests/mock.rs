@@ -150,6 +150,15 @@ async fn an_openai_stream_carries_usage_only_when_asked() {
     }
 }
 
+/// A mock's JSON answer to `body` at `path`, with a key.
+async fn answer_of(mock: &MockVendor, protocol: Protocol, path: &str, body: &Value) -> Value {
+    send(mock, path, &auth(protocol, "k"), body)
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
 /// Vendors answer as the model asked for; `auto` does too, named scenarios keep the fixture's.
 #[tokio::test]
 async fn auto_answers_as_the_requested_model() {
@@ -161,11 +170,7 @@ async fn auto_answers_as_the_requested_model() {
         };
         let (path, body) = call(protocol, false);
         let auto = MockVendor::start(protocol, "auto").await.unwrap();
-        let answer: Value = send(&auto, &path, &auth(protocol, "k"), &body)
-            .await
-            .json()
-            .await
-            .unwrap();
+        let answer = answer_of(&auto, protocol, &path, &body).await;
         assert_eq!(answer[field], "m", "{protocol}: {answer}");
         let (stream_path, stream_body) = call(protocol, true);
         let raw = raw_http(&auto, &stream_path, &auth(protocol, "k"), &stream_body).await;
@@ -174,11 +179,7 @@ async fn auto_answers_as_the_requested_model() {
             "{protocol}: {raw}"
         );
         let named = MockVendor::start(protocol, "text").await.unwrap();
-        let answer: Value = send(&named, &path, &auth(protocol, "k"), &body)
-            .await
-            .json()
-            .await
-            .unwrap();
+        let answer = answer_of(&named, protocol, &path, &body).await;
         assert_ne!(answer[field], "m", "{protocol}: {answer}");
     }
 }

@@ -65,6 +65,19 @@ fn params() -> Parameters {
     }
 }
 
+/// The answer to `request` generated, and streamed and assembled.
+async fn both(
+    provider: &concord::HttpProvider,
+    request: &Request,
+    ctx: &RuntimeContext,
+) -> (concord::Response, concord::Response) {
+    let generated = provider.generate(request, ctx).await.unwrap();
+    let streamed = assemble("mock", provider.stream(request, ctx).await.unwrap())
+        .await
+        .unwrap();
+    (generated, streamed)
+}
+
 fn valid(what: &str, schema: &Value, instance: &Value) {
     let validator = jsonschema::options()
         .should_validate_formats(true)
@@ -101,10 +114,7 @@ async fn a_forced_tool_is_called_with_arguments_that_fit_its_schema() {
                 params: params(),
                 ..Request::user("Use the tool.")
             };
-            let generated = provider.generate(&request, &ctx).await.unwrap();
-            let streamed = assemble("mock", provider.stream(&request, &ctx).await.unwrap())
-                .await
-                .unwrap();
+            let (generated, streamed) = both(&provider, &request, &ctx).await;
             for (how, r) in [("generate", generated), ("stream", streamed)] {
                 let what = format!("{protocol} {how} {name}");
                 assert_eq!(r.tool_calls.len(), 1, "{what}: {r:?}");
@@ -143,10 +153,7 @@ async fn a_requested_json_schema_gets_an_instance_of_it() {
                 params: params(),
                 ..Request::user("Answer in the schema.")
             };
-            let generated = provider.generate(&request, &ctx).await.unwrap();
-            let streamed = assemble("mock", provider.stream(&request, &ctx).await.unwrap())
-                .await
-                .unwrap();
+            let (generated, streamed) = both(&provider, &request, &ctx).await;
             // Seeded from the request without its streaming switch: the same answer both ways.
             assert_eq!(generated.text, streamed.text, "{protocol} {name}");
             let what = format!("{protocol} {name}");
