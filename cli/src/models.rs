@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::{Args, Subcommand};
-use concord_models::{Model, Models, Price, PriceSet, Prices, ProviderLimits, Status};
+use concord_models::edit::{self, ModelEdit};
+use concord_models::{Model, Models, Price, ProviderLimits, Status};
 use concord_registry::{planned_names, Settings};
 use serde_json::{json, Value};
 
@@ -190,54 +191,8 @@ fn split(id: &str) -> Result<(&str, &str), (u8, String)> {
         })
 }
 
-fn price(flag: &str, value: &Option<String>) -> Result<Option<Price>, (u8, String)> {
-    value
-        .as_deref()
-        .map(|v| Price::per_million(v).map_err(|e| (EXIT_USAGE, format!("--{flag}: {e}"))))
-        .transpose()
-}
-
-fn prices_json(p: &PriceSet) -> Value {
-    let m = |p: Option<Price>| p.map(Price::per_million_text);
-    json!({
-        "input": p.input.per_million_text(),
-        "output": p.output.per_million_text(),
-        "cache_read": m(p.cache_read),
-        "cache_write": m(p.cache_write),
-        "cache_write_1h": m(p.cache_write_1h),
-        "reasoning": m(p.reasoning),
-    })
-}
-
 fn model_json(m: &Model, models: &Models, registered: &BTreeSet<String>) -> Value {
-    let key = m.key();
-    let defaults: Vec<String> = models
-        .defaults()
-        .into_iter()
-        .filter(|(_, v)| *v == key)
-        .map(|(k, _)| k)
-        .collect();
-    json!({
-        "id": key,
-        "provider": m.provider,
-        "provider_registered": registered.contains(&m.provider),
-        "model": m.id,
-        "display_name": m.display_name,
-        "status": m.status.name(),
-        "deprecated_on": m.deprecated_on,
-        "replaced_by": m.replaced_by,
-        "currency": "USD",
-        "prices_per_million": prices_json(&m.prices.base),
-        "above": m.prices.above.map(|(t, s)| json!({"threshold_tokens": t, "prices_per_million": prices_json(&s)})),
-        "context_window": m.context_window,
-        "max_output": m.max_output,
-        "modalities": m.modalities,
-        "capabilities": m.capabilities,
-        "default_for": defaults,
-        "limits": models.limits(&m.provider),
-        "source": m.source,
-        "edited": m.edited,
-    })
+    edit::describe(m, models, registered.contains(&m.provider))
 }
 
 pub async fn run(args: ModelsArgs) -> u8 {
@@ -347,95 +302,25 @@ async fn command(
             Ok(())
         }
         ModelsCommand::Set(a) => {
-            let (p, m) = split(&a.id)?;
-            let current = models.get(p, m).map(|m| (*m).clone());
-            let status = a
-                .status
-                .as_deref()
-                .map(|s| {
-                    Status::from_name(s).ok_or_else(|| {
-                        (
-                            EXIT_USAGE,
-                            format!("--status {s:?}: expected active, deprecated or inactive"),
-                        )
-                    })
-                })
-                .transpose()?;
-            let base = current.as_ref().map(|c| c.prices.base);
-            let input = price("input", &a.input)?.or(base.map(|b| b.input));
-            let output = price("output", &a.output)?.or(base.map(|b| b.output));
-            let (Some(input), Some(output)) = (input, output) else {
-                return Err((
-                    EXIT_USAGE,
-                    format!(
-                        "{} is new: give --input and --output (dollars per million tokens)",
-                        a.id
-                    ),
-                ));
+            let text = |n: Option<u64>| n.map(|n| n.to_string());
+            let edit = ModelEdit {
+                id: a.id.clone(),
+                input: a.input,
+                output: a.output,
+                cache_read: a.cache_read,
+                cache_write: a.cache_write,
+                cache_write_1h: a.cache_write_1h,
+                reasoning: a.reasoning,
+                context_window: text(a.context_window),
+                max_output: text(a.max_output),
+                status: a.status,
+                display_name: None,
             };
-            let keep = |new: Option<Price>, old: Option<Price>| new.or(old);
-            let prices = Prices {
-                base: PriceSet {
-                    input,
-                    output,
-                    cache_read: keep(
-                        price("cache-read", &a.cache_read)?,
-                        base.and_then(|b| b.cache_read),
-                    ),
-                    cache_write: keep(
-                        price("cache-write", &a.cache_write)?,
-                        base.and_then(|b| b.cache_write),
-                    ),
-                    cache_write_1h: keep(
-                        price("cache-write-1h", &a.cache_write_1h)?,
-                        base.and_then(|b| b.cache_write_1h),
-                    ),
-                    reasoning: keep(
-                        price("reasoning", &a.reasoning)?,
-                        base.and_then(|b| b.reasoning),
-                    ),
-                },
-                above: current.as_ref().and_then(|c| c.prices.above),
-            };
-            let model = Model {
-                provider: p.to_owned(),
-                id: m.to_owned(),
-                prices,
-                context_window: a
-                    .context_window
-                    .or(current.as_ref().and_then(|c| c.context_window)),
-                max_output: a.max_output.or(current.as_ref().and_then(|c| c.max_output)),
-                status: status
-                    .or(current.as_ref().map(|c| c.status))
-                    .unwrap_or(Status::Active),
-                source: "manual".into(),
-                edited: true,
-                ..current.clone().unwrap_or(Model {
-                    provider: String::new(),
-                    id: String::new(),
-                    display_name: None,
-                    prices,
-                    context_window: None,
-                    max_output: None,
-                    modalities: vec!["text".into()],
-                    capabilities: Vec::new(),
-                    status: Status::Active,
-                    deprecated_on: None,
-                    replaced_by: None,
-                    source: String::new(),
-                    edited: true,
-                })
-            };
-            models.save(&model).await.map_err(db)?;
-            eprintln!(
-                "{} {}",
-                if current.is_some() {
-                    "changed"
-                } else {
-                    "added"
-                },
-                a.id
-            );
+            let (_, added) = edit
+                .save(models, &known_providers(registered))
+                .await
+                .map_err(edit_error)?;
+            eprintln!("{} {}", if added { "added" } else { "changed" }, a.id);
             Ok(())
         }
         ModelsCommand::Deprecate { id, replaced_by } => {
@@ -459,38 +344,31 @@ async fn lifecycle(
     status: Status,
     replaced_by: Option<String>,
 ) -> Result<(), (u8, String)> {
-    let (p, m) = split(id)?;
-    let current = models.get(p, m).ok_or_else(|| {
-        (
-            EXIT_USAGE,
-            format!("{id} is not in the model database (see concord models list)"),
-        )
-    })?;
-    if let Some(r) = &replaced_by {
-        let (rp, rm) = split(r)?;
-        if models.get(rp, rm).is_none() {
-            return Err((
-                EXIT_USAGE,
-                format!("--replaced-by {r}: not in the model database"),
-            ));
-        }
-    }
-    let model = Model {
-        status,
-        deprecated_on: current
-            .deprecated_on
-            .clone()
-            .or_else(|| Some(concord_models::today())),
-        replaced_by: replaced_by.or(current.replaced_by.clone()),
-        edited: true,
-        ..(*current).clone()
-    };
-    models
-        .save(&model)
+    edit::lifecycle(models, id, status, replaced_by.as_deref())
         .await
-        .map_err(|e| (code(&e), e.to_string()))?;
+        .map_err(edit_error)?;
     eprintln!("{id} is now {}", status.name());
     Ok(())
+}
+
+/// The providers a model may be added to: registered here or shipped with concord.
+pub(crate) fn known_providers(registered: &BTreeSet<String>) -> edit::KnownProviders<'_> {
+    edit::KnownProviders {
+        names: Box::new(|p: &str| registered.contains(p) || concord::descriptor::get(p).is_some()),
+        listed: "a registered provider (concord providers list) or a shipped one".into(),
+    }
+}
+
+/// An edit's error as the CLI says it: a field by its flag (`--input: …`).
+fn edit_error(e: edit::EditError) -> (u8, String) {
+    match e {
+        edit::EditError::Field(f) if f.field == "id" => (EXIT_USAGE, f.message),
+        edit::EditError::Field(f) => (
+            EXIT_USAGE,
+            format!("--{}: {}", f.field.replace('_', "-"), f.message),
+        ),
+        edit::EditError::Store(e) => (code(&e), e.to_string()),
+    }
 }
 
 /// `concord providers limits NAME [--rpm N] [--tpm N] [--parallel N]`.

@@ -7,6 +7,7 @@
 
 pub mod cost;
 pub mod date;
+pub mod edit;
 mod error;
 pub mod import;
 pub mod limits;

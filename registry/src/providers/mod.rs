@@ -103,6 +103,11 @@ pub struct Info {
     pub last_health: Option<HealthCheck>,
     /// Its breaker's state, when it runs behind the dispatcher.
     pub breaker: Option<BreakerState>,
+    /// The limits its dispatcher applies now (configured, with the model database's over them),
+    /// when it runs behind the dispatcher.
+    pub limits: Option<concord_dispatch::Limits>,
+    /// Its dispatcher's admission now: calls waiting and in flight, refusals so far.
+    pub admission: Option<concord_dispatch::LimitStats>,
 }
 
 struct State {
@@ -144,6 +149,14 @@ impl Entry {
                 .dispatcher
                 .as_ref()
                 .and_then(|d| d.health().into_iter().next().map(|h| h.state)),
+            limits: self.dispatcher.as_ref().map(|_| {
+                self.applied
+                    .lock()
+                    .expect("entry limits")
+                    .clone()
+                    .unwrap_or_else(|| self.limits.clone())
+            }),
+            admission: self.dispatcher.as_ref().map(|d| d.limit_stats()),
         }
     }
 
