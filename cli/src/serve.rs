@@ -238,6 +238,24 @@ pub async fn run(args: ServeArgs) -> u8 {
     } else {
         None
     };
+    // The admin key: the configured reference (CONCORD_ADMIN_KEY by default); demo mode makes
+    // one when none is set, printed below like the demo tenant's.
+    let (admin, made_admin_key) = match server_settings
+        .admin_key
+        .as_ref()
+        .map(|r| r.resolve(&|k: &str| std::env::var(k).ok()))
+    {
+        Some(Ok(key)) => (concord_server::admin::AdminKey::new(&key), None),
+        Some(Err(why)) if !args.mock_providers => {
+            eprintln!("note: the admin pages are off: {why} (docs/admin.md)");
+            (None, None)
+        }
+        None if !args.mock_providers => (None, None),
+        _ => match concord_server::tenants::new_admin_key() {
+            Ok(key) => (concord_server::admin::AdminKey::new(&key), Some(key)),
+            Err(e) => return fail(EXIT_PROVIDER, e),
+        },
+    };
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(l) => l,
         Err(e) => return fail(EXIT_PROVIDER, format!("cannot listen on {addr}: {e}")),
@@ -253,6 +271,7 @@ pub async fn run(args: ServeArgs) -> u8 {
         tenants,
         budgets: Arc::new(concord_server::budget::Budgets::new(models_store.clone())),
         settings: server_settings,
+        admin,
     });
     out!("concord serve: listening on http://{bound} (providers: {providers})");
     if let Some(key) = demo_key {
@@ -262,6 +281,11 @@ pub async fn run(args: ServeArgs) -> u8 {
             "  curl http://{bound}/v1/chat/completions -H 'Authorization: Bearer {key}' -H 'content-type: application/json' -d '{{\"model\": \"gpt-4o-mini\", \"messages\": [{{\"role\": \"user\", \"content\": \"Hello\"}}]}}'"
         );
         out!("or point any OpenAI client at base URL http://{bound}/v1 with that key.");
+    }
+    if let Some(key) = made_admin_key {
+        out!("The admin pages: http://{bound}/admin (admin key, made for this run: {key})");
+    } else if server.admin.is_some() {
+        out!("The admin pages: http://{bound}/admin (sign in with the admin key)");
     }
     match server.serve(listener, shutdown_signal()).await {
         Ok(()) => {

@@ -213,6 +213,7 @@ pub(crate) async fn start_concord_server(
         models,
         tenants,
         settings: concord_server::ServerSection::default(),
+        admin: None,
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

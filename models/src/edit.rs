@@ -89,7 +89,10 @@ fn given(v: &Option<String>) -> Option<&str> {
     v.as_deref().map(str::trim).filter(|v| !v.is_empty())
 }
 
-fn price(field: &'static str, v: &Option<String>) -> std::result::Result<Option<Price>, FieldError> {
+fn price(
+    field: &'static str,
+    v: &Option<String>,
+) -> std::result::Result<Option<Price>, FieldError> {
     given(v)
         .map(|t| Price::per_million(t).map_err(|e| FieldError::new(field, e.to_string())))
         .transpose()
@@ -98,10 +101,12 @@ fn price(field: &'static str, v: &Option<String>) -> std::result::Result<Option<
 fn tokens(field: &'static str, v: &Option<String>) -> std::result::Result<Option<u64>, FieldError> {
     given(v)
         .map(|t| {
-            t.parse::<u64>()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| FieldError::new(field, format!("{t:?}: a whole number of tokens, at least 1")))
+            t.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                FieldError::new(
+                    field,
+                    format!("{t:?}: a whole number of tokens, at least 1"),
+                )
+            })
         })
         .transpose()
 }
@@ -126,13 +131,10 @@ impl ModelEdit {
     ) -> std::result::Result<(Model, bool), FieldError> {
         let (p, m) = split(self.id.trim())?;
         let current = models.get(p, m).map(|m| (*m).clone());
-        if current.is_none()
-            && !(known.names)(p)
-            && !models.all().iter().any(|x| x.provider == p)
-        {
+        if current.is_none() && !(known.names)(p) && !models.all().iter().any(|x| x.provider == p) {
             return Err(FieldError::new(
                 "id",
-                format!("unknown provider {p:?}: use one of {}", known.listed),
+                format!("unknown provider {p:?}: use {}", known.listed),
             ));
         }
         let status = given(&self.status)
@@ -151,13 +153,19 @@ impl ModelEdit {
         let Some(input) = input else {
             return Err(FieldError::new(
                 "input",
-                format!("{} is new: give its input price (dollars per million tokens)", self.id),
+                format!(
+                    "{} is new: give its input price (dollars per million tokens)",
+                    self.id
+                ),
             ));
         };
         let Some(output) = output else {
             return Err(FieldError::new(
                 "output",
-                format!("{} is new: give its output price (dollars per million tokens)", self.id),
+                format!(
+                    "{} is new: give its output price (dollars per million tokens)",
+                    self.id
+                ),
             ));
         };
         let keep = |new: Option<Price>, old: Option<Price>| new.or(old);
@@ -165,7 +173,10 @@ impl ModelEdit {
             base: PriceSet {
                 input,
                 output,
-                cache_read: keep(price("cache_read", &self.cache_read)?, base.and_then(|b| b.cache_read)),
+                cache_read: keep(
+                    price("cache_read", &self.cache_read)?,
+                    base.and_then(|b| b.cache_read),
+                ),
                 cache_write: keep(
                     price("cache_write", &self.cache_write)?,
                     base.and_then(|b| b.cache_write),
@@ -174,7 +185,10 @@ impl ModelEdit {
                     price("cache_write_1h", &self.cache_write_1h)?,
                     base.and_then(|b| b.cache_write_1h),
                 ),
-                reasoning: keep(price("reasoning", &self.reasoning)?, base.and_then(|b| b.reasoning)),
+                reasoning: keep(
+                    price("reasoning", &self.reasoning)?,
+                    base.and_then(|b| b.reasoning),
+                ),
             },
             above: current.as_ref().and_then(|c| c.prices.above),
         };
@@ -215,7 +229,11 @@ impl ModelEdit {
     }
 
     /// Builds and saves the edit; the model and whether it was new.
-    pub async fn save(&self, models: &Models, known: &KnownProviders<'_>) -> Result<(Model, bool), EditError> {
+    pub async fn save(
+        &self,
+        models: &Models,
+        known: &KnownProviders<'_>,
+    ) -> Result<(Model, bool), EditError> {
         let (model, added) = self.build(models, known).map_err(EditError::Field)?;
         models.save(&model).await.map_err(EditError::Store)?;
         Ok((model, added))
@@ -274,7 +292,9 @@ pub async fn lifecycle(
             .deprecated_on
             .clone()
             .or_else(|| Some(crate::today())),
-        replaced_by: replaced_by.map(str::to_owned).or(current.replaced_by.clone()),
+        replaced_by: replaced_by
+            .map(str::to_owned)
+            .or(current.replaced_by.clone()),
         edited: true,
         ..(*current).clone()
     };
@@ -291,7 +311,9 @@ impl From<Error> for EditError {
 /// Optional text from a form (always text) or JSON (text, a number or null): `"0.15"` and
 /// `0.15` both read as `"0.15"` (a JSON number is read as the shortest decimal that is it, so
 /// send prices as strings to be sure of exactness).
-pub fn lenient_text<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<String>, D::Error> {
+pub fn lenient_text<'de, D: Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<String>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Text {

@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod admin;
 pub mod budget;
 pub mod doors;
 mod error;
@@ -48,6 +49,8 @@ pub struct Server {
     pub budgets: Arc<budget::Budgets>,
     /// `[server]`.
     pub settings: ServerSection,
+    /// The admin key, if the admin pages are on (`/admin`, docs/admin.md).
+    pub admin: Option<admin::AdminKey>,
 }
 
 impl std::fmt::Debug for Server {
@@ -75,6 +78,7 @@ impl Server {
             .route("/health/live", get(health::live))
             .route("/health/ready", get(health::ready))
             .route("/metrics", get(observe::render))
+            .merge(admin::router(self))
             .layer(axum::middleware::from_fn(observe::track))
             .layer(DefaultBodyLimit::max(limit))
             .with_state(self.clone())

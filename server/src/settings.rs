@@ -2,7 +2,7 @@
 //! configuration as one more section ([`sections`]), the way every crate extends it.
 
 use concord_settings::schemars::{self, JsonSchema};
-use concord_settings::{Issues, Section, SectionInfo};
+use concord_settings::{Issues, SecretRef, Section, SectionInfo};
 use serde::{Deserialize, Serialize};
 
 /// `[server]`, as written.
@@ -33,6 +33,11 @@ pub struct ServerSection {
         example = fallbacks_example()
     )]
     pub fallbacks: std::collections::BTreeMap<String, Vec<String>>,
+    /// The admin key: who holds it may use the admin pages and API under `/admin` (models,
+    /// providers, tenants, spend; docs/admin.md). A reference, never the key: unset or empty,
+    /// the admin pages are off. `concord serve --mock-providers` makes one when it is unset.
+    #[schemars(example = SecretRef::Env("CONCORD_ADMIN_KEY".into()))]
+    pub admin_key: Option<SecretRef>,
 }
 
 fn fallbacks_example() -> std::collections::BTreeMap<String, Vec<String>> {
@@ -49,6 +54,7 @@ impl Default for ServerSection {
             listen: "127.0.0.1:8080".into(),
             body_limit: 16 * 1024 * 1024,
             fallbacks: std::collections::BTreeMap::new(),
+            admin_key: Some(SecretRef::Env("CONCORD_ADMIN_KEY".into())),
         }
     }
 }

@@ -152,6 +152,11 @@ fn new_key() -> Result<String> {
     ))
 }
 
+/// A new random admin key (`sk-concord-admin-…`), for a deployment that has none set.
+pub fn new_admin_key() -> Result<String> {
+    new_key().map(|k| k.replacen(KEY_PREFIX, "sk-concord-admin-", 1))
+}
+
 /// A tenant's name is safe in a log line, a metric label and a URL path.
 fn check_name(name: &str) -> Result<()> {
     let ok = !name.is_empty()

@@ -59,11 +59,20 @@ pub(crate) fn router(server: &Arc<Server>) -> Router<Arc<Server>> {
         .route("/admin/api/models", get(api::models).post(api::save_model))
         .route("/admin/api/models/deprecate", post(api::deprecate))
         .route("/admin/api/models/remove", post(api::remove))
-        .route("/admin/api/defaults", get(api::defaults).post(api::set_default))
+        .route(
+            "/admin/api/defaults",
+            get(api::defaults).post(api::set_default),
+        )
         .route("/admin/api/providers", get(api::providers))
         .route("/admin/api/providers/limits", post(api::provider_limits))
-        .route("/admin/api/tenants", get(api::tenants).post(api::create_tenant))
-        .route("/admin/api/tenants/{name}/disable", post(api::disable_tenant))
+        .route(
+            "/admin/api/tenants",
+            get(api::tenants).post(api::create_tenant),
+        )
+        .route(
+            "/admin/api/tenants/{name}/disable",
+            post(api::disable_tenant),
+        )
         .route("/admin/api/tenants/{name}/enable", post(api::enable_tenant))
         .route("/admin/api/tenants/{name}/rotate", post(api::rotate_tenant))
         .route("/admin/api/tenants/{name}/limits", post(api::tenant_limits))
@@ -73,7 +82,10 @@ pub(crate) fn router(server: &Arc<Server>) -> Router<Arc<Server>> {
         .route("/admin/api/calls.csv", get(api::calls_csv))
         .fallback(not_found);
     Router::new()
-        .route("/admin/login", get(session::login_page).post(session::login))
+        .route(
+            "/admin/login",
+            get(session::login_page).post(session::login),
+        )
         .route("/admin/assets/admin.css", get(pages::css))
         .route("/admin/assets/admin.js", get(pages::js))
         .merge(guarded.layer(axum::middleware::from_fn_with_state(server.clone(), guard)))
@@ -81,9 +93,17 @@ pub(crate) fn router(server: &Arc<Server>) -> Router<Arc<Server>> {
 
 async fn not_found(request: Request) -> Response {
     if request.uri().path().starts_with("/admin/api/") {
-        api::error(StatusCode::NOT_FOUND, "not_found", "no such admin API endpoint (see docs/admin.md)")
+        api::error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such admin API endpoint (see docs/admin.md)",
+        )
     } else {
-        pages::message_page(StatusCode::NOT_FOUND, "Not found", "There is no such admin page.")
+        pages::message_page(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "There is no such admin page.",
+        )
     }
 }
 
@@ -116,7 +136,9 @@ async fn guard(State(server): State<Arc<Server>>, mut request: Request, next: Ne
                     "the form is larger than the server's body limit",
                 ));
             };
-            if !session::same_origin(&parts.headers) || !session::csrf_ok(csrf, &parts.headers, &bytes) {
+            if !session::same_origin(&parts.headers)
+                || !session::csrf_ok(csrf, &parts.headers, &bytes)
+            {
                 return secure(pages::message_page(
                     StatusCode::FORBIDDEN,
                     "Refused",

@@ -107,7 +107,10 @@ fn now_secs() -> u64 {
 
 /// Who is calling, by bearer key or session cookie; `None` when neither is valid.
 pub(super) fn caller(key: &AdminKey, headers: &HeaderMap) -> Option<Caller> {
-    if let Some(auth) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+    if let Some(auth) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
         let token = auth
             .strip_prefix("Bearer ")
             .or_else(|| auth.strip_prefix("bearer "))?;

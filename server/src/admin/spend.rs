@@ -74,7 +74,10 @@ pub(super) fn sum(records: &[CallRecord], since_ms: i64, now_ms: i64) -> Spend {
     };
     let mut day = since_ms.div_euclid(86_400_000);
     while day <= now_ms.div_euclid(86_400_000) {
-        s.days.insert(concord_models::date((day * 86_400) as u64), Totals::default());
+        s.days.insert(
+            concord_models::date((day * 86_400) as u64),
+            Totals::default(),
+        );
         day += 1;
     }
     for r in records {
@@ -148,9 +151,15 @@ pub(super) fn csv(records: &[CallRecord]) -> String {
     );
     let num = |n: Option<u64>| n.map_or(String::new(), |n| n.to_string());
     for r in records {
-        let (pin, pout) = r.prices.as_ref().map_or((String::new(), String::new()), |p| {
-            (p.base.input.per_million_text(), p.base.output.per_million_text())
-        });
+        let (pin, pout) = r
+            .prices
+            .as_ref()
+            .map_or((String::new(), String::new()), |p| {
+                (
+                    p.base.input.per_million_text(),
+                    p.base.output.per_million_text(),
+                )
+            });
         let fields = [
             field(&r.id),
             field(&rfc3339(r.at_ms)),
@@ -242,7 +251,11 @@ mod tests {
             prices: None,
         };
         let s = sum(
-            &[rec(since, Some(1), "ok"), rec(now, Some(2), "rate_limit"), rec(now, None, "ok")],
+            &[
+                rec(since, Some(1), "ok"),
+                rec(now, Some(2), "rate_limit"),
+                rec(now, None, "ok"),
+            ],
             since,
             now,
         );

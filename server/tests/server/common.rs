@@ -10,6 +10,7 @@ use concord_registry::{Options, Registry};
 use concord_server::{Server, ServerSection, Tenants};
 
 pub const VENDOR_KEY: &str = "sk-vendor-test-0123456789";
+pub const ADMIN_KEY: &str = "admin-test-key-9f8e7d6c5b4a";
 
 pub struct Deployment {
     pub server: Arc<Server>,
@@ -94,6 +95,7 @@ pub async fn deploy_with(
             body_limit: 64 * 1024,
             ..settings
         },
+        admin: concord_server::admin::AdminKey::new(ADMIN_KEY),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
