@@ -145,6 +145,9 @@ async fn guard(State(server): State<Arc<Server>>, mut request: Request, next: Ne
                     "This request did not come from a page of this admin site (its CSRF token or origin is wrong). Reload the page and try again.",
                 ));
             }
+            // The token has done its job: the handlers read the form without it (their
+            // bodies refuse fields they do not know).
+            let bytes = session::without_csrf(&parts.headers, bytes);
             request = Request::from_parts(parts, Body::from(bytes));
         }
     }

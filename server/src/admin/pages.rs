@@ -263,8 +263,8 @@ pub(super) async fn models(
                 }
                 div.scroll { table.models {
                     thead { tr {
-                        th scope="col" { "Model" } th scope="col" { "Status" } th scope="col" { "Input" } th scope="col" { "Output" }
-                        th scope="col" { "Cached input" } th scope="col" { "Context" } th scope="col" { "Default for" } th scope="col" { span.sr { "Actions" } }
+                        th scope="col" { "Model" } th scope="col" { "Status" } th.num scope="col" { "Input" } th.num scope="col" { "Output" }
+                        th.num scope="col" { "Cached input" } th.num scope="col" { "Context" } th scope="col" { "Default for" } th scope="col" { span.sr { "Actions" } }
                     } }
                     tbody {
                         @for m in list {
@@ -687,7 +687,7 @@ fn totals_table(caption: &str, rows: &BTreeMap<String, spend::Totals>) -> Markup
     html! {
         div.scroll { table.totals {
             caption { (caption) }
-            thead { tr { th scope="col" { "Name" } th scope="col" { "Calls" } th scope="col" { "Failed" } th scope="col" { "Input tokens" } th scope="col" { "Output tokens" } th scope="col" { "Cost" } } }
+            thead { tr { th scope="col" { "Name" } th.num scope="col" { "Calls" } th.num scope="col" { "Failed" } th.num scope="col" { "Input tokens" } th.num scope="col" { "Output tokens" } th.num scope="col" { "Cost" } } }
             tbody { @for (name, t) in rows {
                 tr { th scope="row" { (name) } td.num { (t.calls) } td.num { (t.failed) } td.num { (t.input_tokens) } td.num { (t.output_tokens) }
                     td.num { (spend::usd(t.cost)) @if t.unpriced > 0 { br; small { (t.unpriced) " unpriced" } } } }
@@ -744,7 +744,7 @@ pub(super) async fn spend(
             h2 { "Recent calls" }
             div.scroll { table.calls #recent {
                 thead { tr { th scope="col" { "When" } th scope="col" { "Tenant" } th scope="col" { "Model" } th scope="col" { "Outcome" }
-                    th scope="col" { "Latency" } th scope="col" { "Tokens in / out" } th scope="col" { "Cost" } th scope="col" { "Prices charged ($/M in / out)" } } }
+                    th.num scope="col" { "Latency" } th.num scope="col" { "Tokens in / out" } th.num scope="col" { "Cost" } th.num scope="col" { "Prices charged ($/M in / out)" } } }
                 tbody { @for r in records.iter().rev().take(50) {
                     tr data-call=(r.id) {
                         td { (time(r.at_ms)) }

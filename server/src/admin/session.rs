@@ -164,6 +164,24 @@ pub(super) fn csrf_ok(csrf: &str, headers: &HeaderMap, body: &[u8]) -> bool {
     form_urlencoded_field(body, "csrf").is_some_and(|t| same(&t))
 }
 
+/// A form's body without its `csrf` field (any other body as it is).
+pub(super) fn without_csrf(headers: &HeaderMap, body: bytes::Bytes) -> bytes::Bytes {
+    let form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !form {
+        return body;
+    }
+    match serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body) {
+        Ok(pairs) => {
+            let kept: Vec<_> = pairs.into_iter().filter(|(k, _)| k != "csrf").collect();
+            serde_urlencoded::to_string(kept).map_or(body, bytes::Bytes::from)
+        }
+        Err(_) => body,
+    }
+}
+
 fn form_urlencoded_field(body: &[u8], name: &str) -> Option<String> {
     serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
         .ok()?
