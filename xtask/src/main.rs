@@ -107,74 +107,100 @@ fn main() -> Result<()> {
 
 fn ci() -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    run(&cargo, &["fmt", "--all", "--check"])?;
-    run(
-        &cargo,
-        &[
-            "clippy",
-            "--workspace",
-            "--all-targets",
-            "--",
-            "-D",
-            "warnings",
-        ],
-    )?;
+    let started = std::time::Instant::now();
+    // Each step says how long it took: CI has a time budget, and this is where it goes.
+    let step = |name: &str, f: &mut dyn FnMut() -> Result<()>| -> Result<()> {
+        let t = std::time::Instant::now();
+        f()?;
+        eprintln!(
+            "ci: {name}: {:.0} s (at {:.0} s)",
+            t.elapsed().as_secs_f64(),
+            started.elapsed().as_secs_f64()
+        );
+        Ok(())
+    };
+    step("fmt", &mut || run(&cargo, &["fmt", "--all", "--check"]))?;
+    step("clippy", &mut || {
+        run(
+            &cargo,
+            &[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ],
+        )
+    })?;
     // Every target but the benches, which clippy has checked and `cargo bench` runs: building
     // criterion's harness in test mode costs CI a minute and tests nothing.
-    run(
-        &cargo,
-        &[
-            "test",
-            "--workspace",
-            "--lib",
-            "--bins",
-            "--tests",
-            "--examples",
-        ],
-    )?;
-    run(&cargo, &["test", "--workspace", "--doc"])?;
-    docs::env_docs(true)?;
-    docs::plugin_schema(true)?;
-    fixtures::run(fixtures::Cmd::Check)?;
+    step("tests", &mut || {
+        run(
+            &cargo,
+            &[
+                "test",
+                "--workspace",
+                "--lib",
+                "--bins",
+                "--tests",
+                "--examples",
+            ],
+        )
+    })?;
+    step("doc tests", &mut || {
+        run(&cargo, &["test", "--workspace", "--doc"])
+    })?;
+    step("generated docs", &mut || {
+        docs::env_docs(true)?;
+        docs::plugin_schema(true)?;
+        fixtures::run(fixtures::Cmd::Check)
+    })?;
     // The whole suite once, its matrix compared with docs/conformance.md.
-    conformance::run(conformance::Args::mock_all_checking_docs())?;
-    sdk::run()?;
-    conformance::live_against_mock()?;
+    step("suite", &mut || {
+        conformance::run(conformance::Args::mock_all_checking_docs())
+    })?;
+    step("sdk-check", &mut sdk::run)?;
+    step("live-mock-check", &mut conformance::live_against_mock)?;
     // concord's server as any gateway is judged: a separate process, configured once.
-    gateway::against_concord()?;
+    step("gateway-check", &mut gateway::against_concord)?;
     // The example plugins (docs/plugins.md): concord's own provider over the protocol must pass
     // everything; the official openai SDK must fail exactly its known failures.
-    let plugins = root().join("plugins");
-    conformance::run(conformance::Args::plugin(
-        plugins.join("concord-openai/manifest.json"),
-        "openai",
-        None,
-    ))?;
-    conformance::run(conformance::Args::plugin(
-        plugins.join("openai-sdk/manifest.json"),
-        "openai",
-        Some(plugins.join("openai-sdk/known-failures.txt")),
-    ))?;
-    conformance::run(conformance::Args::plugin(
-        plugins.join("minimal/manifest.json"),
-        "openai",
-        Some(plugins.join("minimal/known-failures.txt")),
-    ))?;
+    step("plugins", &mut || {
+        let plugins = root().join("plugins");
+        conformance::run(conformance::Args::plugin(
+            plugins.join("concord-openai/manifest.json"),
+            "openai",
+            None,
+        ))?;
+        conformance::run(conformance::Args::plugin(
+            plugins.join("openai-sdk/manifest.json"),
+            "openai",
+            Some(plugins.join("openai-sdk/known-failures.txt")),
+        ))?;
+        conformance::run(conformance::Args::plugin(
+            plugins.join("minimal/manifest.json"),
+            "openai",
+            Some(plugins.join("minimal/known-failures.txt")),
+        ))
+    })?;
     // Last, since it builds the binary with another feature set: OTLP export of the server's
     // call spans to a loopback receiver.
-    run(
-        &cargo,
-        &[
-            "test",
-            "-p",
-            "concord-cli",
-            "--features",
-            "otlp",
-            "--test",
-            "cli",
-            "otlp",
-        ],
-    )?;
+    step("otlp", &mut || {
+        run(
+            &cargo,
+            &[
+                "test",
+                "-p",
+                "concord-cli",
+                "--features",
+                "otlp",
+                "--test",
+                "cli",
+                "otlp",
+            ],
+        )
+    })?;
     eprintln!("ci: all green");
     Ok(())
 }

@@ -38,6 +38,15 @@ impl Drop for Browser {
 
 /// The browser, or `None` (said why) when this machine has none and this is not CI.
 async fn browser() -> Option<Browser> {
+    // `.ci/run` installs them beside the build: wait for it to be done (or to have failed).
+    if let Ok(done) = std::env::var("CONCORD_CHROMIUM_DONE") {
+        for _ in 0..1200 {
+            if std::path::Path::new(&done).exists() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
     let missing: Vec<&str> = [CHROMIUM, CHROMEDRIVER]
         .into_iter()
         .filter(|p| !std::path::Path::new(p).exists())
