@@ -181,6 +181,7 @@ pub async fn run(args: ServeArgs) -> u8 {
         Ok(c) => c,
         Err(m) => return fail(EXIT_PROVIDER, m),
     };
+    let demo_client = client.clone();
     let env = |k: &str| std::env::var(k).ok();
     let (models, store) = match settings.database.open_with_store(&env).await {
         Ok(o) => o,
@@ -256,6 +257,32 @@ pub async fn run(args: ServeArgs) -> u8 {
             Err(e) => return fail(EXIT_PROVIDER, e),
         },
     };
+    // Several instances share tenants' rate limits and hear of each other's edits through
+    // Redis, when `[redis] url` is set; a Redis that is down is no reason not to start.
+    let redis_settings = settings.config.get::<concord_server::RedisSection>();
+    let shared = match &redis_settings.url {
+        None => None,
+        Some(_) => {
+            let password = match redis_settings
+                .password
+                .as_ref()
+                .map(|r| r.resolve(&|k: &str| std::env::var(k).ok()))
+            {
+                Some(Err(why)) => return fail(EXIT_USAGE, format!("[redis] password: {why}")),
+                Some(Ok(p)) => Some(p),
+                None => None,
+            };
+            match concord_server::shared::Shared::connect(&redis_settings, password).await {
+                Ok(s) => {
+                    if let Some(why) = s.state().why {
+                        eprintln!("note: Redis does not answer yet ({why}): each tenant's limits are this instance's alone until it does");
+                    }
+                    Some(s)
+                }
+                Err(e) => return fail(EXIT_USAGE, e),
+            }
+        }
+    };
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(l) => l,
         Err(e) => return fail(EXIT_PROVIDER, format!("cannot listen on {addr}: {e}")),
@@ -272,8 +299,22 @@ pub async fn run(args: ServeArgs) -> u8 {
         budgets: Arc::new(concord_server::budget::Budgets::new(models_store.clone())),
         settings: server_settings,
         admin,
+        shared,
     });
+    let _joined = server.shared.as_ref().map(|s| s.join(&server));
     out!("concord serve: listening on http://{bound} (providers: {providers})");
+    if let Some(key) = &demo_key {
+        // A first run of the demo has something to show on the admin pages' spend page: a few
+        // real calls through this server to the mocks, recorded and priced like any other.
+        let seeded = server.models.store().calls(0).await.map(|c| c.is_empty());
+        if matches!(seeded, Ok(true)) {
+            tokio::spawn(demo_calls(
+                demo_client,
+                format!("http://{bound}"),
+                key.clone(),
+            ));
+        }
+    }
     if let Some(key) = demo_key {
         out!("A demo tenant's key (shown once): {key}");
         out!("Try:");
@@ -295,6 +336,40 @@ pub async fn run(args: ServeArgs) -> u8 {
         }
         Err(e) => fail(EXIT_PROVIDER, e),
     }
+}
+
+/// The demo's first calls: each mock provider's default model and one more, some streamed.
+async fn demo_calls(client: reqwest::Client, base: String, key: String) {
+    const MODELS: [(&str, bool); 6] = [
+        ("openai/gpt-4o-mini", false),
+        ("openai/gpt-4o-mini", true),
+        ("openai/gpt-4o", false),
+        ("anthropic/claude-haiku-4-5", false),
+        ("anthropic/claude-haiku-4-5", true),
+        ("gemini/gemini-2.5-flash", false),
+    ];
+    let mut made = 0;
+    for (model, stream) in MODELS {
+        let body = serde_json::json!({
+            "model": model,
+            "stream": stream,
+            "messages": [{"role": "user", "content": "A first call of the concord demo."}],
+        });
+        let sent = client
+            .post(format!("{base}/v1/chat/completions"))
+            .bearer_auth(&key)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await;
+        // A streamed answer is read to its end, so its record has the usage.
+        if let Ok(r) = sent {
+            if r.status().is_success() && r.bytes().await.is_ok() {
+                made += 1;
+            }
+        }
+    }
+    eprintln!("made {made} demo calls: see them under Spend on the admin pages");
 }
 
 /// SIGINT (Ctrl-C) or SIGTERM.

@@ -41,6 +41,8 @@ pub enum Verdict {
 pub struct Models {
     store: Arc<dyn Store>,
     snapshot: ArcSwap<Snapshot>,
+    /// Told of every write made through here (a server tells its other instances).
+    changed: std::sync::OnceLock<Box<dyn Fn() + Send + Sync>>,
 }
 
 impl std::fmt::Debug for Models {
@@ -66,6 +68,7 @@ impl Models {
         let models = Self {
             store,
             snapshot: ArcSwap::default(),
+            changed: std::sync::OnceLock::new(),
         };
         models.refresh().await?;
         Ok(models)
@@ -175,13 +178,27 @@ impl Models {
         }
     }
 
+    /// Calls `f` after every write made through this model database (once set, it stays).
+    pub fn on_change(&self, f: impl Fn() + Send + Sync + 'static) {
+        let _ = self.changed.set(Box::new(f));
+    }
+
+    /// Re-reads after a write of ours, and says so.
+    async fn wrote(&self) -> Result<()> {
+        let r = self.refresh().await;
+        if let Some(f) = self.changed.get() {
+            f();
+        }
+        r
+    }
+
     /// Adds or changes a model (a person's edit), and reads the model database again.
     pub async fn save(&self, model: &Model) -> Result<()> {
         if let Some(why) = model.problem() {
             return Err(Error::Invalid(why));
         }
         self.store.save_model(model).await?;
-        self.refresh().await
+        self.wrote().await
     }
 
     /// Imports models (one transaction), and reads the model database again.
@@ -190,7 +207,7 @@ impl Models {
             return Err(Error::Invalid(why));
         }
         let r = self.store.import(models, overwrite).await?;
-        self.refresh().await?;
+        self.wrote().await?;
         Ok(r)
     }
 
@@ -213,13 +230,13 @@ impl Models {
         self.store
             .set_setting(&default_key(purpose), &value)
             .await?;
-        self.refresh().await
+        self.wrote().await
     }
 
     /// Sets a provider's limits, and reads the model database again.
     pub async fn set_limits(&self, limits: &ProviderLimits) -> Result<()> {
         self.store.set_limits(limits).await?;
-        self.refresh().await
+        self.wrote().await
     }
 
     /// The store underneath (for records).

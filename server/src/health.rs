@@ -42,8 +42,19 @@ pub(crate) async fn ready(State(server): State<Arc<Server>>) -> Response {
         reasons.push("no provider is registered".to_owned());
     }
     let ready = reasons.is_empty();
+    // Redis gone is no reason to stop serving: limits fall back to this instance's share.
+    let shared = server.shared.as_ref().map(|s| {
+        let st = s.state();
+        json!({
+            "redis": if st.shared { "ok" } else { "unreachable" },
+            "limits": if st.shared { "shared".to_owned() } else { format!("local share: 1/{} of each tenant's limit", st.instances) },
+            "instances": st.instances,
+            "error": st.why,
+        })
+    });
+    let degraded = server.shared.as_ref().is_some_and(|s| !s.state().shared);
     json(
         if ready { 200 } else { 503 },
-        &json!({"ready": ready, "reasons": reasons, "database": database, "providers": providers}),
+        &json!({"ready": ready, "degraded": degraded, "reasons": reasons, "database": database, "providers": providers, "shared": shared}),
     )
 }

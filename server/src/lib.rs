@@ -19,6 +19,7 @@ pub mod limits;
 pub mod observe;
 pub mod route;
 pub mod settings;
+pub mod shared;
 pub mod tenants;
 
 use std::future::Future;
@@ -31,7 +32,7 @@ use concord_models::{Models, Recorder};
 use concord_registry::Registry;
 
 pub use error::{Error, Result};
-pub use settings::{sections, ServerSection};
+pub use settings::{sections, RedisSection, ServerSection};
 pub use tenants::{Auth, Tenant, Tenants};
 
 /// A running deployment's parts: the registry that reaches providers, the model database and
@@ -51,6 +52,9 @@ pub struct Server {
     pub settings: ServerSection,
     /// The admin key, if the admin pages are on (`/admin`, docs/admin.md).
     pub admin: Option<admin::AdminKey>,
+    /// The link to the other instances through Redis, if `[redis] url` is set
+    /// (docs/scale-out.md).
+    pub shared: Option<Arc<shared::Shared>>,
 }
 
 impl std::fmt::Debug for Server {

@@ -3,8 +3,8 @@
 //! one unit every minute / limit). A request is counted when it is admitted; its tokens when it
 //! ends, from the vendor's usage (they are not known before), so a tenant over its tokens is
 //! refused until the minute has paid them back. A refusal says exactly when the next call would
-//! be admitted. Kept per instance, in memory: several instances each allow the limit (shared
-//! limits are the scale-out issue's).
+//! be admitted. Kept per instance, in memory ([`TenantLimits`]); several instances share them
+//! through Redis instead (`shared.rs`), both behind [`RateStore`].
 //!
 //! By hand rather than `governor`: the token schedule is debited after the fact by a count that
 //! is only known then, which a "may I take n now" limiter does not do.
@@ -69,6 +69,30 @@ pub enum Refusal {
     Tokens(Duration),
 }
 
+/// Where tenants' schedules are kept: in this process, or shared through Redis.
+pub trait RateStore: Send + Sync {
+    /// Admits one request of `tenant`, or says which limit refuses it and for how long.
+    fn admit<'a>(
+        &'a self,
+        tenant: &'a Tenant,
+    ) -> futures_util::future::BoxFuture<'a, Result<(), Refusal>>;
+    /// Counts `tokens` spent by `tenant` (a call's usage, when it ends).
+    fn spent(&self, tenant: &str, tpm: Option<u64>, tokens: u64);
+}
+
+impl RateStore for TenantLimits {
+    fn admit<'a>(
+        &'a self,
+        tenant: &'a Tenant,
+    ) -> futures_util::future::BoxFuture<'a, Result<(), Refusal>> {
+        Box::pin(std::future::ready(self.admit_share(tenant, 1)))
+    }
+
+    fn spent(&self, tenant: &str, tpm: Option<u64>, tokens: u64) {
+        TenantLimits::spent(self, tenant, tpm, tokens);
+    }
+}
+
 /// Every tenant's schedules in this process.
 #[derive(Debug, Default)]
 pub struct TenantLimits {
@@ -76,11 +100,14 @@ pub struct TenantLimits {
 }
 
 impl TenantLimits {
-    /// Admits one request of `tenant`, or says which limit refuses it and for how long.
-    pub fn admit(&self, tenant: &Tenant) -> Result<(), Refusal> {
+    /// Admits one request of `tenant` at `1 / share` of its limits (its share when `share`
+    /// instances split them; at least one a minute), or says which limit refuses it and for
+    /// how long.
+    pub fn admit_share(&self, tenant: &Tenant, share: u64) -> Result<(), Refusal> {
         if tenant.rpm.is_none() && tenant.tpm.is_none() {
             return Ok(());
         }
+        let share = share.max(1);
         let now = Instant::now();
         let mut all = self.schedules.lock().unwrap_or_else(|e| e.into_inner());
         let (requests, tokens) = all
@@ -90,7 +117,9 @@ impl TenantLimits {
             tokens.within(now).map_err(Refusal::Tokens)?;
         }
         if let Some(rpm) = tenant.rpm {
-            requests.admit(now, rpm, 1).map_err(Refusal::Requests)?;
+            requests
+                .admit(now, (rpm / share).max(1), 1)
+                .map_err(Refusal::Requests)?;
         }
         Ok(())
     }

@@ -94,10 +94,81 @@ impl Section for ServerSection {
     }
 }
 
+/// `[redis]`: state several instances share at request rate (docs/scale-out.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct RedisSection {
+    /// The Redis server instances share tenants' rate limits through, and tell each other of
+    /// edits by: `redis://host:6379/0` (its password in `password`, never in the URL). Unset:
+    /// everything stays in this process, as with one instance.
+    #[schemars(extend("x-env" = "CONCORD_REDIS_URL", "x-type" = "url"))]
+    pub url: Option<String>,
+    /// Where the Redis password comes from: `{ env = "VAR" }` or `{ file = "path" }`.
+    pub password: Option<SecretRef>,
+    /// How often an instance says it is alive and checks Redis, in milliseconds: the bound on
+    /// how long a Redis outage or recovery takes to be noticed. An instance not heard from in
+    /// five of these is no longer counted.
+    #[schemars(range(min = 50), example = 1000)]
+    pub heartbeat_ms: u64,
+    /// The longest a Redis command may take, in milliseconds, before this instance stops
+    /// waiting and uses its local share of each limit.
+    #[schemars(range(min = 1), example = 250)]
+    pub timeout_ms: u64,
+}
+
+impl Default for RedisSection {
+    fn default() -> Self {
+        Self {
+            url: None,
+            password: None,
+            heartbeat_ms: 1000,
+            timeout_ms: 250,
+        }
+    }
+}
+
+impl Section for RedisSection {
+    const PATH: &'static str = "redis";
+    const ABOUT: &'static str = "Redis, for several instances of `concord serve`: tenants' \
+        rate limits shared across them, and edits seen by all at once.";
+
+    fn validate(&self, issues: &mut Issues) {
+        if let Some(url) = &self.url {
+            let scheme = url.split("://").next().unwrap_or_default();
+            if !matches!(scheme, "redis" | "rediss") {
+                issues.push(
+                    "url",
+                    format!("the scheme `{scheme}` is not Redis"),
+                    "redis://host:6379/0",
+                );
+            }
+            if url
+                .split("://")
+                .nth(1)
+                .is_some_and(|rest| rest.split('/').next().unwrap_or("").contains('@'))
+            {
+                issues.push(
+                    "url",
+                    "the URL carries credentials",
+                    "put the password in `password = { env = \"…\" }`, not in the URL",
+                );
+            }
+        }
+        if self.heartbeat_ms < 50 {
+            issues.push(
+                "heartbeat_ms",
+                format!("{} is too often", self.heartbeat_ms),
+                "50 or more",
+            );
+        }
+    }
+}
+
 /// The sections `concord serve` and the rest of the `concord` program read: the registry's
 /// ([`concord_registry::settings::sections`]) and `[server]`.
 pub fn sections() -> Vec<SectionInfo> {
     let mut all = concord_registry::settings::sections();
     all.push(SectionInfo::of::<ServerSection>());
+    all.push(SectionInfo::of::<RedisSection>());
     all
 }

@@ -105,7 +105,9 @@ struct Snapshot {
 pub struct Tenants {
     pool: AnyPool,
     snapshot: ArcSwap<Snapshot>,
-    limits: crate::limits::TenantLimits,
+    limits: ArcSwap<Box<dyn crate::limits::RateStore>>,
+    /// Told of every write made through here (`shared.rs` tells the other instances).
+    changed: std::sync::OnceLock<Box<dyn Fn() + Send + Sync>>,
 }
 
 impl std::fmt::Debug for Tenants {
@@ -180,7 +182,8 @@ impl Tenants {
         let tenants = Self {
             pool,
             snapshot: ArcSwap::default(),
-            limits: crate::limits::TenantLimits::default(),
+            limits: ArcSwap::from_pointee(Box::new(crate::limits::TenantLimits::default())),
+            changed: std::sync::OnceLock::new(),
         };
         tenants.refresh().await?;
         Ok(tenants)
@@ -249,9 +252,29 @@ impl Tenants {
         Ok(())
     }
 
-    /// Every tenant's requests and tokens this minute, against its own limits.
-    pub fn rate_limits(&self) -> &crate::limits::TenantLimits {
-        &self.limits
+    /// Every tenant's requests and tokens this minute, against its own limits: in this
+    /// process, unless [`Tenants::share_limits`] put them elsewhere.
+    pub fn rate_limits(&self) -> Arc<Box<dyn crate::limits::RateStore>> {
+        self.limits.load_full()
+    }
+
+    /// Keeps the tenants' rate limits in `store` from now on (Redis, for several instances).
+    pub fn share_limits(&self, store: Box<dyn crate::limits::RateStore>) {
+        self.limits.store(Arc::new(store));
+    }
+
+    /// Calls `f` after every write made through these tenants (once set, it stays).
+    pub fn on_change(&self, f: impl Fn() + Send + Sync + 'static) {
+        let _ = self.changed.set(Box::new(f));
+    }
+
+    /// Re-reads after a write of ours, and says so.
+    async fn wrote(&self) -> Result<()> {
+        let r = self.refresh().await;
+        if let Some(f) = self.changed.get() {
+            f();
+        }
+        r
     }
 
     /// Whether the database answers.
@@ -325,7 +348,7 @@ impl Tenants {
         .await?;
         insert_key(&mut tx, name, &key).await?;
         tx.commit().await?;
-        self.refresh().await?;
+        self.wrote().await?;
         Ok(key)
     }
 
@@ -341,7 +364,7 @@ impl Tenants {
             .await?;
         insert_key(&mut tx, name, &key).await?;
         tx.commit().await?;
-        self.refresh().await?;
+        self.wrote().await?;
         Ok(key)
     }
 
@@ -359,7 +382,7 @@ impl Tenants {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        self.refresh().await
+        self.wrote().await
     }
 
     /// Sets `name`'s requests and tokens per minute (`None`: unlimited).
@@ -384,7 +407,7 @@ impl Tenants {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        self.refresh().await
+        self.wrote().await
     }
 
     /// Refuses (`true`) or admits again (`false`) every key of `name`.
@@ -397,7 +420,7 @@ impl Tenants {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        self.refresh().await
+        self.wrote().await
     }
 
     async fn must_exist(

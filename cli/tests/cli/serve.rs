@@ -20,7 +20,7 @@ async fn start_demo(
     var: &str,
     dir: &str,
     env: &[(&str, &str)],
-) -> (std::process::Child, String, String) {
+) -> (std::process::Child, String, String, String) {
     let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin!("concord"));
     for v in concord_registry::settings::docs::all_vars(&concord_server::sections()) {
         cmd.env_remove(&v.name);
@@ -34,7 +34,7 @@ async fn start_demo(
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
-    let (base, key) = tokio::task::spawn_blocking(move || {
+    let (base, key, admin) = tokio::task::spawn_blocking(move || {
         let mut lines = std::io::BufReader::new(stdout).lines();
         let first = lines.next().unwrap().unwrap();
         let base = first
@@ -44,18 +44,30 @@ async fn start_demo(
             .unwrap()
             .to_owned();
         let second = lines.next().unwrap().unwrap();
-        (base, second.rsplit(' ').next().unwrap().to_owned())
+        // On to the admin pages' line and its key; the rest is drained so the pipe never fills.
+        let admin = lines
+            .by_ref()
+            .map(|l| l.unwrap())
+            .find_map(|l| {
+                l.split("made for this run: ")
+                    .nth(1)
+                    .map(|k| k.trim_end_matches(')').to_owned())
+            })
+            .unwrap();
+        std::thread::spawn(move || lines.for_each(drop));
+        (base, second.rsplit(' ').next().unwrap().to_owned(), admin)
     })
     .await
     .unwrap();
-    (child, base, key)
+    (child, base, key, admin)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_with_mock_providers_answers_with_the_printed_key_and_stops_on_sigterm() {
     let (var, dir) = data("demo");
-    let (child, base, key) = start_demo(&var, &dir, &[]).await;
+    let (child, base, key, admin) = start_demo(&var, &dir, &[]).await;
     assert!(key.starts_with("sk-concord-"), "{key}");
+    assert!(admin.starts_with("sk-concord-admin-"), "{admin}");
     let client = reqwest::Client::new();
     for model in ["gpt-4o-mini", "claude-sonnet-4-5", "gemini-2.5-flash"] {
         let r = client
@@ -74,6 +86,37 @@ async fn serve_with_mock_providers_answers_with_the_printed_key_and_stops_on_sig
             "{model}: {v}"
         );
     }
+    // The admin pages show the demo: its first run made calls of models the calls above did not
+    // use, recorded and priced, within a few seconds.
+    let mut spend = Value::Null;
+    for _ in 0..50 {
+        let r = client
+            .get(format!("{base}/admin/api/spend?days=1"))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        spend = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+        if spend["models"]["gemini/gemini-2.5-flash"]["calls"].as_u64() >= Some(2)
+            && spend["models"]["openai/gpt-4o"]["calls"] == 1
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(spend["models"]["openai/gpt-4o"]["calls"], 1, "{spend}");
+    assert_eq!(
+        spend["models"]["anthropic/claude-haiku-4-5"]["calls"], 2,
+        "{spend}"
+    );
+    assert_ne!(spend["total"]["cost"], "0", "{spend}");
+    let page = client
+        .get(format!("{base}/admin/spend"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.url().path(), "/admin/login", "the pages want the key");
     let status = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -195,7 +238,7 @@ async fn otlp_export_carries_each_calls_span_with_its_gen_ai_attributes() {
     let collector = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, receiver).await });
     let (var, dir) = data("otlp");
-    let (child, base, key) =
+    let (child, base, key, _) =
         start_demo(&var, &dir, &[("OTEL_EXPORTER_OTLP_ENDPOINT", &collector)]).await;
     let r = reqwest::Client::new()
         .post(format!("{base}/v1/chat/completions"))

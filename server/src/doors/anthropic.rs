@@ -61,7 +61,9 @@ pub(crate) async fn messages(
         incoming.model.as_deref(),
         &incoming.request,
         body.len(),
-    ) {
+    )
+    .await
+    {
         Ok(c) => c,
         Err(e) => return error(&e),
     };

@@ -144,14 +144,14 @@ impl Call {
 
 /// Routes `request` of `tenant` naming `model` (or none), whose body is `body_bytes` long,
 /// once the tenant's own rate limits admit it.
-pub(crate) fn prepare(
+pub(crate) async fn prepare(
     server: &Arc<Server>,
     tenant: &Tenant,
     model: Option<&str>,
     request: &concord::Request,
     body_bytes: usize,
 ) -> Result<Call, Error> {
-    if let Err(refusal) = server.tenants.rate_limits().admit(tenant) {
+    if let Err(refusal) = server.tenants.rate_limits().admit(tenant).await {
         let (after, what) = match refusal {
             crate::limits::Refusal::Requests(after) => (
                 after,

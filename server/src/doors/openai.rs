@@ -70,7 +70,9 @@ pub(crate) async fn chat_completions(
         incoming.model.as_deref(),
         &incoming.request,
         body.len(),
-    ) {
+    )
+    .await
+    {
         Ok(c) => c,
         Err(e) => return error(&e),
     };

@@ -7,6 +7,7 @@
 //! `CONCORD_ADMIN_SCREENSHOTS=docs/admin cargo test -p concord-server --test server browser`.
 
 use std::collections::HashMap;
+use std::os::unix::process::CommandExt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,6 +32,11 @@ struct Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
+        // The driver leads a process group of its own with the browsers it started: a failed
+        // test (which never closes its session) leaves no Chromium behind.
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &format!("-{}", self.driver.id())])
+            .status();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
@@ -38,15 +44,7 @@ impl Drop for Browser {
 
 /// The browser, or `None` (said why) when this machine has none and this is not CI.
 async fn browser() -> Option<Browser> {
-    // `.ci/run` installs them beside the build: wait for it to be done (or to have failed).
-    if let Ok(done) = std::env::var("CONCORD_CHROMIUM_DONE") {
-        for _ in 0..1200 {
-            if std::path::Path::new(&done).exists() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-    }
+    crate::common::packages_installed().await;
     let missing: Vec<&str> = [CHROMIUM, CHROMEDRIVER]
         .into_iter()
         .filter(|p| !std::path::Path::new(p).exists())
@@ -68,6 +66,7 @@ async fn browser() -> Option<Browser> {
         .map(|a| a.port())
         .expect("a free port");
     let driver = std::process::Command::new(CHROMEDRIVER)
+        .process_group(0)
         .arg(format!("--port={port}"))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -168,6 +167,7 @@ async fn demo() -> Demo {
         tenants,
         settings: ServerSection::default(),
         admin: concord_server::admin::AdminKey::new(ADMIN_KEY),
+        shared: None,
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());

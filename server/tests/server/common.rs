@@ -96,6 +96,7 @@ pub async fn deploy_with(
             ..settings
         },
         admin: concord_server::admin::AdminKey::new(ADMIN_KEY),
+        shared: None,
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -121,5 +122,19 @@ impl Deployment {
             .send()
             .await
             .unwrap()
+    }
+}
+
+/// Waits for `.ci/packages` (Chromium, Redis), which `.ci/run` starts beside the build, to be
+/// done or to have failed; at once when it is not running.
+pub async fn packages_installed() {
+    let Ok(done) = std::env::var("CONCORD_PACKAGES_DONE") else {
+        return;
+    };
+    for _ in 0..1200 {
+        if std::path::Path::new(&done).exists() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     }
 }

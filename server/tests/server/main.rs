@@ -7,3 +7,4 @@ mod budgets;
 mod common;
 mod docs_fresh;
 mod openai_door;
+mod scale_out;

@@ -1,0 +1,392 @@
+//! State several instances of `concord serve` share, through Redis (`[redis] url`;
+//! docs/scale-out.md): tenants' rate limits (one GCRA schedule per tenant and limit in Redis,
+//! admitted by one Lua script, one round trip), and word of every edit to the model database or
+//! the tenants (pub/sub), so each instance re-reads at once instead of at its next interval.
+//!
+//! When Redis does not answer (within `[redis] timeout_ms`), an instance does not wait on it
+//! call after call, and neither admits everything nor refuses everything: it enforces its
+//! *local share* of each limit — the limit divided by the number of instances it last knew to be
+//! alive — and says so in `/health/ready` and `concord_shared_degraded`. A heartbeat
+//! (`heartbeat_ms`) checks Redis and counts the live instances; when Redis answers again the
+//! shared schedules are used from the next call.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use arc_swap::ArcSwapOption;
+use futures_util::future::BoxFuture;
+use futures_util::StreamExt;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+use crate::limits::{RateStore, Refusal, TenantLimits};
+use crate::settings::RedisSection;
+use crate::tenants::Tenant;
+use crate::{Error, Result};
+
+/// The pub/sub channel of edits: `models <instance>` or `tenants <instance>`.
+const CHANGED: &str = "concord:changed";
+/// The sorted set of live instances, scored by when each was last heard from (ms).
+const INSTANCES: &str = "concord:instances";
+
+/// A tenant's request and token schedules, admitted in one step with Redis's own clock (so
+/// instances' clocks need not agree). Due times are microseconds; a minute's allowance may be
+/// spent at once, then one unit per minute / limit — the same GCRA as `limits.rs`.
+/// KEYS: requests key, tokens key. ARGV: requests per minute ('' for none), tokens per minute.
+/// Returns {0, 0} admitted, {1, µs} refused by requests, {2, µs} refused by tokens.
+const ADMIT: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local minute = 60000000
+if ARGV[2] ~= '' then
+  local due = tonumber(redis.call('GET', KEYS[2]) or now)
+  if due - now > minute then return {2, due - now - minute} end
+end
+if ARGV[1] ~= '' then
+  local interval = math.floor(minute / tonumber(ARGV[1]))
+  local due = math.max(tonumber(redis.call('GET', KEYS[1]) or now), now)
+  local after = due + interval
+  if after - now > minute then return {1, after - now - minute} end
+  redis.call('SET', KEYS[1], string.format('%d', after), 'PX', math.floor((after - now) / 1000) + 1000)
+end
+return {0, 0}
+";
+
+/// Debits `ARGV[2]` tokens from a tenant's token schedule at `ARGV[1]` per minute.
+const DEBIT: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local interval = 60000000 / tonumber(ARGV[1])
+local due = math.max(tonumber(redis.call('GET', KEYS[1]) or now), now)
+local after = due + math.floor(interval * tonumber(ARGV[2]))
+redis.call('SET', KEYS[1], string.format('%d', after), 'PX', math.floor((after - now) / 1000) + 1000)
+return 1
+";
+
+/// How an instance stands with the others.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedState {
+    /// Whether the shared schedules are in use (else the local share).
+    pub shared: bool,
+    /// The instances alive at the last heartbeat (this one included).
+    pub instances: usize,
+    /// Why Redis is not in use, when it is not.
+    pub why: Option<String>,
+}
+
+/// This instance's link to Redis.
+pub struct Shared {
+    client: redis::Client,
+    conn: ArcSwapOption<ConnectionManager>,
+    id: String,
+    live: AtomicUsize,
+    up: AtomicBool,
+    why: Mutex<Option<String>>,
+    settings: RedisSection,
+    admit: redis::Script,
+    debit: redis::Script,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("id", &self.id)
+            .field("state", &self.state())
+            .finish_non_exhaustive()
+    }
+}
+
+fn redact(e: &redis::RedisError) -> String {
+    concord_models::store::redact(&e.to_string())
+}
+
+impl Shared {
+    /// Redis at `settings.url` with `password`. A Redis that does not answer yet is no error:
+    /// the instance starts on its local share and the heartbeat keeps trying. A malformed URL is.
+    pub async fn connect(settings: &RedisSection, password: Option<String>) -> Result<Arc<Self>> {
+        let url = settings
+            .url
+            .as_deref()
+            .ok_or_else(|| Error::Startup("[redis] url is not set".into()))?;
+        let mut info: redis::ConnectionInfo = redis::IntoConnectionInfo::into_connection_info(url)
+            .map_err(|e| Error::Startup(format!("[redis] url: {}", redact(&e))))?;
+        if let Some(p) = password {
+            let settings = info.redis_settings().clone().set_password(p);
+            info = info.set_redis_settings(settings);
+        }
+        let client = redis::Client::open(info)
+            .map_err(|e| Error::Startup(format!("[redis] url: {}", redact(&e))))?;
+        let mut id = [0u8; 8];
+        let _ = getrandom::getrandom(&mut id);
+        let shared = Arc::new(Self {
+            client,
+            conn: ArcSwapOption::empty(),
+            id: id.iter().map(|b| format!("{b:02x}")).collect(),
+            live: AtomicUsize::new(1),
+            up: AtomicBool::new(false),
+            why: Mutex::new(Some("not connected yet".into())),
+            settings: settings.clone(),
+            admit: redis::Script::new(ADMIT),
+            debit: redis::Script::new(DEBIT),
+        });
+        shared.beat().await;
+        Ok(shared)
+    }
+
+    /// This instance's id among the live ones.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Where this instance stands.
+    pub fn state(&self) -> SharedState {
+        SharedState {
+            shared: self.up.load(Ordering::Relaxed),
+            instances: self.live.load(Ordering::Relaxed).max(1),
+            why: self.why.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+        }
+    }
+
+    fn timeout(&self) -> Duration {
+        Duration::from_millis(self.settings.timeout_ms.max(1))
+    }
+
+    /// The connection, while Redis is answering.
+    fn conn(&self) -> Option<ConnectionManager> {
+        if !self.up.load(Ordering::Relaxed) {
+            return None;
+        }
+        self.conn.load_full().map(|c| (*c).clone())
+    }
+
+    /// Redis failed: the local shares apply until a heartbeat finds it again.
+    fn down(&self, why: String) {
+        if self.up.swap(false, Ordering::Relaxed) {
+            tracing::warn!(error = %why, instances = self.live.load(Ordering::Relaxed), "Redis does not answer: each limit falls back to this instance's share");
+        }
+        metrics::gauge!("concord_shared_degraded").set(1.0);
+        *self.why.lock().unwrap_or_else(|e| e.into_inner()) = Some(why);
+    }
+
+    fn recovered(&self) {
+        if !self.up.swap(true, Ordering::Relaxed) {
+            tracing::info!("Redis answers: limits are shared again");
+        }
+        metrics::gauge!("concord_shared_degraded").set(0.0);
+        *self.why.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    /// One heartbeat: connects if need be, says this instance is alive and counts the others.
+    async fn beat(&self) {
+        let conn = match self.conn.load_full() {
+            Some(c) => (*c).clone(),
+            None => {
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(self.timeout()))
+                    .set_response_timeout(Some(self.timeout()))
+                    .set_number_of_retries(1);
+                match tokio::time::timeout(
+                    self.timeout() * 2,
+                    ConnectionManager::new_with_config(self.client.clone(), config),
+                )
+                .await
+                {
+                    Ok(Ok(c)) => {
+                        self.conn.store(Some(Arc::new(c.clone())));
+                        c
+                    }
+                    Ok(Err(e)) => return self.down(redact(&e)),
+                    Err(_) => return self.down("connecting took too long".into()),
+                }
+            }
+        };
+        let mut conn = conn;
+        let now = concord_models::date::now_ms();
+        let stale = now - 5 * i64::try_from(self.settings.heartbeat_ms).unwrap_or(1000);
+        let counted: redis::RedisResult<(i64, i64, usize)> = redis::pipe()
+            .zadd(INSTANCES, &self.id, now)
+            .zrembyscore(INSTANCES, "-inf", stale)
+            .zcard(INSTANCES)
+            .query_async(&mut conn)
+            .await;
+        match counted {
+            Ok((_, _, n)) => {
+                self.live.store(n.max(1), Ordering::Relaxed);
+                metrics::gauge!("concord_instances_live").set(n as f64);
+                self.recovered();
+            }
+            Err(e) => self.down(redact(&e)),
+        }
+    }
+
+    /// Makes `server` one of the instances: its tenants' rate limits go to Redis, its edits are
+    /// announced, the others' edits re-read, and the heartbeat runs — until the returned tasks
+    /// are aborted or the server is dropped.
+    pub fn join(self: &Arc<Self>, server: &Arc<crate::Server>) -> Vec<tokio::task::JoinHandle<()>> {
+        server
+            .tenants
+            .share_limits(Box::new(SharedRates::new(self.clone())));
+        let every = Duration::from_millis(self.settings.heartbeat_ms.max(50));
+        let this = Arc::downgrade(self);
+        let heart = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(s) = this.upgrade() else { return };
+                s.beat().await;
+            }
+        });
+        let this = Arc::downgrade(self);
+        let at = Arc::downgrade(server);
+        let listen = tokio::spawn(async move {
+            loop {
+                let (Some(s), Some(server)) = (this.upgrade(), at.upgrade()) else {
+                    return;
+                };
+                let client = s.client.clone();
+                let id = s.id.clone();
+                drop(s);
+                if let Err(e) = listen(&client, &id, &server).await {
+                    tracing::debug!(error = %redact(&e), "the edits channel closed; listening again");
+                }
+                drop(server);
+                tokio::time::sleep(every).await;
+            }
+        });
+        // Our own edits are told to the others.
+        let tell = |what: &'static str| {
+            let this = Arc::downgrade(self);
+            move || {
+                let Some(s) = this.upgrade() else { return };
+                let Some(mut conn) = s.conn() else { return };
+                let message = format!("{what} {}", s.id);
+                tokio::spawn(async move {
+                    let _: redis::RedisResult<i64> = redis::cmd("PUBLISH")
+                        .arg(CHANGED)
+                        .arg(message)
+                        .query_async(&mut conn)
+                        .await;
+                });
+            }
+        };
+        server.models.on_change(tell("models"));
+        server.tenants.on_change(tell("tenants"));
+        vec![heart, listen]
+    }
+}
+
+/// Re-reads on every edit another instance announces; everything once on (re)subscribing,
+/// since what was said while not listening is lost.
+async fn listen(
+    client: &redis::Client,
+    id: &str,
+    server: &crate::Server,
+) -> redis::RedisResult<()> {
+    let (models, tenants) = (&server.models, &server.tenants);
+    let mut pubsub = client.get_async_pubsub().await?;
+    pubsub.subscribe(CHANGED).await?;
+    let _ = models.refresh().await;
+    let _ = tenants.refresh().await;
+    let mut messages = pubsub.on_message();
+    while let Some(m) = messages.next().await {
+        let text: String = m.get_payload()?;
+        let (what, from) = text.split_once(' ').unwrap_or((&text, ""));
+        if from == id {
+            continue;
+        }
+        let done = match what {
+            "models" => models.refresh().await.map_err(|e| e.to_string()),
+            "tenants" => tenants.refresh().await.map_err(|e| e.to_string()),
+            _ => Ok(()),
+        };
+        if let Err(e) = done {
+            tracing::warn!(error = %e, "an edit announced by another instance could not be read");
+        }
+    }
+    Ok(())
+}
+
+/// Tenants' rate limits in Redis, with this instance's share of each as the fallback.
+pub struct SharedRates {
+    shared: Arc<Shared>,
+    local: TenantLimits,
+}
+
+impl SharedRates {
+    /// Over `shared`.
+    pub fn new(shared: Arc<Shared>) -> Self {
+        Self {
+            shared,
+            local: TenantLimits::default(),
+        }
+    }
+}
+
+fn keys(tenant: &str) -> (String, String) {
+    (
+        format!("concord:rate:{tenant}:requests"),
+        format!("concord:rate:{tenant}:tokens"),
+    )
+}
+
+impl RateStore for SharedRates {
+    fn admit<'a>(&'a self, tenant: &'a Tenant) -> BoxFuture<'a, std::result::Result<(), Refusal>> {
+        Box::pin(async move {
+            if tenant.rpm.is_none() && tenant.tpm.is_none() {
+                return Ok(());
+            }
+            if let Some(mut conn) = self.shared.conn() {
+                let (rk, tk) = keys(&tenant.name);
+                let n = |v: Option<u64>| v.map_or(String::new(), |v| v.to_string());
+                let answer: redis::RedisResult<(i64, i64)> = self
+                    .shared
+                    .admit
+                    .key(rk)
+                    .key(tk)
+                    .arg(n(tenant.rpm))
+                    .arg(n(tenant.tpm))
+                    .invoke_async(&mut conn)
+                    .await;
+                match answer {
+                    Ok((0, _)) => return Ok(()),
+                    Ok((1, us)) => {
+                        return Err(Refusal::Requests(Duration::from_micros(us.max(1) as u64)))
+                    }
+                    Ok((_, us)) => {
+                        return Err(Refusal::Tokens(Duration::from_micros(us.max(1) as u64)))
+                    }
+                    Err(e) => self.shared.down(redact(&e)),
+                }
+            }
+            let share = self.shared.state().instances as u64;
+            self.local.admit_share(tenant, share)
+        })
+    }
+
+    fn spent(&self, tenant: &str, tpm: Option<u64>, tokens: u64) {
+        let Some(tpm) = tpm else { return };
+        match self.shared.conn() {
+            Some(mut conn) => {
+                let shared = self.shared.clone();
+                let key = keys(tenant).1;
+                tokio::spawn(async move {
+                    let done: redis::RedisResult<i64> = shared
+                        .debit
+                        .key(key)
+                        .arg(tpm)
+                        .arg(tokens)
+                        .invoke_async(&mut conn)
+                        .await;
+                    if let Err(e) = done {
+                        shared.down(redact(&e));
+                    }
+                });
+            }
+            None => {
+                let share = self.shared.state().instances as u64;
+                self.local.spent(tenant, Some((tpm / share).max(1)), tokens);
+            }
+        }
+    }
+}
