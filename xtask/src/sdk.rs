@@ -20,6 +20,15 @@ pub fn ensure_sdks() -> Result<PathBuf> {
     let venv = venv();
     let python = venv.join("bin/python3");
     let stamp = venv.join(".requirements");
+    // `.ci/run` makes the virtualenv beside the build (`.ci/sdk-venv`): wait for it.
+    if let Ok(done) = std::env::var("CONCORD_SDK_VENV_DONE") {
+        for _ in 0..1200 {
+            if std::path::Path::new(&done).exists() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        }
+    }
     if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) && python.exists() {
         return Ok(python);
     }

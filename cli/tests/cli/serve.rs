@@ -217,7 +217,7 @@ async fn tenants_are_made_listed_disabled_and_rotated() {
 
 /// With `--features otlp` and an OTLP endpoint in the environment, each call's span reaches a
 /// loopback receiver at shutdown, with its gen_ai attributes and without the tenant's key.
-/// (`cargo xtask ci` runs it: `cargo test -p concord-cli --features otlp --test cli otlp`.)
+/// (`cargo xtask ci` runs it, testing the workspace with `--features concord-cli/otlp`.)
 #[cfg(feature = "otlp")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn otlp_export_carries_each_calls_span_with_its_gen_ai_attributes() {

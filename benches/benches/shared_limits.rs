@@ -1,0 +1,110 @@
+//! What a tenant's rate limit costs per admission: in this process (`TenantLimits`, a mutex
+//! and a map) and shared through Redis on loopback (`SharedRates`: one Lua script, one round
+//! trip). The bench starts a `redis-server` of its own on a free loopback port, and says it
+//! skipped when there is none. Besides criterion's means, it prints the latency percentiles of
+//! 20,000 admissions one after another, since a limiter's tail is what a call feels.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use concord_server::limits::{RateStore, TenantLimits};
+use concord_server::shared::{Shared, SharedRates};
+use concord_server::{RedisSection, Tenant};
+use criterion::Criterion;
+
+fn tenant() -> Tenant {
+    // A rate no run reaches: every admission takes the whole path and is admitted.
+    Tenant {
+        name: "bench".into(),
+        disabled: false,
+        default_model: None,
+        created_at_ms: 0,
+        key_hints: Vec::new(),
+        budget: None,
+        rpm: Some(10_000_000),
+        tpm: Some(1_000_000_000),
+    }
+}
+
+fn percentiles(name: &str, rt: &tokio::runtime::Runtime, store: &dyn RateStore) {
+    let t = tenant();
+    let mut took: Vec<Duration> = Vec::with_capacity(20_000);
+    rt.block_on(async {
+        for _ in 0..20_000 {
+            let start = Instant::now();
+            store.admit(&t).await.expect("admitted");
+            took.push(start.elapsed());
+        }
+    });
+    took.sort();
+    let at = |q: f64| took[((took.len() as f64 * q) as usize).min(took.len() - 1)];
+    println!(
+        "{name:<28} p50 {:>8.1} µs   p99 {:>8.1} µs   p99.9 {:>8.1} µs   max {:>8.1} µs",
+        at(0.50).as_secs_f64() * 1e6,
+        at(0.99).as_secs_f64() * 1e6,
+        at(0.999).as_secs_f64() * 1e6,
+        took[took.len() - 1].as_secs_f64() * 1e6,
+    );
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut c = Criterion::default().configure_from_args();
+    let local = TenantLimits::default();
+    let t = tenant();
+    c.bench_function("shared_limits/in_process", |b| {
+        b.iter(|| local.admit_share(&t, 1).unwrap())
+    });
+    percentiles("shared_limits/in_process", &rt, &local);
+
+    if !std::path::Path::new("/usr/bin/redis-server").exists() {
+        println!(
+            "skipped: shared_limits/redis: redis-server is not installed (Debian's redis-server)"
+        );
+        c.final_summary();
+        return;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap();
+    let mut server = std::process::Command::new("/usr/bin/redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let shared = rt.block_on(async {
+        Shared::connect(
+            &RedisSection {
+                url: Some(format!("redis://127.0.0.1:{port}/0")),
+                ..RedisSection::default()
+            },
+            None,
+        )
+        .await
+        .unwrap()
+    });
+    assert!(shared.state().shared, "Redis answers: {:?}", shared.state());
+    let store = SharedRates::new(Arc::clone(&shared));
+    c.bench_function("shared_limits/redis", |b| {
+        b.iter(|| rt.block_on(store.admit(&t)).unwrap())
+    });
+    percentiles("shared_limits/redis", &rt, &store);
+    assert!(shared.state().shared, "Redis still answered at the end");
+    let _ = server.kill();
+    let _ = server.wait();
+    c.final_summary();
+}
