@@ -114,6 +114,15 @@ pub struct RedisSection {
     /// waiting and uses its local share of each limit.
     #[schemars(range(min = 1), example = 250)]
     pub timeout_ms: u64,
+    /// How long a provider's call permit outlives the instance holding it, in milliseconds: a
+    /// live instance renews its permits every heartbeat; one that dies without releasing them
+    /// gives them back after this long.
+    #[schemars(range(min = 100), example = 10000)]
+    pub lease_ms: u64,
+    /// The longest a call waits for a provider's shared rate or a free call permit, in
+    /// milliseconds, before it is refused with `rate_limited` and when to retry.
+    #[schemars(range(min = 0), example = 30000)]
+    pub queue_timeout_ms: u64,
 }
 
 impl Default for RedisSection {
@@ -123,6 +132,8 @@ impl Default for RedisSection {
             password: None,
             heartbeat_ms: 1000,
             timeout_ms: 250,
+            lease_ms: 10_000,
+            queue_timeout_ms: 30_000,
         }
     }
 }
@@ -130,7 +141,7 @@ impl Default for RedisSection {
 impl Section for RedisSection {
     const PATH: &'static str = "redis";
     const ABOUT: &'static str = "Redis, for several instances of `concord serve`: tenants' \
-        rate limits shared across them, and edits seen by all at once.";
+        and providers' limits shared across them, and edits seen by all at once.";
 
     fn validate(&self, issues: &mut Issues) {
         if let Some(url) = &self.url {

@@ -1,12 +1,17 @@
 //! State several instances of `concord serve` share, through Redis (`[redis] url`;
 //! docs/scale-out.md): tenants' rate limits (one GCRA schedule per tenant and limit in Redis,
-//! admitted by one Lua script, one round trip), and word of every edit to the model database or
-//! the tenants (pub/sub), so each instance re-reads at once instead of at its next interval.
+//! admitted by one Lua script, one round trip); providers' requests per minute (a GCRA that
+//! gives each call its slot, waited for up to `queue_timeout_ms`) and calls in parallel
+//! (permits with leases an instance renews every heartbeat, so a dead instance's permits come
+//! back within `lease_ms`), as the model database sets them; and word of every edit to the
+//! model database or the tenants (pub/sub), so each instance re-reads at once instead of at its
+//! next interval.
 //!
 //! When Redis does not answer (within `[redis] timeout_ms`), an instance does not wait on it
 //! call after call, and neither admits everything nor refuses everything: it enforces its
 //! *local share* of each limit — the limit divided by the number of instances it last knew to be
-//! alive — and says so in `/health/ready` and `concord_shared_degraded`. A heartbeat
+//! alive — and says so in `/health/ready` and `concord_shared_degraded`. For providers the
+//! dispatcher enforces that share (`Registry::set_limit_share`). A heartbeat
 //! (`heartbeat_ms`) checks Redis and counts the live instances; when Redis answers again the
 //! shared schedules are used from the next call.
 
@@ -63,6 +68,47 @@ redis.call('SET', KEYS[1], string.format('%d', after), 'PX', math.floor((after -
 return 1
 ";
 
+/// A provider's shared requests per minute: the slot this call gets, waited for when it is at
+/// most ARGV[2] µs away. ARGV[1]: requests per minute. Returns {0, wait µs} or {1, wait µs}
+/// (refused: that wait is too long).
+const RESERVE: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local minute = 60000000
+local interval = math.floor(minute / tonumber(ARGV[1]))
+local tat = math.max(tonumber(redis.call('GET', KEYS[1]) or now), now)
+local wait = math.max(0, tat - (minute - interval) - now)
+if wait > tonumber(ARGV[2]) then return {1, wait} end
+local after = tat + interval
+redis.call('SET', KEYS[1], string.format('%d', after), 'PX', math.floor((after - now) / 1000) + 1000)
+return {0, wait}
+";
+
+/// A provider's call permits: a sorted set of permit ids scored by when their lease ends (ms).
+/// ARGV: the limit, the lease (ms), this permit's id. Returns 1 when taken, else 0.
+const ACQUIRE: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) * 2)
+  return 1
+end
+return 0
+";
+
+/// Renews this instance's permits: KEYS[i] holds ARGV[i + 1]; ARGV[1] the lease (ms).
+const RENEW: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+for i, key in ipairs(KEYS) do
+  redis.call('ZADD', key, 'XX', now + tonumber(ARGV[1]), ARGV[i + 1])
+  redis.call('PEXPIRE', key, tonumber(ARGV[1]) * 2)
+end
+return #KEYS
+";
+
 /// How an instance stands with the others.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SharedState {
@@ -85,6 +131,11 @@ pub struct Shared {
     settings: RedisSection,
     admit: redis::Script,
     debit: redis::Script,
+    reserve: redis::Script,
+    acquire: redis::Script,
+    renew: redis::Script,
+    /// The call permits this instance holds: id → the provider's permit key.
+    held: Mutex<std::collections::HashMap<String, String>>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -128,6 +179,10 @@ impl Shared {
             settings: settings.clone(),
             admit: redis::Script::new(ADMIT),
             debit: redis::Script::new(DEBIT),
+            reserve: redis::Script::new(RESERVE),
+            acquire: redis::Script::new(ACQUIRE),
+            renew: redis::Script::new(RENEW),
+            held: Mutex::new(std::collections::HashMap::new()),
         });
         shared.beat().await;
         Ok(shared)
@@ -215,7 +270,34 @@ impl Shared {
                 metrics::gauge!("concord_instances_live").set(n as f64);
                 self.recovered();
             }
-            Err(e) => self.down(redact(&e)),
+            Err(e) => return self.down(redact(&e)),
+        }
+        let held: Vec<(String, String)> = self
+            .held
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(id, key)| (id.clone(), key.clone()))
+            .collect();
+        if !held.is_empty() {
+            let mut call = self.renew.prepare_invoke();
+            call.arg(self.settings.lease_ms);
+            for (id, key) in &held {
+                call.key(key).arg(id);
+            }
+            if let Err(e) = call.invoke_async::<i64>(&mut conn).await {
+                self.down(redact(&e));
+            }
+        }
+    }
+
+    /// The share of the model database's provider limits this instance's dispatchers enforce:
+    /// the whole (1) while Redis holds the deployment's, else its part.
+    fn share(&self) -> u32 {
+        if self.up.load(Ordering::Relaxed) {
+            1
+        } else {
+            u32::try_from(self.live.load(Ordering::Relaxed).max(1)).unwrap_or(u32::MAX)
         }
     }
 
@@ -228,13 +310,25 @@ impl Shared {
             .share_limits(Box::new(SharedRates::new(self.clone())));
         let every = Duration::from_millis(self.settings.heartbeat_ms.max(50));
         let this = Arc::downgrade(self);
+        let at = Arc::downgrade(server);
         let heart = tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut applied = 1;
             loop {
                 tick.tick().await;
-                let Some(s) = this.upgrade() else { return };
+                let (Some(s), Some(server)) = (this.upgrade(), at.upgrade()) else {
+                    return;
+                };
                 s.beat().await;
+                // Redis gone (or back): the dispatchers take their part of the deployment's
+                // provider limits (or the whole again, Redis holding the deployment's).
+                let share = s.share();
+                if share != applied {
+                    server.registry.set_limit_share(share);
+                    server.registry.apply_limits_from(&server.models);
+                    applied = share;
+                }
             }
         });
         let this = Arc::downgrade(self);
@@ -388,5 +482,204 @@ impl RateStore for SharedRates {
                 self.local.spent(tenant, Some((tpm / share).max(1)), tokens);
             }
         }
+    }
+}
+
+/// A provider's calls held to the deployment's limits in Redis (the model database's requests
+/// per minute and calls in parallel for it), when Redis answers; when it does not, nothing here
+/// and the dispatcher enforces this instance's share.
+pub struct SharedLimited<P> {
+    inner: P,
+    hook: ProviderHook,
+}
+
+struct ProviderHook {
+    shared: Arc<Shared>,
+    provider: String,
+    rpm: Option<u32>,
+    parallel: Option<u32>,
+}
+
+/// A call permit, given back when the call ends (or, if this instance dies, when its lease does).
+pub struct Permit {
+    shared: Arc<Shared>,
+    key: String,
+    id: String,
+}
+
+impl<P> SharedLimited<P> {
+    /// `inner`, the calls of `provider` held to `limits` (the model database's) through `shared`.
+    pub fn new(
+        inner: P,
+        shared: Arc<Shared>,
+        provider: &str,
+        limits: Option<&concord_models::ProviderLimits>,
+    ) -> Self {
+        Self {
+            inner,
+            hook: ProviderHook {
+                shared,
+                provider: provider.to_owned(),
+                rpm: limits.and_then(|l| l.requests_per_minute),
+                parallel: limits.and_then(|l| l.max_parallel),
+            },
+        }
+    }
+}
+
+fn refused(provider: &str, why: String, after: Duration) -> concord::Error {
+    concord::Error::new(concord::ErrorKind::RateLimited, provider, why)
+        .with_retry_after(Some(after))
+}
+
+impl concord_dispatch::hook::Hook for ProviderHook {
+    type Ticket = Option<Permit>;
+
+    async fn enter(
+        &self,
+        _: &str,
+        _: &concord::Request,
+        _: &concord::RuntimeContext,
+    ) -> concord::Result<Option<Permit>> {
+        if self.rpm.is_none() && self.parallel.is_none() {
+            return Ok(None);
+        }
+        let Some(mut conn) = self.shared.conn() else {
+            return Ok(None);
+        };
+        let queue = Duration::from_millis(self.shared.settings.queue_timeout_ms);
+        let deadline = tokio::time::Instant::now() + queue;
+        if let Some(rpm) = self.rpm {
+            let key = format!("concord:provider:{}:rate", self.provider);
+            let answer: redis::RedisResult<(i64, i64)> = self
+                .shared
+                .reserve
+                .key(key)
+                .arg(rpm)
+                .arg(queue.as_micros() as u64)
+                .invoke_async(&mut conn)
+                .await;
+            match answer {
+                Ok((0, wait)) if wait > 0 => {
+                    tokio::time::sleep(Duration::from_micros(wait as u64)).await;
+                }
+                Ok((0, _)) => {}
+                Ok((_, wait)) => {
+                    let after = Duration::from_micros(wait.max(1) as u64);
+                    return Err(refused(
+                        &self.provider,
+                        format!(
+                            "the deployment's {rpm} requests a minute to {} are taken: the next slot is {} ms away, past [redis] queue_timeout_ms ({} ms)",
+                            self.provider,
+                            after.as_millis(),
+                            queue.as_millis()
+                        ),
+                        after,
+                    ));
+                }
+                Err(e) => {
+                    self.shared.down(redact(&e));
+                    return Ok(None);
+                }
+            }
+        }
+        let Some(limit) = self.parallel else {
+            return Ok(None);
+        };
+        let key = format!("concord:provider:{}:permits", self.provider);
+        let mut id = [0u8; 12];
+        let _ = getrandom::getrandom(&mut id);
+        let id: String = id.iter().map(|b| format!("{b:02x}")).collect();
+        // Taken in turn by whoever asks first after one is given back: polled, since Redis
+        // cannot wake a waiter on another instance without a connection held per call.
+        let mut pause = Duration::from_millis(2);
+        loop {
+            let taken: redis::RedisResult<i64> = self
+                .shared
+                .acquire
+                .key(&key)
+                .arg(limit)
+                .arg(self.shared.settings.lease_ms)
+                .arg(&id)
+                .invoke_async(&mut conn)
+                .await;
+            match taken {
+                Ok(1) => {
+                    self.shared
+                        .held
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(id.clone(), key.clone());
+                    return Ok(Some(Permit {
+                        shared: self.shared.clone(),
+                        key,
+                        id,
+                    }));
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    self.shared.down(redact(&e));
+                    return Ok(None);
+                }
+            }
+            if tokio::time::Instant::now() + pause > deadline {
+                return Err(refused(
+                    &self.provider,
+                    format!(
+                        "the deployment's {limit} calls in parallel to {} are all taken, and none came free within [redis] queue_timeout_ms ({} ms)",
+                        self.provider,
+                        queue.as_millis()
+                    ),
+                    pause,
+                ));
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(50));
+        }
+    }
+
+    fn finish(permit: Option<Permit>, _: concord_dispatch::hook::Outcome<'_>) {
+        let Some(p) = permit else { return };
+        p.shared
+            .held
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&p.id);
+        let Some(mut conn) = p.shared.conn() else {
+            return;
+        };
+        tokio::spawn(async move {
+            let _: redis::RedisResult<i64> = redis::cmd("ZREM")
+                .arg(&p.key)
+                .arg(&p.id)
+                .query_async(&mut conn)
+                .await;
+        });
+    }
+}
+
+impl<P: concord::Provider> concord::Provider for SharedLimited<P> {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn capabilities(&self) -> concord::Capabilities {
+        self.inner.capabilities()
+    }
+
+    fn generate<'a>(
+        &'a self,
+        request: &'a concord::Request,
+        ctx: &'a concord::RuntimeContext,
+    ) -> BoxFuture<'a, concord::Result<concord::Response>> {
+        concord_dispatch::hook::generate(&self.hook, &self.inner, request, ctx)
+    }
+
+    fn stream<'a>(
+        &'a self,
+        request: &'a concord::Request,
+        ctx: &'a concord::RuntimeContext,
+    ) -> BoxFuture<'a, concord::Result<concord::EventStream>> {
+        concord_dispatch::hook::stream(&self.hook, &self.inner, request, ctx)
     }
 }

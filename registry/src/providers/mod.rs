@@ -246,6 +246,8 @@ struct Inner {
     options: Options,
     calls: Arc<Calls>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// The model database's limits are enforced at `1 / share` (see `set_limit_share`).
+    limit_share: std::sync::atomic::AtomicU32,
 }
 
 /// The registry. Cheap to clone; clones share everything.
@@ -287,6 +289,7 @@ impl Registry {
                 options,
                 calls: Arc::new(Calls::default()),
                 tasks: Mutex::new(Vec::new()),
+                limit_share: std::sync::atomic::AtomicU32::new(1),
             }),
         }
     }
@@ -490,11 +493,24 @@ impl Registry {
         for e in self.inner.entries.load().values() {
             let Some(d) = &e.dispatcher else { continue };
             let mut applied = e.applied.lock().expect("entry limits");
-            if concord_models::limits::apply(models, &e.name, &e.limits, d, &mut applied) {
+            let share = self
+                .inner
+                .limit_share
+                .load(std::sync::atomic::Ordering::Relaxed);
+            if concord_models::limits::apply(models, &e.name, &e.limits, d, &mut applied, share) {
                 changed.push(e.name.clone());
             }
         }
         changed
+    }
+
+    /// Enforces the model database's limits at `1 / share` of each from now on (applied at the
+    /// next [`Registry::apply_limits_from`]): an instance of several that cannot share them
+    /// (Redis is gone) takes its part; 1 (the default) is the whole limit.
+    pub fn set_limit_share(&self, share: u32) {
+        self.inner
+            .limit_share
+            .store(share.max(1), std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Keeps the dispatchers on the model database's limits, checking every `every` (the bound on

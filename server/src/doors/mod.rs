@@ -257,15 +257,27 @@ fn attempt(
     body_bytes: usize,
     upstream: &Arc<AtomicU64>,
 ) -> Result<Metered<Box<dyn concord::Provider>>, Error> {
-    let timed = || Timed {
-        inner: route.provider.clone(),
-        upstream: upstream.clone(),
-        timer: crate::observe::CallTimer {
-            tokens: tenant.tpm.map(|tpm| (server.clone(), tpm)),
-        },
+    let timed = || -> Box<dyn concord::Provider> {
+        let t = Timed {
+            inner: route.provider.clone(),
+            upstream: upstream.clone(),
+            timer: crate::observe::CallTimer {
+                tokens: tenant.tpm.map(|tpm| (server.clone(), tpm)),
+            },
+        };
+        // Several instances: the deployment's limits of the provider, held in Redis.
+        match &server.shared {
+            Some(shared) => Box::new(crate::shared::SharedLimited::new(
+                t,
+                shared.clone(),
+                &route.name,
+                server.models.limits(&route.name).as_ref(),
+            )),
+            None => Box::new(t),
+        }
     };
     let inner: Box<dyn concord::Provider> = match tenant.budget {
-        None => Box::new(timed()),
+        None => timed(),
         Some(budget) => {
             let prices = server
                 .models

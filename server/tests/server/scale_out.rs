@@ -97,8 +97,19 @@ struct Cluster {
     instances: Vec<(Arc<Server>, String)>,
     http: reqwest::Client,
     _tasks: Vec<tokio::task::JoinHandle<()>>,
-    _mock: MockVendor,
+    mock: MockVendor,
     _dir: TempDir,
+}
+
+/// What a cluster's vendor and provider are like.
+#[derive(Default, Clone)]
+struct Setup {
+    /// How long the mock vendor takes to answer.
+    latency: Duration,
+    /// The model database's limits of `openai` (the deployment's).
+    limits: Option<concord_models::ProviderLimits>,
+    /// `[redis] queue_timeout_ms` (default: the setting's).
+    queue_timeout_ms: Option<u64>,
 }
 
 /// `n` instances; `tenants` are made first, `(name, rpm)`; returns their keys too.
@@ -108,6 +119,27 @@ async fn cluster(
     redis: Option<&str>,
     tenants: &[(&str, u64)],
 ) -> (Cluster, Vec<String>) {
+    cluster_with(test, n, redis, tenants, Setup::default()).await
+}
+
+fn redis_section(url: &str, setup: &Setup) -> RedisSection {
+    RedisSection {
+        url: Some(url.to_owned()),
+        heartbeat_ms: 100,
+        timeout_ms: 100,
+        lease_ms: 1000,
+        queue_timeout_ms: setup.queue_timeout_ms.unwrap_or(30_000),
+        ..RedisSection::default()
+    }
+}
+
+async fn cluster_with(
+    test: &str,
+    n: usize,
+    redis: Option<&str>,
+    tenants: &[(&str, u64)],
+    setup: Setup,
+) -> (Cluster, Vec<String>) {
     let dir = std::env::temp_dir().join(format!("concord-scale-{}-{test}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let database = DatabaseSection {
@@ -115,7 +147,13 @@ async fn cluster(
         refresh_secs: 0,
         ..DatabaseSection::default()
     };
-    let mock = MockVendor::start(Protocol::Openai, "auto").await.unwrap();
+    let mock = MockVendor::start_with(
+        concord_harness::MockConfig::new(Protocol::Openai)
+            .scenario("auto")
+            .latency(setup.latency),
+    )
+    .await
+    .unwrap();
     let http = reqwest::Client::new();
     let mut keys = Vec::new();
     let mut instances = Vec::new();
@@ -129,6 +167,9 @@ async fn cluster(
                 keys.push(t.create(name, None, None).await.unwrap());
                 t.set_rate_limits(name, Some(*rpm), None).await.unwrap();
             }
+            if let Some(l) = &setup.limits {
+                models.set_limits(l).await.unwrap();
+            }
         }
         let registry = Registry::new(Options::new(http.clone()));
         let ctx = RuntimeContext::new()
@@ -140,17 +181,9 @@ async fn cluster(
             .unwrap();
         let shared = match redis {
             Some(url) => Some(
-                Shared::connect(
-                    &RedisSection {
-                        url: Some(url.to_owned()),
-                        heartbeat_ms: 100,
-                        timeout_ms: 100,
-                        ..RedisSection::default()
-                    },
-                    None,
-                )
-                .await
-                .unwrap(),
+                Shared::connect(&redis_section(url, &setup), None)
+                    .await
+                    .unwrap(),
             ),
             None => None,
         };
@@ -176,7 +209,7 @@ async fn cluster(
         instances,
         http,
         _tasks: tasks,
-        _mock: mock,
+        mock,
         _dir: TempDir(dir),
     };
     // Every instance has said it is alive before anything is measured.
@@ -342,4 +375,245 @@ async fn an_edit_on_one_instance_is_used_by_the_others_at_once() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(refused, "B refused the disabled tenant within a second");
+}
+
+fn openai_limits(
+    rpm: Option<u32>,
+    parallel: Option<u32>,
+) -> Option<concord_models::ProviderLimits> {
+    Some(concord_models::ProviderLimits {
+        provider: "openai".into(),
+        requests_per_minute: rpm,
+        tokens_per_minute: None,
+        max_parallel: parallel,
+    })
+}
+
+#[tokio::test]
+async fn a_providers_calls_in_parallel_hold_across_instances() {
+    let Some(redis) = Redis::start().await else {
+        return;
+    };
+    let setup = Setup {
+        latency: Duration::from_millis(150),
+        limits: openai_limits(None, Some(2)),
+        ..Setup::default()
+    };
+    let (c, keys) = cluster_with(
+        "parallel",
+        3,
+        Some(&redis.url()),
+        &[("team", 100_000)],
+        setup,
+    )
+    .await;
+    // Nine calls at once over three instances, two in parallel for the deployment: all
+    // answered, never more than two at the vendor.
+    let calls = (0..9).map(|i| c.call(i % 3, &keys[0]));
+    let statuses = futures_util::future::join_all(calls).await;
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    assert_eq!(
+        c.mock.observations().max_in_flight(),
+        2,
+        "the vendor saw at most the limit, and the limit was used"
+    );
+}
+
+#[tokio::test]
+async fn a_providers_rate_holds_across_instances() {
+    let Some(redis) = Redis::start().await else {
+        return;
+    };
+    let setup = Setup {
+        limits: openai_limits(Some(6), None),
+        queue_timeout_ms: Some(300),
+        ..Setup::default()
+    };
+    let (c, keys) = cluster_with(
+        "provider-rate",
+        2,
+        Some(&redis.url()),
+        &[("team", 100_000)],
+        setup,
+    )
+    .await;
+    // Six a minute for the deployment: six of twelve over two instances reach the vendor; the
+    // rest are refused at once (their slot is past the 300 ms queue) with when to retry.
+    assert_eq!(admitted(&c, &keys[0], 12).await, 6);
+    assert_eq!(c.mock.requests().len(), 6);
+    let r = c
+        .http
+        .post(format!("{}/v1/chat/completions", c.instances[1].1))
+        .bearer_auth(&keys[0])
+        .json(&json!({"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    let after: f64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1.0..=10.0).contains(&after), "retry in {after} s");
+}
+
+/// The live permits of `openai` in Redis now (leases not yet over), by Redis's clock.
+async fn live_permits(url: &str) -> usize {
+    let client = redis::Client::open(url).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let (secs, micros): (i64, i64) = redis::cmd("TIME").query_async(&mut conn).await.unwrap();
+    let now_ms = secs * 1000 + micros / 1000;
+    let n: usize = redis::cmd("ZCOUNT")
+        .arg("concord:provider:openai:permits")
+        .arg(format!("({now_ms}"))
+        .arg("+inf")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    n
+}
+
+/// Not a test of its own: the instance `an_instance_killed_mid_call_gives_its_permit_back_within_the_lease`
+/// starts as a separate process (this test binary, run again) and kills.
+#[tokio::test]
+#[ignore = "a helper: run as a child process by the kill test, with CONCORD_TEST_CHILD set"]
+async fn child_instance() {
+    let Ok(spec) = std::env::var("CONCORD_TEST_CHILD") else {
+        return;
+    };
+    let mut parts = spec.split('|');
+    let (dir, redis, vendor) = (
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+    );
+    let database = DatabaseSection {
+        data_dir: Some(dir.into()),
+        refresh_secs: 0,
+        ..DatabaseSection::default()
+    };
+    let (models, store) = database.open_with_store(&|_| None).await.unwrap();
+    let http = reqwest::Client::new();
+    let registry = Registry::new(Options::new(http.clone()));
+    let ctx = RuntimeContext::new()
+        .base_url(vendor)
+        .credential(VENDOR_KEY)
+        .client(http);
+    registry
+        .register_instance("openai", Arc::new(concord::builtin("openai").unwrap()), ctx)
+        .unwrap();
+    let server = Arc::new(Server {
+        registry,
+        recorder: Recorder::new(models.store().clone()),
+        budgets: Arc::new(concord_server::budget::Budgets::new(models.store().clone())),
+        models,
+        tenants: Tenants::open(store.pool().clone()).await.unwrap(),
+        settings: ServerSection::default(),
+        admin: None,
+        shared: Some(
+            Shared::connect(&redis_section(redis, &Setup::default()), None)
+                .await
+                .unwrap(),
+        ),
+    });
+    let _tasks = server.shared.as_ref().unwrap().join(&server);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    println!("CHILD-LISTENING http://{}", listener.local_addr().unwrap());
+    server
+        .serve(listener, std::future::pending())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn an_instance_killed_mid_call_gives_its_permit_back_within_the_lease() {
+    use std::io::BufRead;
+    let Some(redis) = Redis::start().await else {
+        return;
+    };
+    // A vendor that never answers in time: the call holds its permit until its instance dies.
+    let setup = Setup {
+        latency: Duration::from_secs(60),
+        limits: openai_limits(None, Some(1)),
+        ..Setup::default()
+    };
+    let (c, keys) = cluster_with("kill", 1, Some(&redis.url()), &[("team", 100_000)], setup).await;
+    let dir = c._dir.0.display().to_string();
+    let spec = format!("{dir}|{}|{}", redis.url(), c.mock.base_url());
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--ignored",
+            "--exact",
+            "scale_out::child_instance",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
+        .env("CONCORD_TEST_CHILD", spec)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let started = tokio::task::spawn_blocking(move || {
+        std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            // libtest writes `test NAME ... ` first, on the same line.
+            .find_map(|l| {
+                l.split("CHILD-LISTENING ")
+                    .nth(1)
+                    .map(|u| u.trim().to_owned())
+            })
+    });
+    let base = match tokio::time::timeout(Duration::from_secs(20), started).await {
+        Ok(found) => found.unwrap().expect("the child instance started"),
+        Err(_) => {
+            let _ = child.kill();
+            panic!("the child instance did not start within 20 s");
+        }
+    };
+    let key = keys[0].clone();
+    let http = c.http.clone();
+    let hanging = tokio::spawn(async move {
+        let _ = http
+            .post(format!("{base}/v1/chat/completions"))
+            .bearer_auth(&key)
+            .json(&json!({"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}))
+            .send()
+            .await;
+    });
+    let mut held = false;
+    for _ in 0..100 {
+        if live_permits(&redis.url()).await == 1 {
+            held = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(held, "the child's call took the permit");
+    // Renewed while the instance lives: still held past two leases.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(
+        live_permits(&redis.url()).await,
+        1,
+        "a live instance keeps its permit"
+    );
+    let killed = std::time::Instant::now();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let mut back = None;
+    for _ in 0..200 {
+        if live_permits(&redis.url()).await == 0 {
+            back = Some(killed.elapsed());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let back = back.expect("the permit came back");
+    assert!(
+        back <= Duration::from_millis(1000 + 150),
+        "within the 1 s lease: {back:?}"
+    );
+    hanging.abort();
 }
