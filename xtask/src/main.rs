@@ -159,8 +159,19 @@ fn ci() -> Result<()> {
             ],
         )
     })?;
+    // The same features as the tests above, or every crate that depends on reqwest is built
+    // again (150 s).
     step("doc tests", &mut || {
-        run(&cargo, &["test", "--workspace", "--doc"])
+        run(
+            &cargo,
+            &[
+                "test",
+                "--workspace",
+                "--features",
+                "concord-cli/otlp",
+                "--doc",
+            ],
+        )
     })?;
     step("generated docs", &mut || {
         docs::env_docs(true)?;
