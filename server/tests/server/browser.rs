@@ -7,7 +7,6 @@
 //! `CONCORD_ADMIN_SCREENSHOTS=docs/admin cargo test -p concord-server --test server browser`.
 
 use std::collections::HashMap;
-use std::os::unix::process::CommandExt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,11 +31,9 @@ struct Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        // The driver leads a process group of its own with the browsers it started: a failed
-        // test (which never closes its session) leaves no Chromium behind.
-        let _ = std::process::Command::new("kill")
-            .args(["-TERM", &format!("-{}", self.driver.id())])
-            .status();
+        // Only the driver: a test that passes has closed its session (and so its Chromium).
+        // Signalling a process group here instead took down every process of this machine's
+        // sandbox, test runner included (seen three times; never without it).
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
@@ -66,7 +63,6 @@ async fn browser() -> Option<Browser> {
         .map(|a| a.port())
         .expect("a free port");
     let driver = std::process::Command::new(CHROMEDRIVER)
-        .process_group(0)
         .arg(format!("--port={port}"))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
