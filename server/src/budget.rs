@@ -10,12 +10,11 @@
 //! reasoning price when higher), at the above-threshold prices when the body is past the tier.
 //!
 //! A period's spend starts from the model database's call records (so a restart forgets
-//! nothing) and is then kept in memory. Each instance keeps its own: several instances over
-//! one database each enforce the budget on their own calls (shared state comes with
-//! scale-out).
+//! nothing) and is then kept in memory — or, with Redis (`[redis] url`), in Redis, where every
+//! instance reserves against the same account (`shared/budgets.rs`, behind [`BudgetStore`]).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use concord::{Error, ErrorKind, EventStream, Provider, Request, Response, RuntimeContext};
@@ -63,14 +62,29 @@ struct Account {
     budget: Budget,
     /// The start of the period `spent` belongs to.
     from_ms: i64,
+    /// What the records said was spent when the account was opened.
+    base: i64,
     spent: i64,
     reserved: i64,
+}
+
+/// Where calls reserve against budgets: this process ([`Budgets`]) or Redis.
+pub trait BudgetStore: Send + Sync {
+    /// Reserves `most` of `tenant`'s `budget` for a call, or refuses it (`quota_exceeded`).
+    fn reserve<'a>(
+        &'a self,
+        tenant: &'a str,
+        budget: Budget,
+        most: Money,
+    ) -> BoxFuture<'a, Result<Reservation, Error>>;
 }
 
 /// The budgets of every tenant this instance has served.
 pub struct Budgets {
     store: Arc<dyn Store>,
     accounts: Mutex<HashMap<String, Arc<Mutex<Account>>>>,
+    /// Where reservations go instead of `accounts`, once set ([`Budgets::share`]).
+    shared: OnceLock<Box<dyn BudgetStore>>,
 }
 
 impl std::fmt::Debug for Budgets {
@@ -94,7 +108,24 @@ impl Budgets {
         Self {
             store,
             accounts: Mutex::default(),
+            shared: OnceLock::new(),
         }
+    }
+
+    /// Reservations go to `store` (Redis) from now on; set once.
+    pub fn share(&self, store: Box<dyn BudgetStore>) {
+        let _ = self.shared.set(store);
+    }
+
+    /// The records this instance reads a period's spend from.
+    pub fn records(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Forgets every account, so the next call of each tenant reads its spend from the
+    /// records again.
+    pub fn forget(&self) {
+        self.accounts.lock().expect("budgets").clear();
     }
 
     /// `tenant`'s account under `budget`, read from the records the first time.
@@ -120,6 +151,7 @@ impl Budgets {
                 Arc::new(Mutex::new(Account {
                     budget,
                     from_ms,
+                    base: spent.0,
                     spent: spent.0,
                     reserved: 0,
                 }))
@@ -138,12 +170,28 @@ impl Budgets {
     }
 
     /// Reserves `most` for a call of `tenant`, or refuses it (`quota_exceeded`, with when the
-    /// period ends as `retry_after`).
+    /// period ends as `retry_after`): in Redis when shared, else here.
     pub async fn reserve(
         &self,
         tenant: &str,
         budget: Budget,
         most: Money,
+    ) -> Result<Reservation, Error> {
+        match self.shared.get() {
+            Some(shared) => shared.reserve(tenant, budget, most).await,
+            None => self.reserve_share(tenant, budget, most, 1).await,
+        }
+    }
+
+    /// Reserves against this instance's `1/share` of what was left of the budget when the
+    /// account was opened (the whole budget when `share` is 1): what an instance may spend on
+    /// its own while it cannot reach the others.
+    pub async fn reserve_share(
+        &self,
+        tenant: &str,
+        budget: Budget,
+        most: Money,
+        share: u32,
     ) -> Result<Reservation, Error> {
         let account = self.account(tenant, budget).await?;
         {
@@ -154,48 +202,99 @@ impl Budgets {
                 // A new period: what was settled belonged to the last one.
                 a.from_ms = from_ms;
                 a.spent = 0;
+                a.base = 0;
             }
-            let limit = a.budget.limit.0;
+            let limit = if share > 1 {
+                a.base + (a.budget.limit.0 - a.base).max(0) / i64::from(share)
+            } else {
+                a.budget.limit.0
+            };
             if a.spent.saturating_add(a.reserved).saturating_add(most.0) > limit {
-                let left = Money((limit - a.spent - a.reserved).max(0));
-                let mut e = Error::new(
-                    ErrorKind::QuotaExceeded,
-                    "concord",
-                    format!(
-                        "the tenant {tenant}'s budget is spent: ${} of ${} per {} used or held, ${} left, and this call could cost up to ${}",
-                        Money(a.spent).dollars(),
-                        a.budget.limit.dollars(),
-                        a.budget.period.name(),
-                        left.dollars(),
-                        most.dollars()
-                    ),
-                );
-                if let Some(next) = next {
-                    e = e.with_retry_after(Some(Duration::from_millis((next - now).max(0) as u64)));
-                }
-                return Err(e);
+                return Err(spent_error(
+                    tenant,
+                    a.budget,
+                    Money(a.spent),
+                    Money(a.reserved),
+                    most,
+                    Money(limit),
+                    now,
+                    next,
+                ));
             }
             a.reserved += most.0;
         }
-        Ok(Reservation {
-            account,
-            held: most.0,
-        })
+        let held = most.0;
+        Ok(Reservation::new(move |cost: Money| {
+            let mut a = account.lock().expect("account");
+            a.reserved -= held;
+            a.spent = a.spent.saturating_add(cost.0);
+        }))
+    }
+}
+
+/// The refusal of a call whose worst case does not fit in what is left of `budget`
+/// (`limit` of it may be spent here), with when the period ends as `retry_after`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn spent_error(
+    tenant: &str,
+    budget: Budget,
+    spent: Money,
+    reserved: Money,
+    most: Money,
+    limit: Money,
+    now: i64,
+    next: Option<i64>,
+) -> Error {
+    let left = Money((limit.0 - spent.0 - reserved.0).max(0));
+    let share = if limit == budget.limit {
+        String::new()
+    } else {
+        format!(
+            " (this instance's share while it cannot reach Redis: ${})",
+            limit.dollars()
+        )
+    };
+    let mut e = Error::new(
+        ErrorKind::QuotaExceeded,
+        "concord",
+        format!(
+            "the tenant {tenant}'s budget is spent: ${} of ${} per {} used or held{share}, ${} left, and this call could cost up to ${}",
+            Money(spent.0.saturating_add(reserved.0)).dollars(),
+            budget.limit.dollars(),
+            budget.period.name(),
+            left.dollars(),
+            most.dollars()
+        ),
+    );
+    if let Some(next) = next {
+        e = e.with_retry_after(Some(Duration::from_millis((next - now).max(0) as u64)));
+    }
+    e
+}
+
+impl BudgetStore for Budgets {
+    fn reserve<'a>(
+        &'a self,
+        tenant: &'a str,
+        budget: Budget,
+        most: Money,
+    ) -> BoxFuture<'a, Result<Reservation, Error>> {
+        Box::pin(self.reserve_share(tenant, budget, most, 1))
     }
 }
 
 /// A call's hold on its tenant's budget; settled once, with its real cost (or nothing).
-pub struct Reservation {
-    account: Arc<Mutex<Account>>,
-    held: i64,
-}
+pub struct Reservation(Box<dyn FnOnce(Money) + Send>);
 
 impl Reservation {
+    /// A hold that `settle` replaces with the call's cost.
+    pub fn new(settle: impl FnOnce(Money) + Send + 'static) -> Self {
+        Self(Box::new(settle))
+    }
+
     /// Replaces the hold with what the call cost.
     pub fn settle(self, cost: Money) {
-        let mut a = self.account.lock().expect("account");
-        a.reserved -= self.held;
-        a.spent = a.spent.saturating_add(cost.0);
+        (self.0)(cost);
     }
 }
 

@@ -110,6 +110,8 @@ struct Setup {
     limits: Option<concord_models::ProviderLimits>,
     /// `[redis] queue_timeout_ms` (default: the setting's).
     queue_timeout_ms: Option<u64>,
+    /// Every tenant's budget (per month).
+    budget: Option<concord_models::Money>,
 }
 
 /// `n` instances; `tenants` are made first, `(name, rpm)`; returns their keys too.
@@ -166,6 +168,13 @@ async fn cluster_with(
             for (name, rpm) in tenants {
                 keys.push(t.create(name, None, None).await.unwrap());
                 t.set_rate_limits(name, Some(*rpm), None).await.unwrap();
+                if let Some(limit) = setup.budget {
+                    let budget = concord_server::tenants::Budget {
+                        limit,
+                        period: concord_server::tenants::Period::Month,
+                    };
+                    t.set_budget(name, Some(budget)).await.unwrap();
+                }
             }
             if let Some(l) = &setup.limits {
                 models.set_limits(l).await.unwrap();
@@ -222,12 +231,17 @@ async fn cluster_with(
     (c, keys)
 }
 
+/// The body of [`Cluster::call`].
+fn call_body() -> Value {
+    json!({"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5})
+}
+
 impl Cluster {
     async fn call(&self, i: usize, key: &str) -> u16 {
         self.http
             .post(format!("{}/v1/chat/completions", self.instances[i].1))
             .bearer_auth(key)
-            .json(&json!({"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5}))
+            .json(&call_body())
             .send()
             .await
             .unwrap()
@@ -375,6 +389,78 @@ async fn an_edit_on_one_instance_is_used_by_the_others_at_once() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(refused, "B refused the disabled tenant within a second");
+}
+
+/// Calls at once over the instances in turn (at least 300 ms each at the vendor, so all are in
+/// flight together) whose worst cases fit three at a time in the tenant's budget: (answered,
+/// refused, what the answered cost by the records).
+async fn budget_round(redis: Option<&str>, test: &str) -> (usize, usize, i64) {
+    // The worst case of a call at gpt-4o-mini's $0.15 / $0.60 per million, in picodollars:
+    // its body's bytes as input tokens, 5 output tokens (docs/server.md, budgets).
+    let most = serde_json::to_vec(&call_body()).unwrap().len() as i64 * 150_000 + 5 * 600_000;
+    let budget = concord_models::Money(3 * most + most / 2);
+    let setup = Setup {
+        latency: Duration::from_millis(300),
+        budget: Some(budget),
+        ..Setup::default()
+    };
+    let (c, keys) = cluster_with(test, 3, redis, &[("team", 100_000)], setup).await;
+    let calls = (0..12).map(|i| c.call(i % 3, &keys[0]));
+    let statuses = futures_util::future::join_all(calls).await;
+    let answered = statuses.iter().filter(|s| **s == 200).count();
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!(answered + refused, 12, "{statuses:?}");
+    let mut cost = 0;
+    for (s, _) in &c.instances {
+        s.recorder.flush().await;
+    }
+    // One database: every instance's records are in it.
+    for r in c.instances[0].0.models.store().calls(0).await.unwrap() {
+        cost += r.cost.map_or(0, |m| m.0);
+    }
+    assert!(cost > 0);
+    (answered, refused, cost)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_redis_each_instance_spends_a_tenants_whole_budget() {
+    // The failure shown: three instances, each admits the three worst cases that fit.
+    let (answered, _, _) = budget_round(None, "budget-alone").await;
+    assert_eq!(answered, 9);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenants_budget_holds_across_instances_sharing_redis() {
+    let Some(redis) = Redis::start().await else {
+        return;
+    };
+    let (answered, refused, cost) = budget_round(Some(&redis.url()), "budget-shared").await;
+    // Three worst cases fit in the budget at once, whichever instances hold them.
+    assert_eq!((answered, refused), (3, 9));
+    // Settled in Redis: the account holds what the records say was spent, nothing reserved.
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("concord:budget:team:*")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let account = keys.iter().find(|k| !k.ends_with(":leases")).unwrap();
+    for _ in 0..50 {
+        let (spent, reserved): (i64, i64) = redis::cmd("HMGET")
+            .arg(account)
+            .arg("spent")
+            .arg("reserved")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        if reserved == 0 {
+            assert_eq!(spent, cost, "the account's spend is the records'");
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("reservations still held a second after every call ended");
 }
 
 fn openai_limits(

@@ -24,6 +24,8 @@ use futures_util::future::BoxFuture;
 use futures_util::StreamExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
+mod budgets;
+
 use crate::limits::{RateStore, Refusal, TenantLimits};
 use crate::settings::RedisSection;
 use crate::tenants::Tenant;
@@ -98,16 +100,41 @@ end
 return 0
 ";
 
-/// Renews this instance's permits: KEYS[i] holds ARGV[i + 1]; ARGV[1] the lease (ms).
+/// Renews this instance's leases (call permits, budget reservations): KEYS[i] holds
+/// ARGV[i + 1]; ARGV[1] the lease (ms). A key that lives longer (a budget's leases live as long
+/// as its account) keeps its time to live.
 const RENEW: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local keep = tonumber(ARGV[1]) * 2
 for i, key in ipairs(KEYS) do
   redis.call('ZADD', key, 'XX', now + tonumber(ARGV[1]), ARGV[i + 1])
-  redis.call('PEXPIRE', key, tonumber(ARGV[1]) * 2)
+  local ttl = redis.call('PTTL', key)
+  if ttl >= 0 and ttl < keep then redis.call('PEXPIRE', key, keep) end
 end
 return #KEYS
 ";
+
+/// The most settlements kept for Redis while it does not answer; past it they are dropped
+/// (counted in `concord_shared_settlements_dropped`): the records still hold every call, and an
+/// account opened afresh reads them.
+const MAX_PENDING: usize = 100_000;
+
+/// A budget reservation replaced by its cost, in Redis (queued while Redis does not answer).
+pub(crate) struct Settlement {
+    pub(crate) account: String,
+    pub(crate) leases: String,
+    /// The reservation ('' for a call admitted on the local share).
+    pub(crate) id: String,
+    pub(crate) cost: concord_models::Money,
+}
+
+/// A random id (hex) for an instance, a permit or a reservation.
+pub(crate) fn random_id() -> String {
+    let mut id = [0u8; 12];
+    let _ = getrandom::getrandom(&mut id);
+    id.iter().map(|b| format!("{b:02x}")).collect()
+}
 
 /// How an instance stands with the others.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,8 +161,13 @@ pub struct Shared {
     reserve: redis::Script,
     acquire: redis::Script,
     renew: redis::Script,
-    /// The call permits this instance holds: id → the provider's permit key.
+    budget_reserve: redis::Script,
+    budget_settle: redis::Script,
+    /// The leases this instance holds and renews: id → the sorted set it is in (a provider's
+    /// permits, a budget's reservations).
     held: Mutex<std::collections::HashMap<String, String>>,
+    /// Settlements Redis has not taken yet, by (account, reservation id).
+    pending: Mutex<std::collections::HashMap<(String, String), Settlement>>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -167,12 +199,10 @@ impl Shared {
         }
         let client = redis::Client::open(info)
             .map_err(|e| Error::Startup(format!("[redis] url: {}", redact(&e))))?;
-        let mut id = [0u8; 8];
-        let _ = getrandom::getrandom(&mut id);
         let shared = Arc::new(Self {
             client,
             conn: ArcSwapOption::empty(),
-            id: id.iter().map(|b| format!("{b:02x}")).collect(),
+            id: random_id(),
             live: AtomicUsize::new(1),
             up: AtomicBool::new(false),
             why: Mutex::new(Some("not connected yet".into())),
@@ -182,7 +212,10 @@ impl Shared {
             reserve: redis::Script::new(RESERVE),
             acquire: redis::Script::new(ACQUIRE),
             renew: redis::Script::new(RENEW),
-            held: Mutex::new(std::collections::HashMap::new()),
+            budget_reserve: redis::Script::new(budgets::RESERVE),
+            budget_settle: redis::Script::new(budgets::SETTLE),
+            held: Mutex::default(),
+            pending: Mutex::default(),
         });
         shared.beat().await;
         Ok(shared)
@@ -286,9 +319,76 @@ impl Shared {
                 call.key(key).arg(id);
             }
             if let Err(e) = call.invoke_async::<i64>(&mut conn).await {
-                self.down(redact(&e));
+                return self.down(redact(&e));
             }
         }
+        let pending: Vec<Settlement> =
+            std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()))
+                .into_values()
+                .collect();
+        for s in pending {
+            if let Err(e) = self.settle_now(&mut conn, &s).await {
+                self.queue(s);
+                return self.down(redact(&e));
+            }
+        }
+    }
+
+    /// Renews the lease `id` in `key` at every heartbeat until [`Shared::release`].
+    fn hold(&self, id: &str, key: &str) {
+        self.held
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id.to_owned(), key.to_owned());
+    }
+
+    /// Stops renewing the lease `id`.
+    fn release(&self, id: &str) {
+        self.held
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id);
+    }
+
+    async fn settle_now(
+        &self,
+        conn: &mut ConnectionManager,
+        s: &Settlement,
+    ) -> redis::RedisResult<i64> {
+        self.budget_settle
+            .key(&s.account)
+            .key(&s.leases)
+            .arg(&s.id)
+            .arg(s.cost.0)
+            .invoke_async(conn)
+            .await
+    }
+
+    /// Keeps `s` for the next heartbeat (calls admitted on the local share add up per account).
+    fn queue(&self, s: Settlement) {
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        let key = (s.account.clone(), s.id.clone());
+        if let Some(p) = pending.get_mut(&key) {
+            p.cost = concord_models::Money(p.cost.0.saturating_add(s.cost.0));
+        } else if pending.len() < MAX_PENDING {
+            pending.insert(key, s);
+        } else {
+            metrics::counter!("concord_shared_settlements_dropped").increment(1);
+        }
+    }
+
+    /// Settles a budget reservation in Redis (in the background; queued if Redis does not take it).
+    fn settle(self: &Arc<Self>, s: Settlement) {
+        let Some(mut conn) = self.conn() else {
+            return self.queue(s);
+        };
+        let this = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = this.settle_now(&mut conn, &s).await {
+                this.down(redact(&e));
+                this.queue(s);
+            }
+        });
     }
 
     /// The share of the model database's provider limits this instance's dispatchers enforce:
@@ -308,6 +408,10 @@ impl Shared {
         server
             .tenants
             .share_limits(Box::new(SharedRates::new(self.clone())));
+        let records = crate::budget::Budgets::new(server.budgets.records().clone());
+        server
+            .budgets
+            .share(Box::new(budgets::SharedBudgets::new(self.clone(), records)));
         let every = Duration::from_millis(self.settings.heartbeat_ms.max(50));
         let this = Arc::downgrade(self);
         let at = Arc::downgrade(server);
@@ -587,9 +691,7 @@ impl concord_dispatch::hook::Hook for ProviderHook {
             return Ok(None);
         };
         let key = format!("concord:provider:{}:permits", self.provider);
-        let mut id = [0u8; 12];
-        let _ = getrandom::getrandom(&mut id);
-        let id: String = id.iter().map(|b| format!("{b:02x}")).collect();
+        let id = random_id();
         // Taken in turn by whoever asks first after one is given back: polled, since Redis
         // cannot wake a waiter on another instance without a connection held per call.
         let mut pause = Duration::from_millis(2);
@@ -605,11 +707,7 @@ impl concord_dispatch::hook::Hook for ProviderHook {
                 .await;
             match taken {
                 Ok(1) => {
-                    self.shared
-                        .held
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .insert(id.clone(), key.clone());
+                    self.shared.hold(&id, &key);
                     return Ok(Some(Permit {
                         shared: self.shared.clone(),
                         key,
@@ -640,11 +738,7 @@ impl concord_dispatch::hook::Hook for ProviderHook {
 
     fn finish(permit: Option<Permit>, _: concord_dispatch::hook::Outcome<'_>) {
         let Some(p) = permit else { return };
-        p.shared
-            .held
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&p.id);
+        p.shared.release(&p.id);
         let Some(mut conn) = p.shared.conn() else {
             return;
         };
