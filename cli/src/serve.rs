@@ -299,6 +299,7 @@ pub async fn run(args: ServeArgs) -> u8 {
         budgets: Arc::new(concord_server::budget::Budgets::new(models_store.clone())),
         settings: server_settings,
         admin,
+        users: concord_server::users::Users::new(settings.runtimes.config()),
         shared,
     });
     let _joined = server.shared.as_ref().map(|s| s.join(&server));

@@ -214,6 +214,7 @@ pub(crate) async fn start_concord_server(
         tenants,
         settings: concord_server::ServerSection::default(),
         admin: None,
+        users: Default::default(),
         shared: None,
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -54,11 +54,15 @@ pub enum Error {
         /// Why.
         why: String,
     },
+    /// A store shared with other processes did not answer (what to do is in the message).
+    #[error("the runtimes store is unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl Error {
     /// The stable name of the error's kind (`invalid_name`, `already_exists`, `not_found`,
-    /// `registration_failed`, `shutting_down`, `invalid_config`, `unknown_user`, `refused`).
+    /// `registration_failed`, `shutting_down`, `invalid_config`, `unknown_user`, `refused`,
+    /// `unavailable`).
     pub fn kind(&self) -> &'static str {
         match self {
             Error::InvalidName { .. } => "invalid_name",
@@ -69,6 +73,7 @@ impl Error {
             Error::Config(_) => "invalid_config",
             Error::UnknownUser(_) => "unknown_user",
             Error::Refused { .. } => "refused",
+            Error::Unavailable(_) => "unavailable",
         }
     }
 }

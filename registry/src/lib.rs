@@ -23,6 +23,7 @@ pub use providers::{
     ShutdownReport, Source, SourceReport, Status,
 };
 pub use runtimes::{
-    Clock, Evicted, ManualClock, Runtimes, RuntimesConfig, Session, SystemClock, UserRuntime,
+    Clock, Evicted, ManualClock, RuntimeStore, Runtimes, RuntimesConfig, Session, SystemClock,
+    UserRuntime,
 };
 pub use settings::{load, load_with, Settings, Sources};

@@ -21,6 +21,7 @@ pub mod route;
 pub mod settings;
 pub mod shared;
 pub mod tenants;
+pub mod users;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -52,6 +53,8 @@ pub struct Server {
     pub settings: ServerSection,
     /// The admin key, if the admin pages are on (`/admin`, docs/admin.md).
     pub admin: Option<admin::AdminKey>,
+    /// Users' runtimes (`/v1/runtimes/{user}`, `x-concord-user`).
+    pub users: users::Users,
     /// The link to the other instances through Redis, if `[redis] url` is set
     /// (docs/scale-out.md).
     pub shared: Option<Arc<shared::Shared>>,
@@ -79,6 +82,10 @@ impl Server {
             )
             .route("/v1/messages", post(doors::anthropic::messages))
             .route("/v1/models", get(doors::openai::models))
+            .route(
+                "/v1/runtimes/{user}",
+                get(users::get).put(users::put).delete(users::delete),
+            )
             .route("/health/live", get(health::live))
             .route("/health/ready", get(health::ready))
             .route("/metrics", get(observe::render))

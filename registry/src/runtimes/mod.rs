@@ -10,6 +10,7 @@
 //! looked at, and [`Runtimes::run_pending`] sweeps the rest.
 
 mod clock;
+mod store;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -17,6 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use store::RuntimeStore;
 
 use concord::{Credential, Parameters, RuntimeContext};
 use moka::notification::RemovalCause;

@@ -55,10 +55,15 @@ pub(crate) async fn messages(
             return json(status, &body);
         }
     };
+    let runtime = match server.users.of_call(&tenant, &headers).await {
+        Ok(r) => r,
+        Err(e) => return error(&e),
+    };
     let call = match prepare(
         &server,
         &tenant,
         incoming.model.as_deref(),
+        runtime.as_deref(),
         &incoming.request,
         body.len(),
     )

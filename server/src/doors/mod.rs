@@ -142,12 +142,14 @@ impl Call {
     }
 }
 
-/// Routes `request` of `tenant` naming `model` (or none), whose body is `body_bytes` long,
-/// once the tenant's own rate limits admit it.
+/// Routes `request` of `tenant` naming `model` (or none: then the user's `runtime`'s, if the
+/// call named a user who has one), whose body is `body_bytes` long, once the tenant's own rate
+/// limits admit it. The runtime's parameters fill what the request leaves unset.
 pub(crate) async fn prepare(
     server: &Arc<Server>,
     tenant: &Tenant,
     model: Option<&str>,
+    runtime: Option<&concord_registry::UserRuntime>,
     request: &concord::Request,
     body_bytes: usize,
 ) -> Result<Call, Error> {
@@ -173,13 +175,21 @@ pub(crate) async fn prepare(
         )
         .with_retry_after(Some(after)));
     }
+    let runtime_model = runtime.map(|rt| format!("{}/{}", rt.provider, rt.model));
+    let model = model.filter(|m| !m.is_empty()).or(runtime_model.as_deref());
     let first = route(
         &server.registry,
         &server.models,
         model,
         tenant.default_model.as_deref(),
     )?;
-    let ctx = first.context(&server.models, &tenant.name);
+    let with_runtime = |mut ctx: RuntimeContext| {
+        if let Some(rt) = runtime {
+            ctx.settings = rt.settings.or(&ctx.settings);
+        }
+        ctx
+    };
+    let ctx = with_runtime(first.context(&server.models, &tenant.name));
     let upstream = Arc::new(AtomicU64::new(0));
     let primary = attempt(server, tenant, &first, &ctx, request, body_bytes, &upstream)?;
     // The key is only written out when there are fallbacks to look it up in.
@@ -217,7 +227,7 @@ pub(crate) async fn prepare(
                 continue;
             }
         };
-        let next_ctx = next.context(&server.models, &tenant.name);
+        let next_ctx = with_runtime(next.context(&server.models, &tenant.name));
         let metered = attempt(
             server, tenant, &next, &next_ctx, request, body_bytes, &upstream,
         )?;

@@ -25,6 +25,7 @@ use futures_util::StreamExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 mod budgets;
+mod runtimes;
 
 use crate::limits::{RateStore, Refusal, TenantLimits};
 use crate::settings::RedisSection;
@@ -412,6 +413,10 @@ impl Shared {
         server
             .budgets
             .share(Box::new(budgets::SharedBudgets::new(self.clone(), records)));
+        server.users.share(Box::new(runtimes::SharedRuntimes::new(
+            self.clone(),
+            server.users.config().clone(),
+        )));
         let every = Duration::from_millis(self.settings.heartbeat_ms.max(50));
         let this = Arc::downgrade(self);
         let at = Arc::downgrade(server);

@@ -163,6 +163,7 @@ async fn demo() -> Demo {
         tenants,
         settings: ServerSection::default(),
         admin: concord_server::admin::AdminKey::new(ADMIN_KEY),
+        users: Default::default(),
         shared: None,
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -96,6 +96,7 @@ pub async fn deploy_with(
             ..settings
         },
         admin: concord_server::admin::AdminKey::new(ADMIN_KEY),
+        users: Default::default(),
         shared: None,
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

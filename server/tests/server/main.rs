@@ -7,4 +7,5 @@ mod budgets;
 mod common;
 mod docs_fresh;
 mod openai_door;
+mod runtimes;
 mod scale_out;

@@ -204,6 +204,7 @@ async fn cluster_with(
             tenants: t,
             settings: ServerSection::default(),
             admin: None,
+            users: Default::default(),
             shared,
         });
         if let Some(s) = &server.shared {
@@ -597,6 +598,7 @@ async fn child_instance() {
         tenants: Tenants::open(store.pool().clone()).await.unwrap(),
         settings: ServerSection::default(),
         admin: None,
+        users: Default::default(),
         shared: Some(
             Shared::connect(&redis_section(redis, &Setup::default()), None)
                 .await
@@ -702,4 +704,63 @@ async fn an_instance_killed_mid_call_gives_its_permit_back_within_the_lease() {
         "within the 1 s lease: {back:?}"
     );
     hanging.abort();
+}
+
+impl Cluster {
+    /// Sets `user`'s model on instance `i`.
+    async fn set_runtime(&self, i: usize, key: &str, user: &str, model: &str) -> u16 {
+        self.http
+            .put(format!("{}/v1/runtimes/{user}", self.instances[i].1))
+            .bearer_auth(key)
+            .json(&json!({"model": model}))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
+    /// A call for `user` naming no model on instance `i`: the model the vendor was asked for.
+    async fn model_used(&self, i: usize, key: &str, user: &str) -> Value {
+        let status = self
+            .http
+            .post(format!("{}/v1/chat/completions", self.instances[i].1))
+            .bearer_auth(key)
+            .header("x-concord-user", user)
+            .json(&json!({"messages": [{"role": "user", "content": "hi"}]}))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 200);
+        self.mock.requests().pop().unwrap().body["model"].clone()
+    }
+}
+
+#[tokio::test]
+async fn a_users_runtime_set_on_one_instance_is_used_by_the_next_call_on_another() {
+    let Some(mut redis) = Redis::start().await else {
+        return;
+    };
+    let (c, keys) = cluster("runtimes", 2, Some(&redis.url()), &[("team", 100_000)]).await;
+    let key = &keys[0];
+    assert_eq!(c.set_runtime(0, key, "ana", "openai/gpt-4o").await, 200);
+    assert_eq!(c.model_used(1, key, "ana").await, "gpt-4o");
+    assert_eq!(
+        c.set_runtime(0, key, "ana", "openai/gpt-4o-mini").await,
+        200
+    );
+    assert_eq!(
+        c.model_used(1, key, "ana").await,
+        "gpt-4o-mini",
+        "the very next call"
+    );
+    // Redis gone: B runs with what it last read; a change is refused, not kept on A alone.
+    redis.kill();
+    c.until("every instance notices Redis is gone", |s| {
+        !s.state().shared
+    })
+    .await;
+    assert_eq!(c.model_used(1, key, "ana").await, "gpt-4o-mini");
+    assert_eq!(c.set_runtime(0, key, "ana", "openai/gpt-4o").await, 503);
 }
