@@ -112,6 +112,8 @@ struct Setup {
     queue_timeout_ms: Option<u64>,
     /// Every tenant's budget (per month).
     budget: Option<concord_models::Money>,
+    /// The database, when not SQLite in the test's folder: a Postgres URL.
+    postgres: Option<String>,
 }
 
 /// `n` instances; `tenants` are made first, `(name, rpm)`; returns their keys too.
@@ -146,6 +148,7 @@ async fn cluster_with(
     let _ = std::fs::remove_dir_all(&dir);
     let database = DatabaseSection {
         data_dir: Some(dir.clone()),
+        url: setup.postgres.clone(),
         refresh_secs: 0,
         ..DatabaseSection::default()
     };
@@ -763,4 +766,160 @@ async fn a_users_runtime_set_on_one_instance_is_used_by_the_next_call_on_another
     .await;
     assert_eq!(c.model_used(1, key, "ana").await, "gpt-4o-mini");
     assert_eq!(c.set_runtime(0, key, "ana", "openai/gpt-4o").await, 503);
+}
+
+/// A PostgreSQL server of the test's own (`.ci/postgres`), crashed and resumed at will;
+/// stopped and removed on drop.
+struct Postgres {
+    url: String,
+    dir: String,
+}
+
+impl Postgres {
+    fn script() -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.ci/postgres")
+    }
+
+    fn start() -> Option<Self> {
+        let installed = std::fs::read_dir("/usr/lib/postgresql")
+            .map(|d| d.flatten().any(|v| v.path().join("bin/postgres").exists()))
+            .unwrap_or(false);
+        if !installed {
+            let why = "PostgreSQL is not installed (Debian's postgresql; .ci/run installs it)";
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "the Postgres outage test cannot run: {why}"
+            );
+            eprintln!("skipped: {why}");
+            return None;
+        }
+        let out = std::process::Command::new(Self::script())
+            .arg("start")
+            .output()
+            .unwrap();
+        let line = String::from_utf8_lossy(&out.stdout).to_string();
+        let var = |name: &str| {
+            line.split_whitespace()
+                .find_map(|w| w.strip_prefix(&format!("{name}=")))
+                .unwrap_or_else(|| panic!(".ci/postgres start said {line:?}"))
+                .to_owned()
+        };
+        Some(Self {
+            url: var("CONCORD_TEST_POSTGRES_URL"),
+            dir: var("CONCORD_TEST_POSTGRES_DIR"),
+        })
+    }
+
+    fn run(&self, what: &str) {
+        let status = std::process::Command::new(Self::script())
+            .args([what, &self.dir])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), ".ci/postgres {what}");
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new(Self::script())
+            .args(["stop", &self.dir])
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_gone_under_load_calls_flow_and_every_record_is_written_after() {
+    let Some(redis) = Redis::start().await else {
+        return;
+    };
+    let Some(pg) = Postgres::start() else {
+        return;
+    };
+    let setup = Setup {
+        latency: Duration::from_millis(10),
+        postgres: Some(pg.url.clone()),
+        ..Setup::default()
+    };
+    let (c, keys) = cluster_with(
+        "pg-outage",
+        2,
+        Some(&redis.url()),
+        &[("team", 1_000_000)],
+        setup,
+    )
+    .await;
+    let c = Arc::new(c);
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    // Four callers over both instances until told to stop: (answered, other statuses).
+    let workers: Vec<_> = (0..4)
+        .map(|w| {
+            let (c, stop, key) = (c.clone(), stop.clone(), keys[0].clone());
+            let count = count.clone();
+            tokio::spawn(async move {
+                let (mut ok, mut other) = (0usize, Vec::new());
+                let mut i = w;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    match c.call(i % 2, &key).await {
+                        200 => {
+                            ok += 1;
+                            count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
+                        s => other.push(s),
+                    }
+                    i += 1;
+                }
+                (ok, other)
+            })
+        })
+        .collect();
+    let now = || count.load(std::sync::atomic::Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    pg.run("crash");
+    let at_crash = now();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    // The outage is real: the database does not answer.
+    let store = c.instances[0].0.models.store().clone();
+    let read = tokio::time::timeout(Duration::from_secs(1), store.calls(0)).await;
+    assert!(!matches!(read, Ok(Ok(_))), "Postgres is down");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let at_resume = now();
+    pg.run("resume");
+    assert!(
+        at_resume - at_crash > 20,
+        "calls answered while Postgres was down: {}",
+        at_resume - at_crash
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut answered = 0;
+    for w in workers {
+        let (ok, other) = w.await.unwrap();
+        assert!(
+            other.is_empty(),
+            "every call answered through the outage: {other:?}"
+        );
+        answered += ok;
+    }
+    assert!(answered > 40, "calls flowed: {answered}");
+    // Held through the outage, written when Postgres is back: one record per request.
+    let mut held = usize::MAX;
+    for _ in 0..40 {
+        held = 0;
+        for (s, _) in &c.instances {
+            held += s.recorder.flush().await;
+        }
+        if held == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(held, 0, "records still held 10 s after Postgres came back");
+    for (s, _) in &c.instances {
+        assert_eq!(s.recorder.dropped(), 0);
+    }
+    let records = c.instances[0].0.models.store().calls(0).await.unwrap();
+    assert_eq!(records.len(), answered, "one record per request");
 }
