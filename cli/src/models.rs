@@ -203,8 +203,17 @@ pub async fn run(args: ModelsArgs) -> u8 {
     // The model database lists models; the registry decides which providers exist. A model whose
     // provider this configuration does not register is shown as unavailable, not hidden.
     let registered = planned_names(&settings, &|k| std::env::var(k).ok());
+    let writes = !matches!(
+        args.command,
+        ModelsCommand::List { .. } | ModelsCommand::Show { .. }
+    );
     match command(&models, &registered, args.command).await {
-        Ok(()) => 0,
+        Ok(()) => {
+            if writes {
+                crate::serve::announce(&settings, "models").await;
+            }
+            0
+        }
         Err(e) => fail(e),
     }
 }
@@ -373,7 +382,7 @@ fn edit_error(e: edit::EditError) -> (u8, String) {
 
 /// `concord providers limits NAME [--rpm N] [--tpm N] [--parallel N]`.
 pub async fn limits(args: LimitsArgs) -> u8 {
-    let (_, models) = match open(&args.at).await {
+    let (settings, models) = match open(&args.at).await {
         Ok(m) => m,
         Err(e) => return fail(e),
     };
@@ -396,5 +405,6 @@ pub async fn limits(args: LimitsArgs) -> u8 {
         return fail((code(&e), e.to_string()));
     }
     out!("{}", json!(limits));
+    crate::serve::announce(&settings, "models").await;
     0
 }

@@ -263,14 +263,9 @@ pub async fn run(args: ServeArgs) -> u8 {
     let shared = match &redis_settings.url {
         None => None,
         Some(_) => {
-            let password = match redis_settings
-                .password
-                .as_ref()
-                .map(|r| r.resolve(&|k: &str| std::env::var(k).ok()))
-            {
-                Some(Err(why)) => return fail(EXIT_USAGE, format!("[redis] password: {why}")),
-                Some(Ok(p)) => Some(p),
-                None => None,
+            let password = match redis_password(&redis_settings) {
+                Ok(p) => p,
+                Err(why) => return fail(EXIT_USAGE, why),
             };
             match concord_server::shared::Shared::connect(&redis_settings, password).await {
                 Ok(s) => {
@@ -397,7 +392,7 @@ async fn shutdown_signal() {
 }
 
 pub async fn tenants(args: TenantsArgs) -> u8 {
-    let (_, models, store) = match crate::models::open_with_store(&args.at).await {
+    let (settings, models, store) = match crate::models::open_with_store(&args.at).await {
         Ok(o) => o,
         Err((c, m)) => return fail(c, m),
     };
@@ -406,6 +401,7 @@ pub async fn tenants(args: TenantsArgs) -> u8 {
         Ok(t) => t,
         Err(e) => return fail(code(&e), e),
     };
+    let writes = !matches!(args.command, TenantsCommand::List { .. });
     let done = match args.command {
         TenantsCommand::Create {
             name,
@@ -545,7 +541,43 @@ pub async fn tenants(args: TenantsArgs) -> u8 {
         }
     };
     match done {
-        Ok(()) => 0,
+        Ok(()) => {
+            if writes {
+                announce(&settings, "tenants").await;
+            }
+            0
+        }
         Err(e) => fail(code(&e), e),
+    }
+}
+
+/// `[redis] password`, resolved; `Err` says what is wrong with it.
+fn redis_password(redis: &concord_server::RedisSection) -> Result<Option<String>, String> {
+    redis
+        .password
+        .as_ref()
+        .map(|r| r.resolve(&|k: &str| std::env::var(k).ok()))
+        .transpose()
+        .map_err(|why| format!("[redis] password: {why}"))
+}
+
+/// After an edit made here: with `[redis] url`, the running instances are told to re-read
+/// `what` (`models`, `tenants`) now; said on stderr either way.
+pub(crate) async fn announce(settings: &Settings, what: &str) {
+    let redis = settings.config.get::<concord_server::RedisSection>();
+    if redis.url.is_none() {
+        return;
+    }
+    let later =
+        "the running instances see this edit at their next refresh ([database] refresh_secs)";
+    let told = match redis_password(&redis) {
+        Ok(password) => concord_server::shared::announce(&redis, password, what)
+            .await
+            .map_err(|e| e.to_string()),
+        Err(why) => Err(why),
+    };
+    match told {
+        Ok(n) => eprintln!("told {n} running instance(s) through Redis"),
+        Err(why) => eprintln!("note: Redis did not take the news ({why}): {later}"),
     }
 }

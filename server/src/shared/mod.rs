@@ -137,6 +137,44 @@ pub(crate) fn random_id() -> String {
     id.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A client of the Redis `settings` name.
+fn client(settings: &RedisSection, password: Option<String>) -> Result<redis::Client> {
+    let url = settings
+        .url
+        .as_deref()
+        .ok_or_else(|| Error::Startup("[redis] url is not set".into()))?;
+    let mut info: redis::ConnectionInfo = redis::IntoConnectionInfo::into_connection_info(url)
+        .map_err(|e| Error::Startup(format!("[redis] url: {}", redact(&e))))?;
+    if let Some(p) = password {
+        let settings = info.redis_settings().clone().set_password(p);
+        info = info.set_redis_settings(settings);
+    }
+    redis::Client::open(info).map_err(|e| Error::Startup(format!("[redis] url: {}", redact(&e))))
+}
+
+/// Tells the running instances that `what` (`models` or `tenants`) was edited by a process that
+/// is not one of them (`concord models …`, `concord tenants …`), so they re-read it now; the
+/// number of instances that heard. `Err` says why not (they see it at their next interval).
+pub async fn announce(
+    settings: &RedisSection,
+    password: Option<String>,
+    what: &str,
+) -> Result<usize> {
+    let client = client(settings, password)?;
+    let wait = Duration::from_millis(settings.timeout_ms.max(1)) * 5;
+    let told = tokio::time::timeout(wait, async {
+        let mut conn = client.get_multiplexed_async_connection().await?;
+        redis::cmd("PUBLISH")
+            .arg(CHANGED)
+            .arg(format!("{what} cli"))
+            .query_async::<usize>(&mut conn)
+            .await
+    })
+    .await
+    .map_err(|_| Error::Startup("Redis did not answer in time".into()))?;
+    told.map_err(|e| Error::Startup(redact(&e)))
+}
+
 /// How an instance stands with the others.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SharedState {
@@ -188,18 +226,7 @@ impl Shared {
     /// Redis at `settings.url` with `password`. A Redis that does not answer yet is no error:
     /// the instance starts on its local share and the heartbeat keeps trying. A malformed URL is.
     pub async fn connect(settings: &RedisSection, password: Option<String>) -> Result<Arc<Self>> {
-        let url = settings
-            .url
-            .as_deref()
-            .ok_or_else(|| Error::Startup("[redis] url is not set".into()))?;
-        let mut info: redis::ConnectionInfo = redis::IntoConnectionInfo::into_connection_info(url)
-            .map_err(|e| Error::Startup(format!("[redis] url: {}", redact(&e))))?;
-        if let Some(p) = password {
-            let settings = info.redis_settings().clone().set_password(p);
-            info = info.set_redis_settings(settings);
-        }
-        let client = redis::Client::open(info)
-            .map_err(|e| Error::Startup(format!("[redis] url: {}", redact(&e))))?;
+        let client = client(settings, password)?;
         let shared = Arc::new(Self {
             client,
             conn: ArcSwapOption::empty(),
@@ -499,7 +526,10 @@ async fn listen(
             continue;
         }
         let done = match what {
-            "models" => models.refresh().await.map_err(|e| e.to_string()),
+            "models" => models.refresh().await.map_err(|e| e.to_string()).map(|()| {
+                // The dispatchers take the providers' new limits now, not at their next check.
+                server.registry.apply_limits_from(models);
+            }),
             "tenants" => tenants.refresh().await.map_err(|e| e.to_string()),
             _ => Ok(()),
         };
@@ -606,7 +636,15 @@ struct ProviderHook {
     shared: Arc<Shared>,
     provider: String,
     rpm: Option<u32>,
+    tpm: Option<u32>,
     parallel: Option<u32>,
+}
+
+/// What a call holds against the deployment's limits of its provider.
+pub struct Held {
+    permit: Option<Permit>,
+    /// The provider's token schedule and its tokens per minute, debited with what the call used.
+    tokens: Option<(Arc<Shared>, String, u32)>,
 }
 
 /// A call permit, given back when the call ends (or, if this instance dies, when its lease does).
@@ -630,6 +668,7 @@ impl<P> SharedLimited<P> {
                 shared,
                 provider: provider.to_owned(),
                 rpm: limits.and_then(|l| l.requests_per_minute),
+                tpm: limits.and_then(|l| l.tokens_per_minute),
                 parallel: limits.and_then(|l| l.max_parallel),
             },
         }
@@ -641,20 +680,71 @@ fn refused(provider: &str, why: String, after: Duration) -> concord::Error {
         .with_retry_after(Some(after))
 }
 
+impl ProviderHook {
+    /// Waits (within the queue's `deadline`) until the deployment's token schedule of the
+    /// provider has room, or refuses: `Some(key)` of the schedule to debit when the call ends,
+    /// `None` when Redis failed (the dispatcher's share applies).
+    async fn tokens(
+        &self,
+        conn: &mut ConnectionManager,
+        tpm: u32,
+        deadline: tokio::time::Instant,
+        queue: Duration,
+    ) -> concord::Result<Option<String>> {
+        let key = format!("concord:provider:{}:tokens", self.provider);
+        loop {
+            let answer: redis::RedisResult<(i64, i64)> = self
+                .shared
+                .admit
+                .key(&key) // the requests schedule, unused: no requests limit given
+                .key(&key)
+                .arg("")
+                .arg(tpm)
+                .invoke_async(conn)
+                .await;
+            let wait = match answer {
+                Ok((0, _)) => return Ok(Some(key)),
+                Ok((_, us)) => Duration::from_micros(us.max(1) as u64),
+                Err(e) => {
+                    self.shared.down(redact(&e));
+                    return Ok(None);
+                }
+            };
+            if tokio::time::Instant::now() + wait > deadline {
+                return Err(refused(
+                    &self.provider,
+                    format!(
+                        "the deployment's {tpm} tokens a minute to {} are spent: room comes in {} ms, past [redis] queue_timeout_ms ({} ms)",
+                        self.provider,
+                        wait.as_millis(),
+                        queue.as_millis()
+                    ),
+                    wait,
+                ));
+            }
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
 impl concord_dispatch::hook::Hook for ProviderHook {
-    type Ticket = Option<Permit>;
+    type Ticket = Held;
 
     async fn enter(
         &self,
         _: &str,
         _: &concord::Request,
         _: &concord::RuntimeContext,
-    ) -> concord::Result<Option<Permit>> {
-        if self.rpm.is_none() && self.parallel.is_none() {
-            return Ok(None);
+    ) -> concord::Result<Held> {
+        let nothing = Held {
+            permit: None,
+            tokens: None,
+        };
+        if self.rpm.is_none() && self.tpm.is_none() && self.parallel.is_none() {
+            return Ok(nothing);
         }
         let Some(mut conn) = self.shared.conn() else {
-            return Ok(None);
+            return Ok(nothing);
         };
         let queue = Duration::from_millis(self.shared.settings.queue_timeout_ms);
         let deadline = tokio::time::Instant::now() + queue;
@@ -688,12 +778,22 @@ impl concord_dispatch::hook::Hook for ProviderHook {
                 }
                 Err(e) => {
                     self.shared.down(redact(&e));
-                    return Ok(None);
+                    return Ok(nothing);
                 }
             }
         }
+        let tokens = match self.tpm {
+            None => None,
+            Some(tpm) => match self.tokens(&mut conn, tpm, deadline, queue).await? {
+                Some(key) => Some((self.shared.clone(), key, tpm)),
+                None => return Ok(nothing),
+            },
+        };
         let Some(limit) = self.parallel else {
-            return Ok(None);
+            return Ok(Held {
+                permit: None,
+                tokens,
+            });
         };
         let key = format!("concord:provider:{}:permits", self.provider);
         let id = random_id();
@@ -713,16 +813,22 @@ impl concord_dispatch::hook::Hook for ProviderHook {
             match taken {
                 Ok(1) => {
                     self.shared.hold(&id, &key);
-                    return Ok(Some(Permit {
-                        shared: self.shared.clone(),
-                        key,
-                        id,
-                    }));
+                    return Ok(Held {
+                        permit: Some(Permit {
+                            shared: self.shared.clone(),
+                            key,
+                            id,
+                        }),
+                        tokens,
+                    });
                 }
                 Ok(_) => {}
                 Err(e) => {
                     self.shared.down(redact(&e));
-                    return Ok(None);
+                    return Ok(Held {
+                        permit: None,
+                        tokens,
+                    });
                 }
             }
             if tokio::time::Instant::now() + pause > deadline {
@@ -741,8 +847,29 @@ impl concord_dispatch::hook::Hook for ProviderHook {
         }
     }
 
-    fn finish(permit: Option<Permit>, _: concord_dispatch::hook::Outcome<'_>) {
-        let Some(p) = permit else { return };
+    fn finish(held: Held, outcome: concord_dispatch::hook::Outcome<'_>) {
+        if let (Some((shared, key, tpm)), concord_dispatch::hook::Outcome::Answered(Some(usage))) =
+            (held.tokens, outcome)
+        {
+            let used = usage
+                .total_tokens
+                .unwrap_or(usage.input_tokens.unwrap_or(0) + usage.output_tokens.unwrap_or(0));
+            if let (Some(mut conn), true) = (shared.conn(), used > 0) {
+                tokio::spawn(async move {
+                    let done: redis::RedisResult<i64> = shared
+                        .debit
+                        .key(key)
+                        .arg(tpm)
+                        .arg(used)
+                        .invoke_async(&mut conn)
+                        .await;
+                    if let Err(e) = done {
+                        shared.down(redact(&e));
+                    }
+                });
+            }
+        }
+        let Some(p) = held.permit else { return };
         p.shared.release(&p.id);
         let Some(mut conn) = p.shared.conn() else {
             return;

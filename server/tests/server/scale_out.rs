@@ -923,3 +923,110 @@ async fn postgres_gone_under_load_calls_flow_and_every_record_is_written_after()
     let records = c.instances[0].0.models.store().calls(0).await.unwrap();
     assert_eq!(records.len(), answered, "one record per request");
 }
+
+#[tokio::test]
+async fn a_providers_tokens_per_minute_hold_across_instances() {
+    let Some(redis) = Redis::start().await else {
+        return;
+    };
+    let setup = Setup {
+        queue_timeout_ms: Some(300),
+        ..Setup::default()
+    };
+    let (c, keys) = cluster_with(
+        "provider-tpm",
+        2,
+        Some(&redis.url()),
+        &[("team", 100_000)],
+        setup,
+    )
+    .await;
+    // What one call uses, by the vendor's count.
+    let first: Value = c
+        .http
+        .post(format!("{}/v1/chat/completions", c.instances[0].1))
+        .bearer_auth(&keys[0])
+        .json(&call_body())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let used = first["usage"]["total_tokens"].as_u64().unwrap();
+    // Just under three calls' worth a minute for the deployment, set on A, seen by B.
+    let tpm = u32::try_from(3 * used - 1).unwrap();
+    let limits = openai_limits(None, None).map(|l| concord_models::ProviderLimits {
+        tokens_per_minute: Some(tpm),
+        ..l
+    });
+    c.instances[0]
+        .0
+        .models
+        .set_limits(&limits.unwrap())
+        .await
+        .unwrap();
+    for _ in 0..50 {
+        let seen = c.instances[1].0.models.limits("openai");
+        if seen.and_then(|l| l.tokens_per_minute) == Some(tpm) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Tokens are debited when a call ends: three calls spend the minute, over both instances.
+    let before = c.mock.requests().len();
+    let mut statuses = Vec::new();
+    for i in 0..8 {
+        statuses.push(c.call(i % 2, &keys[0]).await);
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    assert_eq!(c.mock.requests().len() - before, 3, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 5);
+}
+
+#[tokio::test]
+async fn an_edit_made_outside_the_instances_is_announced_to_them() {
+    let Some(redis) = Redis::start().await else {
+        return;
+    };
+    let (c, _) = cluster("announce", 2, Some(&redis.url()), &[("team", 100)]).await;
+    // What `concord models set` does: its own handle on the database, then a word in Redis.
+    let database = DatabaseSection {
+        data_dir: Some(c._dir.0.clone()),
+        refresh_secs: 0,
+        ..DatabaseSection::default()
+    };
+    let (cli, _) = database.open_with_store(&|_| None).await.unwrap();
+    let mut m = (*cli.get("openai", "gpt-4o-mini").unwrap()).clone();
+    m.prices.base.input = concord_models::Price::per_million("9").unwrap();
+    cli.save(&m).await.unwrap();
+    let price = |i: usize| {
+        c.instances[i]
+            .0
+            .models
+            .get("openai", "gpt-4o-mini")
+            .unwrap()
+            .prices
+            .base
+            .input
+            .per_million_text()
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_ne!(
+        price(1),
+        "9",
+        "not re-read before the word (no interval here)"
+    );
+    let settings = redis_section(&redis.url(), &Setup::default());
+    let told = concord_server::shared::announce(&settings, None, "models")
+        .await
+        .unwrap();
+    assert_eq!(told, 2, "both instances listen");
+    for _ in 0..50 {
+        if (0..2).all(|i| price(i) == "9") {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the instances did not re-read within a second of the word");
+}
