@@ -618,15 +618,18 @@ async fn child_instance() {
 }
 
 #[tokio::test]
-async fn an_instance_killed_mid_call_gives_its_permit_back_within_the_lease() {
+async fn an_instance_killed_mid_call_gives_its_permit_and_reservation_back_within_the_lease() {
     use std::io::BufRead;
     let Some(redis) = Redis::start().await else {
         return;
     };
-    // A vendor that never answers in time: the call holds its permit until its instance dies.
+    // A vendor that never answers in time: the call holds its permit until its instance dies,
+    // and its reservation of a budget with room for one call's worst case at a time.
+    let most = serde_json::to_vec(&call_body()).unwrap().len() as i64 * 150_000 + 5 * 600_000;
     let setup = Setup {
         latency: Duration::from_secs(60),
         limits: openai_limits(None, Some(1)),
+        budget: Some(concord_models::Money(most + most / 2)),
         ..Setup::default()
     };
     let (c, keys) = cluster_with("kill", 1, Some(&redis.url()), &[("team", 100_000)], setup).await;
@@ -670,10 +673,22 @@ async fn an_instance_killed_mid_call_gives_its_permit_back_within_the_lease() {
         let _ = http
             .post(format!("{base}/v1/chat/completions"))
             .bearer_auth(&key)
-            .json(&json!({"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}))
+            .json(&call_body())
             .send()
             .await;
     });
+    // A call on the other instance: its status, or `None` while it waits at the vendor.
+    let other = || async {
+        let r = c
+            .http
+            .post(format!("{}/v1/chat/completions", c.instances[0].1))
+            .bearer_auth(&keys[0])
+            .json(&call_body())
+            .timeout(Duration::from_millis(700))
+            .send()
+            .await;
+        r.ok().map(|r| r.status().as_u16())
+    };
     let mut held = false;
     for _ in 0..100 {
         if live_permits(&redis.url()).await == 1 {
@@ -690,6 +705,11 @@ async fn an_instance_killed_mid_call_gives_its_permit_back_within_the_lease() {
         1,
         "a live instance keeps its permit"
     );
+    assert_eq!(
+        other().await,
+        Some(429),
+        "the child's reservation holds the budget"
+    );
     let killed = std::time::Instant::now();
     child.kill().unwrap();
     child.wait().unwrap();
@@ -705,6 +725,13 @@ async fn an_instance_killed_mid_call_gives_its_permit_back_within_the_lease() {
     assert!(
         back <= Duration::from_millis(1000 + 150),
         "within the 1 s lease: {back:?}"
+    );
+    // So has its reservation: the next call is admitted (and waits at the vendor).
+    tokio::time::sleep(Duration::from_millis(1000).saturating_sub(killed.elapsed())).await;
+    assert_eq!(
+        other().await,
+        None,
+        "the dead instance's reservation is released"
     );
     hanging.abort();
 }
@@ -1029,4 +1056,43 @@ async fn an_edit_made_outside_the_instances_is_announced_to_them() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     panic!("the instances did not re-read within a second of the word");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_gone_each_instance_spends_only_its_share_of_whats_left() {
+    let Some(mut redis) = Redis::start().await else {
+        return;
+    };
+    let most = serde_json::to_vec(&call_body()).unwrap().len() as i64 * 150_000 + 5 * 600_000;
+    let setup = Setup {
+        latency: Duration::from_millis(300),
+        budget: Some(concord_models::Money(4 * most + most / 2)),
+        ..Setup::default()
+    };
+    let (c, keys) = cluster_with(
+        "budget-outage",
+        2,
+        Some(&redis.url()),
+        &[("team", 100_000)],
+        setup,
+    )
+    .await;
+    redis.kill();
+    c.until("every instance notices Redis is gone", |s| {
+        !s.state().shared
+    })
+    .await;
+    // Four and a half worst cases left over two instances: two at once on each, never more.
+    let calls = (0..8).map(|i| c.call(i % 2, &keys[0]));
+    let statuses = futures_util::future::join_all(calls).await;
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        4,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        4,
+        "{statuses:?}"
+    );
 }
