@@ -1,11 +1,12 @@
 //! State several instances of `concord serve` share, through Redis (`[redis] url`;
 //! docs/scale-out.md): tenants' rate limits (one GCRA schedule per tenant and limit in Redis,
 //! admitted by one Lua script, one round trip); providers' requests per minute (a GCRA that
-//! gives each call its slot, waited for up to `queue_timeout_ms`) and calls in parallel
-//! (permits with leases an instance renews every heartbeat, so a dead instance's permits come
-//! back within `lease_ms`), as the model database sets them; and word of every edit to the
-//! model database or the tenants (pub/sub), so each instance re-reads at once instead of at its
-//! next interval.
+//! gives each call its slot, waited for up to `queue_timeout_ms`), tokens per minute (debited
+//! with each call's usage) and calls in parallel (permits with leases an instance renews every
+//! heartbeat, so a dead instance's permits come back within `lease_ms`), as the model database
+//! sets them; tenants' budgets (`budgets.rs`) and users' runtimes (`runtimes.rs`); and word of
+//! every edit to the model database or the tenants (pub/sub), so each instance re-reads at once
+//! instead of at its next interval.
 //!
 //! When Redis does not answer (within `[redis] timeout_ms`), an instance does not wait on it
 //! call after call, and neither admits everything nor refuses everything: it enforces its
