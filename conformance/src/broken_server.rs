@@ -2,7 +2,7 @@
 //! have shipped (a field dropped on the way, a cut stream passed on as a clean success, the
 //! `Retry-After` lost, a key in the logs, a 500 for a missing key, budgets not enforced,
 //! failed calls not recorded, a readiness that looks at nothing, tenants' rate limits not
-//! enforced). Each is concord's server with one layer or one accessor
+//! enforced, users' runtimes ignored). Each is concord's server with one layer or one accessor
 //! changed; the self-test runs the suite through each and expects exactly its checks to fail.
 
 use std::sync::Arc;
@@ -40,11 +40,13 @@ pub enum ServerFlaw {
     ReadyWithoutLooking,
     /// Tenants' own rate limits are never enforced.
     TenantLimitsIgnored,
+    /// The user a call names (`x-concord-user`) is ignored: their runtime never applies.
+    RuntimeIgnored,
 }
 
 impl ServerFlaw {
     /// Every flaw.
-    pub const ALL: [ServerFlaw; 9] = [
+    pub const ALL: [ServerFlaw; 10] = [
         ServerFlaw::DropsTemperature,
         ServerFlaw::CleanEndOnCut,
         ServerFlaw::LosesRetryAfter,
@@ -54,6 +56,7 @@ impl ServerFlaw {
         ServerFlaw::FailuresUnrecorded,
         ServerFlaw::ReadyWithoutLooking,
         ServerFlaw::TenantLimitsIgnored,
+        ServerFlaw::RuntimeIgnored,
     ];
 
     /// A factory of servers with this flaw.
@@ -79,6 +82,9 @@ impl ServerFlaw {
             }
             ServerFlaw::ReadyWithoutLooking => {
                 concord_server_factory_with(layer(|r, n| Box::pin(ready_without_looking(r, n))))
+            }
+            ServerFlaw::RuntimeIgnored => {
+                concord_server_factory_with(layer(|r, n| Box::pin(ignore_user(r, n))))
             }
             ServerFlaw::BudgetIgnored
             | ServerFlaw::FailuresUnrecorded
@@ -168,6 +174,11 @@ async fn missing_key_500(request: Request, next: Next) -> Response {
     ));
     *r.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
     r
+}
+
+async fn ignore_user(mut request: Request, next: Next) -> Response {
+    request.headers_mut().remove("x-concord-user");
+    next.run(request).await
 }
 
 async fn ready_without_looking(request: Request, next: Next) -> Response {

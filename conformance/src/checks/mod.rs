@@ -149,6 +149,7 @@ checks! {
     "SRV-005" "SRV" [] srv::srv_005: "server: no key (tenant's, wrong, vendor's) in error bodies, streams, /metrics, /health/ready or the logs";
     "SRV-006" "SRV" [] srv::srv_006: "server: no key or a made-up one is a 401 authentication_error in the door's shape, and nothing is sent; a caller's key never reaches the vendor";
     "SRV-007" "SRV" [] srv::srv_007: "server: a tenant's own requests per minute hold: a minute's worth at once, the next a 429 with the exact wait; another tenant unaffected";
+    "SRV-008" "SRV" [] srv::srv_008: "server: a user's runtime (PUT /v1/runtimes/{user}, x-concord-user) gives a call that names no model the user's model and fills its unset parameters; the call's own win";
     "SEC-001" "SEC" [0] sec::sec_001: "Debug/Display of contexts and credentials print no secret";
     "SEC-002" "SEC" [0] sec::sec_002: "recorded fixtures contain no credential";
 }

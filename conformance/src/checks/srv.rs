@@ -72,6 +72,12 @@ fn request(
     stream: bool,
     max_tokens: u32,
 ) -> reqwest::RequestBuilder {
+    let (path, body) = one_turn(cx, s, stream, max_tokens);
+    post(cx, s, key, path, &body)
+}
+
+/// The path and body of a one-turn request in the door's format.
+fn one_turn(cx: &Cx<'_>, s: &Setup, stream: bool, max_tokens: u32) -> (&'static str, Value) {
     // "hi", marked for the check's mock where the server needs it (a gateway configured once).
     let hi = s
         .server
@@ -84,7 +90,7 @@ fn request(
             _ => None,
         })
         .unwrap_or_else(|| "hi".to_owned());
-    let (path, body) = match s.door {
+    match s.door {
         Door::Openai => (
             "/v1/chat/completions",
             json!({"model": s.model, "stream": stream, "max_completion_tokens": max_tokens,
@@ -95,7 +101,17 @@ fn request(
             json!({"model": s.model, "stream": stream, "max_tokens": max_tokens,
                    "messages": [{"role": "user", "content": hi}]}),
         ),
-    };
+    }
+}
+
+/// `body` posted to the door's `path` with `key` as its client sends it.
+fn post(
+    cx: &Cx<'_>,
+    s: &Setup,
+    key: Option<&str>,
+    path: &str,
+    body: &Value,
+) -> reqwest::RequestBuilder {
     let mut r = cx
         .client()
         .post(format!("{}{path}", s.server.origin()))
@@ -572,3 +588,81 @@ pub async fn srv_007(cx: &Cx<'_>) -> CheckResultOf {
     expect_eq!(format!("another tenant's call ({body})"), status, 200);
     Ok(())
 }
+
+/// SRV-008: a user's runtime: set with `PUT /v1/runtimes/{user}` (the route's model,
+/// temperature 0.3), a call naming the user in `x-concord-user` and no model is answered and
+/// carries 0.3 at the vendor; a call with its own temperature carries its own; forgotten with
+/// `DELETE`, the runtime is 404.
+pub async fn srv_008(cx: &Cx<'_>) -> CheckResultOf {
+    served(cx)?;
+    let s = setup(cx, cx.mock("text").await?).await?;
+    administered(&s)?;
+    let user = format!("user-{}", unique());
+    let at = format!("{}/v1/runtimes/{user}", s.server.origin());
+    let put = cx
+        .client()
+        .put(&at)
+        .bearer_auth(s.server.key())
+        .timeout(crate::cx::CALL_TIMEOUT)
+        .header("content-type", "application/json")
+        .body(json!({"model": s.model, "settings": {"temperature": 0.3}}).to_string());
+    let (status, _, body) = send(put).await?;
+    expect_eq!(format!("setting the runtime ({body})"), status, 200);
+    let sent_temperature = |s: &Setup| {
+        s.mock.requests().last().and_then(|r| {
+            concord_harness::probe::param(cx.protocol(), &r.body, "temperature")
+                .and_then(Value::as_f64)
+        })
+    };
+    // The door's one-turn request without its model: the user's applies.
+    let call = |temperature: Option<f64>| {
+        let (path, mut body) = one_turn(cx, &s, false, 64);
+        if let Some(o) = body.as_object_mut() {
+            o.remove("model");
+            if let Some(t) = temperature {
+                o.insert("temperature".into(), json!(t));
+            }
+        }
+        post(cx, &s, Some(s.server.key()), path, &body).header(USER_HEADER, user.clone())
+    };
+    let (status, _, body) = send(call(None)).await?;
+    expect_eq!(
+        format!("a call naming the user and no model ({body})"),
+        status,
+        200
+    );
+    expect_eq!(
+        "the temperature at the vendor: the user's",
+        sent_temperature(&s),
+        Some(0.3)
+    );
+    let (status, _, body) = send(call(Some(0.9))).await?;
+    expect_eq!(
+        format!("a call with its own temperature ({body})"),
+        status,
+        200
+    );
+    expect_eq!(
+        "the temperature at the vendor: the call's own",
+        sent_temperature(&s),
+        Some(0.9)
+    );
+    let delete = cx
+        .client()
+        .delete(&at)
+        .bearer_auth(s.server.key())
+        .timeout(crate::cx::CALL_TIMEOUT);
+    let (status, _, _) = send(delete).await?;
+    expect_eq!("forgetting the runtime", status, 204);
+    let get = cx
+        .client()
+        .get(&at)
+        .bearer_auth(s.server.key())
+        .timeout(crate::cx::CALL_TIMEOUT);
+    let (status, _, _) = send(get).await?;
+    expect_eq!("the forgotten runtime", status, 404);
+    Ok(())
+}
+
+/// The header naming a call's user (concord's, `docs/server.md`).
+const USER_HEADER: &str = "x-concord-user";

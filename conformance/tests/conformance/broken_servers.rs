@@ -26,7 +26,8 @@ fn name(provider: &str, door: Door, flaw: ServerFlaw) -> String {
 pub(crate) fn server_failures(flaw: ServerFlaw) -> BTreeSet<&'static str> {
     let ids: &[&str] = match flaw {
         // Every check that looks for the temperature on the wire.
-        ServerFlaw::DropsTemperature => &["CTR-005", "CTX-001", "SL-002", "SL-003"],
+        // (SRV-008: a call's own temperature lost, the user's applies instead.)
+        ServerFlaw::DropsTemperature => &["CTR-005", "CTX-001", "SL-002", "SL-003", "SRV-008"],
         // Every check of a stream cut or spoiled upstream.
         ServerFlaw::CleanEndOnCut => &[
             "ERR-003", "ERR-004", "ERR-005", "ERR-006", "DSP-008", "CAT-006",
@@ -38,6 +39,7 @@ pub(crate) fn server_failures(flaw: ServerFlaw) -> BTreeSet<&'static str> {
         ServerFlaw::FailuresUnrecorded => &["SRV-003"],
         ServerFlaw::ReadyWithoutLooking => &["SRV-004"],
         ServerFlaw::TenantLimitsIgnored => &["SRV-007"],
+        ServerFlaw::RuntimeIgnored => &["SRV-008"],
     };
     ids.iter().copied().collect()
 }

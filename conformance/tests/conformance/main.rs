@@ -87,7 +87,7 @@ macro_rules! with_checks {
             cat_001 = "CAT-001", cat_002 = "CAT-002", cat_003 = "CAT-003", cat_004 = "CAT-004",
             cat_005 = "CAT-005", cat_006 = "CAT-006",
             srv_001 = "SRV-001", srv_002 = "SRV-002", srv_003 = "SRV-003", srv_004 = "SRV-004",
-            srv_005 = "SRV-005", srv_006 = "SRV-006", srv_007 = "SRV-007",
+            srv_005 = "SRV-005", srv_006 = "SRV-006", srv_007 = "SRV-007", srv_008 = "SRV-008",
             sec_001 = "SEC-001", sec_002 = "SEC-002"
         );
     };
