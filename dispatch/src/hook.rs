@@ -2,7 +2,8 @@
 //! before a call — it may wait, or refuse — and `finish` exactly once when the call ends: a
 //! `generate` when it returns or is dropped, a stream when it ends, fails or is dropped. One
 //! hook covers both operations, so a layer writes its bookkeeping once; [`generate`] and
-//! [`stream`] run any hook around any provider. Public, so a crate of its own adds a layer the
+//! [`stream`] run any hook around any provider, and [`Hooked`] is the provider that does only
+//! that. Public, so a crate of its own adds a layer the
 //! same way (the model database's metering, a gateway's tenant budget).
 
 use std::future::Future;
@@ -44,6 +45,34 @@ impl<H: Hook> Drop for Pending<H> {
         if let Some(ticket) = self.0.take() {
             H::finish(ticket, Outcome::Dropped);
         }
+    }
+}
+
+/// `inner` with `hook` around each of its calls: a layer that is nothing but bookkeeping.
+pub struct Hooked<H, P> {
+    /// The bookkeeping.
+    pub hook: H,
+    /// The provider called.
+    pub inner: P,
+}
+
+impl<H: Hook, P: Provider> Provider for Hooked<H, P> {
+    concord::wrapped_identity!(inner);
+
+    fn generate<'a>(
+        &'a self,
+        request: &'a Request,
+        ctx: &'a RuntimeContext,
+    ) -> BoxFuture<'a, concord::Result<Response>> {
+        generate(&self.hook, &self.inner, request, ctx)
+    }
+
+    fn stream<'a>(
+        &'a self,
+        request: &'a Request,
+        ctx: &'a RuntimeContext,
+    ) -> BoxFuture<'a, concord::Result<EventStream>> {
+        stream(&self.hook, &self.inner, request, ctx)
     }
 }
 

@@ -17,8 +17,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use concord::{Error, ErrorKind, EventStream, Provider, Request, Response, RuntimeContext};
-use concord_dispatch::hook::{self, Hook, Outcome};
+use concord::{Error, ErrorKind, Provider, Request, RuntimeContext};
+use concord_dispatch::hook::{Hook, Hooked, Outcome};
 use concord_models::date::{days, now_ms, ymd};
 use concord_models::{cost, Money, Prices, Store};
 use futures_util::future::BoxFuture;
@@ -299,12 +299,10 @@ impl Reservation {
 }
 
 /// A provider whose calls are held to a tenant's budget (see the module's comment).
-pub struct Budgeted<P> {
-    inner: P,
-    hook: BudgetHook,
-}
+pub type Budgeted<P> = Hooked<BudgetHook, P>;
 
-struct BudgetHook {
+/// A call's reservation against its tenant's budget, settled at the model's prices.
+pub struct BudgetHook {
     budgets: Arc<Budgets>,
     tenant: String,
     budget: Budget,
@@ -318,26 +316,24 @@ pub struct Ticket {
     prices: Prices,
 }
 
-impl<P: Provider> Budgeted<P> {
-    /// `inner`, each call reserving `most` of `tenant`'s `budget` and settling at `prices`.
-    pub fn new(
-        inner: P,
-        budgets: Arc<Budgets>,
-        tenant: &str,
-        budget: Budget,
-        most: Money,
-        prices: Prices,
-    ) -> Self {
-        Self {
-            inner,
-            hook: BudgetHook {
-                budgets,
-                tenant: tenant.to_owned(),
-                budget,
-                most,
-                prices,
-            },
-        }
+/// `inner`, each call reserving `most` of `tenant`'s `budget` and settling at `prices`.
+pub fn budgeted<P: Provider>(
+    inner: P,
+    budgets: Arc<Budgets>,
+    tenant: &str,
+    budget: Budget,
+    most: Money,
+    prices: Prices,
+) -> Budgeted<P> {
+    Hooked {
+        inner,
+        hook: BudgetHook {
+            budgets,
+            tenant: tenant.to_owned(),
+            budget,
+            most,
+            prices,
+        },
     }
 }
 
@@ -363,32 +359,6 @@ impl Hook for BudgetHook {
             _ => Money(0),
         };
         t.reservation.settle(spent);
-    }
-}
-
-impl<P: Provider> Provider for Budgeted<P> {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-
-    fn capabilities(&self) -> concord::Capabilities {
-        self.inner.capabilities()
-    }
-
-    fn generate<'a>(
-        &'a self,
-        request: &'a Request,
-        ctx: &'a RuntimeContext,
-    ) -> BoxFuture<'a, concord::Result<Response>> {
-        hook::generate(&self.hook, &self.inner, request, ctx)
-    }
-
-    fn stream<'a>(
-        &'a self,
-        request: &'a Request,
-        ctx: &'a RuntimeContext,
-    ) -> BoxFuture<'a, concord::Result<EventStream>> {
-        hook::stream(&self.hook, &self.inner, request, ctx)
     }
 }
 

@@ -277,7 +277,7 @@ fn attempt(
         };
         // Several instances: the deployment's limits of the provider, held in Redis.
         match &server.shared {
-            Some(shared) => Box::new(crate::shared::SharedLimited::new(
+            Some(shared) => Box::new(crate::shared::shared_limited(
                 t,
                 shared.clone(),
                 &route.name,
@@ -311,7 +311,7 @@ fn attempt(
                     ),
                 )
             })?;
-            Box::new(crate::budget::Budgeted::new(
+            Box::new(crate::budget::budgeted(
                 timed(),
                 server.budgets.clone(),
                 &tenant.name,

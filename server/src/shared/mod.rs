@@ -626,14 +626,31 @@ impl RateStore for SharedRates {
 }
 
 /// A provider's calls held to the deployment's limits in Redis (the model database's requests
-/// per minute and calls in parallel for it), when Redis answers; when it does not, nothing here
-/// and the dispatcher enforces this instance's share.
-pub struct SharedLimited<P> {
+/// per minute, tokens per minute and calls in parallel for it), when Redis answers; when it
+/// does not, nothing here and the dispatcher enforces this instance's share.
+pub type SharedLimited<P> = concord_dispatch::hook::Hooked<ProviderHook, P>;
+
+/// `inner`, the calls of `provider` held to `limits` (the model database's) through `shared`.
+pub fn shared_limited<P: concord::Provider>(
     inner: P,
-    hook: ProviderHook,
+    shared: Arc<Shared>,
+    provider: &str,
+    limits: Option<&concord_models::ProviderLimits>,
+) -> SharedLimited<P> {
+    concord_dispatch::hook::Hooked {
+        inner,
+        hook: ProviderHook {
+            shared,
+            provider: provider.to_owned(),
+            rpm: limits.and_then(|l| l.requests_per_minute),
+            tpm: limits.and_then(|l| l.tokens_per_minute),
+            parallel: limits.and_then(|l| l.max_parallel),
+        },
+    }
 }
 
-struct ProviderHook {
+/// The deployment's limits of one provider, around each of its calls.
+pub struct ProviderHook {
     shared: Arc<Shared>,
     provider: String,
     rpm: Option<u32>,
@@ -653,27 +670,6 @@ pub struct Permit {
     shared: Arc<Shared>,
     key: String,
     id: String,
-}
-
-impl<P> SharedLimited<P> {
-    /// `inner`, the calls of `provider` held to `limits` (the model database's) through `shared`.
-    pub fn new(
-        inner: P,
-        shared: Arc<Shared>,
-        provider: &str,
-        limits: Option<&concord_models::ProviderLimits>,
-    ) -> Self {
-        Self {
-            inner,
-            hook: ProviderHook {
-                shared,
-                provider: provider.to_owned(),
-                rpm: limits.and_then(|l| l.requests_per_minute),
-                tpm: limits.and_then(|l| l.tokens_per_minute),
-                parallel: limits.and_then(|l| l.max_parallel),
-            },
-        }
-    }
 }
 
 fn refused(provider: &str, why: String, after: Duration) -> concord::Error {
@@ -882,31 +878,5 @@ impl concord_dispatch::hook::Hook for ProviderHook {
                 .query_async(&mut conn)
                 .await;
         });
-    }
-}
-
-impl<P: concord::Provider> concord::Provider for SharedLimited<P> {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-
-    fn capabilities(&self) -> concord::Capabilities {
-        self.inner.capabilities()
-    }
-
-    fn generate<'a>(
-        &'a self,
-        request: &'a concord::Request,
-        ctx: &'a concord::RuntimeContext,
-    ) -> BoxFuture<'a, concord::Result<concord::Response>> {
-        concord_dispatch::hook::generate(&self.hook, &self.inner, request, ctx)
-    }
-
-    fn stream<'a>(
-        &'a self,
-        request: &'a concord::Request,
-        ctx: &'a concord::RuntimeContext,
-    ) -> BoxFuture<'a, concord::Result<concord::EventStream>> {
-        concord_dispatch::hook::stream(&self.hook, &self.inner, request, ctx)
     }
 }
