@@ -301,21 +301,7 @@ impl ServerUnderTest for ConcordServer {
         model: &str,
         prices: concord_models::Prices,
     ) -> BoxFuture<'_, std::result::Result<(), String>> {
-        let m = concord_models::Model {
-            provider: provider.to_owned(),
-            id: model.to_owned(),
-            display_name: None,
-            prices,
-            context_window: None,
-            max_output: None,
-            modalities: vec!["text".into()],
-            capabilities: Vec::new(),
-            status: concord_models::Status::Active,
-            deprecated_on: None,
-            replaced_by: None,
-            source: "conformance".into(),
-            edited: true,
-        };
+        let m = concord_models::Model::new(provider, model, prices, "conformance");
         Box::pin(async move { self.server.models.save(&m).await.map_err(|e| e.to_string()) })
     }
 

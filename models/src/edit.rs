@@ -195,21 +195,7 @@ impl ModelEdit {
         let context_window = tokens("context_window", &self.context_window)?;
         let max_output = tokens("max_output", &self.max_output)?;
         let added = current.is_none();
-        let old = current.unwrap_or(Model {
-            provider: p.to_owned(),
-            id: m.to_owned(),
-            display_name: None,
-            prices,
-            context_window: None,
-            max_output: None,
-            modalities: vec!["text".into()],
-            capabilities: Vec::new(),
-            status: Status::Active,
-            deprecated_on: None,
-            replaced_by: None,
-            source: String::new(),
-            edited: true,
-        });
+        let old = current.unwrap_or_else(|| Model::new(p, m, prices, "manual"));
         let model = Model {
             prices,
             display_name: given(&self.display_name)

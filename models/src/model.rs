@@ -78,6 +78,31 @@ pub struct Model {
 }
 
 impl Model {
+    /// An active text model at `prices`, edited by hand (`source` says by what), with nothing
+    /// else known about it.
+    pub fn new(
+        provider: impl Into<String>,
+        id: impl Into<String>,
+        prices: Prices,
+        source: impl Into<String>,
+    ) -> Self {
+        Self {
+            provider: provider.into(),
+            id: id.into(),
+            display_name: None,
+            prices,
+            context_window: None,
+            max_output: None,
+            modalities: vec!["text".into()],
+            capabilities: Vec::new(),
+            status: Status::Active,
+            deprecated_on: None,
+            replaced_by: None,
+            source: source.into(),
+            edited: true,
+        }
+    }
+
     /// `provider/model`.
     pub fn key(&self) -> String {
         format!("{}/{}", self.provider, self.id)

@@ -77,19 +77,9 @@ fn prices(v: &Value) -> Prices {
 
 fn model(cx: &Cx<'_>, prices: Prices, status: Status, replaced_by: Option<&str>) -> Model {
     Model {
-        provider: NAME.into(),
-        id: cx.subject.model.clone(),
-        display_name: None,
-        prices,
-        context_window: None,
-        max_output: None,
-        modalities: vec!["text".into()],
-        capabilities: Vec::new(),
         status,
-        deprecated_on: None,
         replaced_by: replaced_by.map(str::to_owned),
-        source: "conformance".into(),
-        edited: true,
+        ..Model::new(NAME, cx.subject.model.clone(), prices, "conformance")
     }
 }
 
