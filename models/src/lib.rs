@@ -15,6 +15,7 @@ pub mod meter;
 pub mod model;
 mod models;
 pub mod money;
+mod notify;
 pub mod settings;
 pub mod store;
 
@@ -25,5 +26,6 @@ pub use meter::{Metered, OnWarning, Recorder};
 pub use model::{CallRecord, Model, ProviderLimits, Status};
 pub use models::{Models, Verdict};
 pub use money::{Money, MoneyError, Price};
+pub use notify::Notify;
 pub use settings::DatabaseSection;
 pub use store::{migrate, ImportReport, SqlStore, Store};

@@ -42,7 +42,7 @@ pub struct Models {
     store: Arc<dyn Store>,
     snapshot: ArcSwap<Snapshot>,
     /// Told of every write made through here (a server tells its other instances).
-    changed: std::sync::OnceLock<Box<dyn Fn() + Send + Sync>>,
+    changed: crate::Notify,
 }
 
 impl std::fmt::Debug for Models {
@@ -68,7 +68,7 @@ impl Models {
         let models = Self {
             store,
             snapshot: ArcSwap::default(),
-            changed: std::sync::OnceLock::new(),
+            changed: crate::Notify::default(),
         };
         models.refresh().await?;
         Ok(models)
@@ -180,15 +180,13 @@ impl Models {
 
     /// Calls `f` after every write made through this model database (once set, it stays).
     pub fn on_change(&self, f: impl Fn() + Send + Sync + 'static) {
-        let _ = self.changed.set(Box::new(f));
+        self.changed.set(f);
     }
 
     /// Re-reads after a write of ours, and says so.
     async fn wrote(&self) -> Result<()> {
         let r = self.refresh().await;
-        if let Some(f) = self.changed.get() {
-            f();
-        }
+        self.changed.wrote();
         r
     }
 

@@ -107,7 +107,7 @@ pub struct Tenants {
     snapshot: ArcSwap<Snapshot>,
     limits: ArcSwap<Box<dyn crate::limits::RateStore>>,
     /// Told of every write made through here (`shared.rs` tells the other instances).
-    changed: std::sync::OnceLock<Box<dyn Fn() + Send + Sync>>,
+    changed: concord_models::Notify,
 }
 
 impl std::fmt::Debug for Tenants {
@@ -183,7 +183,7 @@ impl Tenants {
             pool,
             snapshot: ArcSwap::default(),
             limits: ArcSwap::from_pointee(Box::new(crate::limits::TenantLimits::default())),
-            changed: std::sync::OnceLock::new(),
+            changed: concord_models::Notify::default(),
         };
         tenants.refresh().await?;
         Ok(tenants)
@@ -265,15 +265,13 @@ impl Tenants {
 
     /// Calls `f` after every write made through these tenants (once set, it stays).
     pub fn on_change(&self, f: impl Fn() + Send + Sync + 'static) {
-        let _ = self.changed.set(Box::new(f));
+        self.changed.set(f);
     }
 
     /// Re-reads after a write of ours, and says so.
     async fn wrote(&self) -> Result<()> {
         let r = self.refresh().await;
-        if let Some(f) = self.changed.get() {
-            f();
-        }
+        self.changed.wrote();
         r
     }
 
