@@ -28,6 +28,9 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 mod budgets;
 mod runtimes;
 
+pub use budgets::SharedBudgets;
+pub use runtimes::SharedRuntimes;
+
 use crate::limits::{RateStore, Refusal, TenantLimits};
 use crate::settings::RedisSection;
 use crate::tenants::Tenant;
