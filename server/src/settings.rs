@@ -114,12 +114,12 @@ pub struct RedisSection {
     /// waiting and uses its local share of each limit.
     #[schemars(range(min = 1), example = 250)]
     pub timeout_ms: u64,
-    /// How long a provider's call permit outlives the instance holding it, in milliseconds: a
-    /// live instance renews its permits every heartbeat; one that dies without releasing them
-    /// gives them back after this long.
+    /// How long a provider's call permit or a budget's reservation outlives the instance
+    /// holding it, in milliseconds: a live instance renews its leases every heartbeat; one that
+    /// dies without releasing them gives them back after this long.
     #[schemars(range(min = 100), example = 10000)]
     pub lease_ms: u64,
-    /// The longest a call waits for a provider's shared rate or a free call permit, in
+    /// The longest a call waits for a provider's shared rate, tokens or a free call permit, in
     /// milliseconds, before it is refused with `rate_limited` and when to retry.
     #[schemars(range(min = 0), example = 30000)]
     pub queue_timeout_ms: u64,
