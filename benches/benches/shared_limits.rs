@@ -103,37 +103,17 @@ fn main() {
         reserve(&local_budgets)
     });
 
-    if !std::path::Path::new("/usr/bin/redis-server").exists() {
-        println!(
-            "skipped: shared_limits/redis: redis-server is not installed (Debian's redis-server)"
-        );
+    let Some(mut server) = rt.block_on(concord_harness::RedisServer::start("shared_limits/redis"))
+    else {
         let _ = std::fs::remove_dir_all(&dir);
         c.final_summary();
         return;
-    }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap();
-    let mut server = std::process::Command::new("/usr/bin/redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    };
+    let url = server.url();
     let shared = rt.block_on(async {
         Shared::connect(
             &RedisSection {
-                url: Some(format!("redis://127.0.0.1:{port}/0")),
+                url: Some(url.clone()),
                 ..RedisSection::default()
             },
             None,
@@ -161,7 +141,7 @@ fn main() {
     // The floor: one PING on the same connection kind, the round trip every admission pays.
     let mut conn = rt
         .block_on(
-            redis::Client::open(format!("redis://127.0.0.1:{port}/0"))
+            redis::Client::open(url.as_str())
                 .unwrap()
                 .get_multiplexed_async_connection(),
         )
@@ -185,8 +165,7 @@ fn main() {
         at(0.999)
     );
     assert!(shared.state().shared, "Redis still answered at the end");
-    let _ = server.kill();
-    let _ = server.wait();
+    server.kill();
     let _ = std::fs::remove_dir_all(&dir);
     c.final_summary();
 }

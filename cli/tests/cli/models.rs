@@ -315,61 +315,18 @@ async fn bad_input_is_exit_2_and_writes_nothing() {
 
 /// `concord models set` with `[redis] url` tells the running instances: the word reaches a
 /// listener on the edits channel, and the CLI says how many heard. Against a redis-server of the
-/// test's own; without one (not installed) the test says it skipped, and under `CI=true` fails.
+/// test's own (`concord_harness::RedisServer`: skipped locally without one, a failure under
+/// `CI=true`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_edit_is_announced_to_the_running_instances_through_redis() {
     use futures_util::StreamExt;
-    if let Ok(done) = std::env::var("CONCORD_PACKAGES_DONE") {
-        // `.ci/packages` installs redis-server beside the build.
-        for _ in 0..1200 {
-            if std::path::Path::new(&done).exists() {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-        }
-    }
-    if !std::path::Path::new("/usr/bin/redis-server").exists() {
-        let why = "redis-server is not installed (Debian's redis-server; .ci/run installs it)";
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
-        eprintln!("skipped: {why}");
+    let Some(server) = concord_harness::RedisServer::start("the CLI's announcement test").await
+    else {
         return;
-    }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap();
-    struct Killed(std::process::Child);
-    impl Drop for Killed {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let _redis = Killed(
-        std::process::Command::new("/usr/bin/redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-            ])
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let url = format!("redis://127.0.0.1:{port}/0");
+    };
+    let url = server.url();
     let client = redis::Client::open(url.as_str()).unwrap();
-    let mut pubsub = None;
-    for _ in 0..100 {
-        if let Ok(p) = client.get_async_pubsub().await {
-            pubsub = Some(p);
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    let mut pubsub = pubsub.expect("redis-server started");
+    let mut pubsub = client.get_async_pubsub().await.unwrap();
     pubsub.subscribe("concord:changed").await.unwrap();
     let mut env = vec![data("announce")];
     env.push(("CONCORD_REDIS_URL".into(), url));

@@ -43,7 +43,7 @@ async fn without_redis_each_instance_spends_a_tenants_whole_budget() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tenants_budget_holds_across_instances_sharing_redis() {
-    let Some(redis) = Redis::start().await else {
+    let Some(redis) = redis_server().await else {
         return;
     };
     let (answered, refused, cost) = budget_round(Some(&redis.url()), "budget-shared").await;
@@ -77,7 +77,7 @@ async fn a_tenants_budget_holds_across_instances_sharing_redis() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_gone_each_instance_spends_only_its_share_of_whats_left() {
-    let Some(mut redis) = Redis::start().await else {
+    let Some(mut redis) = redis_server().await else {
         return;
     };
     let most = serde_json::to_vec(&call_body()).unwrap().len() as i64 * 150_000 + 5 * 600_000;

@@ -5,7 +5,7 @@ use super::*;
 
 #[tokio::test]
 async fn an_edit_on_one_instance_is_used_by_the_others_at_once() {
-    let Some(redis) = Redis::start().await else {
+    let Some(redis) = redis_server().await else {
         return;
     };
     let (c, keys) = cluster("edits", 2, Some(&redis.url()), &[("team", 1000)]).await;
@@ -50,7 +50,7 @@ async fn an_edit_on_one_instance_is_used_by_the_others_at_once() {
 
 #[tokio::test]
 async fn a_users_runtime_set_on_one_instance_is_used_by_the_next_call_on_another() {
-    let Some(mut redis) = Redis::start().await else {
+    let Some(mut redis) = redis_server().await else {
         return;
     };
     let (c, keys) = cluster("runtimes", 2, Some(&redis.url()), &[("team", 100_000)]).await;
@@ -78,7 +78,7 @@ async fn a_users_runtime_set_on_one_instance_is_used_by_the_next_call_on_another
 
 #[tokio::test]
 async fn an_edit_made_outside_the_instances_is_announced_to_them() {
-    let Some(redis) = Redis::start().await else {
+    let Some(redis) = redis_server().await else {
         return;
     };
     let (c, _) = cluster("announce", 2, Some(&redis.url()), &[("team", 100)]).await;

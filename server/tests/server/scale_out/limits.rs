@@ -12,7 +12,7 @@ async fn without_redis_each_instance_allows_a_tenant_its_whole_limit() {
 
 #[tokio::test]
 async fn a_tenants_rate_holds_across_instances_sharing_redis() {
-    let Some(redis) = Redis::start().await else {
+    let Some(redis) = redis_server().await else {
         return;
     };
     let (c, keys) = cluster("shared", 3, Some(&redis.url()), &[("team", 6)]).await;
@@ -26,7 +26,7 @@ async fn a_tenants_rate_holds_across_instances_sharing_redis() {
 
 #[tokio::test]
 async fn a_providers_calls_in_parallel_hold_across_instances() {
-    let Some(redis) = Redis::start().await else {
+    let Some(redis) = redis_server().await else {
         return;
     };
     let setup = Setup {
@@ -56,7 +56,7 @@ async fn a_providers_calls_in_parallel_hold_across_instances() {
 
 #[tokio::test]
 async fn a_providers_rate_holds_across_instances() {
-    let Some(redis) = Redis::start().await else {
+    let Some(redis) = redis_server().await else {
         return;
     };
     let setup = Setup {
@@ -95,7 +95,7 @@ async fn a_providers_rate_holds_across_instances() {
 
 #[tokio::test]
 async fn a_providers_tokens_per_minute_hold_across_instances() {
-    let Some(redis) = Redis::start().await else {
+    let Some(redis) = redis_server().await else {
         return;
     };
     let setup = Setup {

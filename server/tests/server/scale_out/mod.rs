@@ -21,80 +21,9 @@ mod edits;
 mod limits;
 mod outages;
 
-const REDIS: &str = "/usr/bin/redis-server";
-
-/// A redis-server of the test's own; killed on drop.
-struct Redis {
-    child: Option<std::process::Child>,
-    port: u16,
-}
-
-impl Redis {
-    async fn start() -> Option<Self> {
-        crate::common::packages_installed().await;
-        if !std::path::Path::new(REDIS).exists() {
-            let why = "redis-server is not installed (Debian's redis-server; .ci/run installs it)";
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "the scale-out tests cannot run: {why}"
-            );
-            eprintln!("skipped: {why}");
-            return None;
-        }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .unwrap();
-        let mut r = Self { child: None, port };
-        r.up().await;
-        Some(r)
-    }
-
-    /// Starts (again) on the same port, with nothing kept from before.
-    async fn up(&mut self) {
-        let child = std::process::Command::new(REDIS)
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args([
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--protected-mode",
-                "yes",
-            ])
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        self.child = Some(child);
-        for _ in 0..100 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-                .await
-                .is_ok()
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        panic!("redis-server did not start on {}", self.port);
-    }
-
-    /// Killed outright, as a crash would.
-    fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/0", self.port)
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        self.kill();
-    }
+/// A redis-server of the test's own, killed on drop; `None` when it is not installed (locally).
+async fn redis_server() -> Option<concord_harness::RedisServer> {
+    concord_harness::RedisServer::start("the scale-out tests").await
 }
 
 /// Instances of one deployment: one database folder, one mock vendor, Redis when given.

@@ -5,7 +5,7 @@ use super::*;
 
 #[tokio::test]
 async fn redis_gone_each_instance_keeps_its_share_and_sharing_resumes_after() {
-    let Some(mut redis) = Redis::start().await else {
+    let Some(mut redis) = redis_server().await else {
         return;
     };
     let (c, keys) = cluster("outage", 2, Some(&redis.url()), &[("team", 10)]).await;
@@ -111,7 +111,7 @@ async fn child_instance() {
 #[tokio::test]
 async fn an_instance_killed_mid_call_gives_its_permit_and_reservation_back_within_the_lease() {
     use std::io::BufRead;
-    let Some(redis) = Redis::start().await else {
+    let Some(redis) = redis_server().await else {
         return;
     };
     // A vendor that never answers in time: the call holds its permit until its instance dies,
@@ -229,7 +229,7 @@ async fn an_instance_killed_mid_call_gives_its_permit_and_reservation_back_withi
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_gone_under_load_calls_flow_and_every_record_is_written_after() {
-    let Some(redis) = Redis::start().await else {
+    let Some(redis) = redis_server().await else {
         return;
     };
     let Some(pg) = Postgres::start() else {
